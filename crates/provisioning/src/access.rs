@@ -1,0 +1,354 @@
+//! Who is calling, and what they may ask for. Identity comes only from the authorizer's JWT claims.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::config::{CatalogRole, Config};
+use crate::error::{Error, Result};
+use crate::names::is_valid_username;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+impl Caller {
+    /// Reads the caller from the JWT claims. A missing or empty username claim is a refusal.
+    pub fn from_claims(claims: &Map<String, Value>, config: &Config) -> Result<Self> {
+        let username = claims
+            .get(&config.username_claim)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| {
+                Error::Unauthenticated(format!(
+                    "the token carries no {:?} claim",
+                    config.username_claim
+                ))
+            })?;
+        let groups = claims
+            .get(&config.groups_claim)
+            .map(parse_groups)
+            .unwrap_or_default();
+        Ok(Caller {
+            username: username.to_string(),
+            groups,
+        })
+    }
+
+    pub fn is_admin(&self, config: &Config) -> bool {
+        self.groups.iter().any(|group| group == &config.admin_group)
+    }
+
+    /// Self-service callers may act on themselves only; admins on anyone.
+    pub fn may_act_on(&self, username: &str, config: &Config) -> Result<()> {
+        if self.username == username || self.is_admin(config) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "{:?} may act only on their own user",
+                self.username
+            )))
+        }
+    }
+}
+
+/// A groups claim arrives as a JSON array, as API Gateway's flattened string `"[a b c]"`, as a JSON array
+/// serialised into a string, or as a single group name.
+pub fn parse_groups(claim: &Value) -> Vec<String> {
+    match claim {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
+                return parse_groups(&Value::Array(items));
+            }
+            let inner = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            inner
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|group| !group.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaChoice {
+    #[default]
+    Virtual,
+    None,
+}
+
+/// The body of `POST /users`. Unknown fields are refused: a field we do not understand may be one that
+/// was meant to carry authority.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardRequest {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub mfa: MfaChoice,
+    #[serde(default)]
+    pub wait_until_usable: bool,
+}
+
+/// A validated, authorised onboarding: what the domain will make real.
+#[derive(Debug, Clone)]
+pub struct OnboardingOrder {
+    pub username: String,
+    pub roles: Vec<CatalogRole>,
+    pub mfa: MfaChoice,
+    pub wait_until_usable: bool,
+    pub requested_by: String,
+}
+
+/// Validates the request, then decides whether the caller may make it. Nothing here touches AWS.
+pub fn authorize_onboarding(
+    caller: &Caller,
+    request: OnboardRequest,
+    config: &Config,
+) -> Result<OnboardingOrder> {
+    let username = request.username.unwrap_or_else(|| caller.username.clone());
+    if !is_valid_username(&username) {
+        return Err(Error::InvalidUsername(format!(
+            "{username:?} is not a valid IAM user name (1-64 letters, digits and +=,.@_-)"
+        )));
+    }
+    let roles: Vec<CatalogRole> = match request.roles {
+        None => config
+            .catalog
+            .iter()
+            .filter(|role| role.self_service)
+            .cloned()
+            .collect(),
+        Some(names) if names.is_empty() => {
+            return Err(Error::InvalidRequest(
+                "roles must name at least one catalog role, or be omitted".into(),
+            ));
+        }
+        Some(names) => {
+            let mut roles: Vec<CatalogRole> = Vec::new();
+            for name in names {
+                let role = config.catalog_role(&name).ok_or(Error::UnknownRole(name))?;
+                if !roles.contains(role) {
+                    roles.push(role.clone());
+                }
+            }
+            roles
+        }
+    };
+
+    caller.may_act_on(&username, config)?;
+    if !caller.is_admin(config) {
+        if let Some(role) = roles.iter().find(|role| !role.self_service) {
+            return Err(Error::Forbidden(format!(
+                "role {:?} can only be granted by an admin",
+                role.name
+            )));
+        }
+    }
+    if roles.is_empty() {
+        return Err(Error::InvalidRequest(
+            "no self-service role in the catalog: name the roles to grant".into(),
+        ));
+    }
+
+    Ok(OnboardingOrder {
+        username,
+        roles,
+        mfa: request.mfa,
+        wait_until_usable: request.wait_until_usable,
+        requested_by: caller.username.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "ROLE_CATALOG" => Some(
+                r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
+                    {"name":"ReadOnly","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"],"self_service":true},
+                    {"name":"BreakGlass","managed_policy_arns":["arn:aws:iam::aws:policy/AdministratorAccess"]}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn caller(name: &str, groups: &[&str]) -> Caller {
+        Caller {
+            username: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn request(body: Value) -> OnboardRequest {
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn reads_the_caller_from_claims() {
+        let config = config();
+        let claims =
+            json!({"email": "alice@example.com", "cognito:groups": "[onboarding-admins devs]"});
+        let caller = Caller::from_claims(claims.as_object().unwrap(), &config).unwrap();
+        assert_eq!(caller.username, "alice@example.com");
+        assert!(caller.is_admin(&config));
+        for missing in [
+            json!({}),
+            json!({"email": ""}),
+            json!({"email": 42}),
+            json!({"sub": "alice"}),
+        ] {
+            let error = Caller::from_claims(missing.as_object().unwrap(), &config).unwrap_err();
+            assert_eq!(error.code(), "unauthenticated", "{missing}");
+        }
+    }
+
+    #[test]
+    fn groups_claim_in_every_shape() {
+        let cases = [
+            (
+                json!(["a", "onboarding-admins"]),
+                vec!["a", "onboarding-admins"],
+            ),
+            (
+                json!("[a onboarding-admins]"),
+                vec!["a", "onboarding-admins"],
+            ),
+            (json!("[\"a\",\"b\"]"), vec!["a", "b"]),
+            (json!("onboarding-admins"), vec!["onboarding-admins"]),
+            (json!("[]"), vec![]),
+            (json!(7), vec![]),
+        ];
+        for (claim, expected) in cases {
+            assert_eq!(parse_groups(&claim), expected, "{claim}");
+        }
+    }
+
+    #[test]
+    fn a_group_that_merely_contains_the_admin_name_is_not_admin() {
+        let config = config();
+        assert!(
+            !caller(
+                "bob",
+                &["not-onboarding-admins", "onboarding-admins-readonly"]
+            )
+            .is_admin(&config)
+        );
+    }
+
+    #[test]
+    fn self_service_gets_all_self_service_roles_by_default() {
+        let order =
+            authorize_onboarding(&caller("bob", &[]), request(json!({})), &config()).unwrap();
+        assert_eq!(order.username, "bob");
+        let names: Vec<&str> = order.roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["ResourceCreatorRole", "ReadOnly"]);
+        assert_eq!(order.mfa, MfaChoice::Virtual);
+        assert_eq!(order.requested_by, "bob");
+    }
+
+    #[test]
+    fn authorization_table() {
+        let config = config();
+        let cases: &[(&str, &[&str], Value, Result<&str, &str>)] = &[
+            ("bob", &[], json!({"username": "bob"}), Ok("bob")),
+            ("bob", &[], json!({"roles": ["ReadOnly"]}), Ok("bob")),
+            ("bob", &[], json!({"username": "carol"}), Err("forbidden")),
+            (
+                "bob",
+                &[],
+                json!({"roles": ["BreakGlass"]}),
+                Err("forbidden"),
+            ),
+            (
+                "bob",
+                &["onboarding-admins"],
+                json!({"username": "carol", "roles": ["BreakGlass"]}),
+                Ok("carol"),
+            ),
+            (
+                "bob",
+                &[],
+                json!({"roles": ["NoSuchRole"]}),
+                Err("unknown_role"),
+            ),
+            (
+                "bob",
+                &[],
+                json!({"roles": ["arn:aws:iam::123456789012:role/Admin"]}),
+                Err("unknown_role"),
+            ),
+            ("bob", &[], json!({"roles": []}), Err("invalid_request")),
+            (
+                "bob",
+                &["onboarding-admins"],
+                json!({"username": "has space"}),
+                Err("invalid_username"),
+            ),
+            (
+                "bob",
+                &["onboarding-admins"],
+                json!({"username": ""}),
+                Err("invalid_username"),
+            ),
+            ("not valid!", &[], json!({}), Err("invalid_username")),
+        ];
+        for (name, groups, body, expected) in cases {
+            let outcome =
+                authorize_onboarding(&caller(name, groups), request(body.clone()), &config);
+            match (outcome, expected) {
+                (Ok(order), Ok(user)) => assert_eq!(&order.username, user, "{body}"),
+                (Err(error), Err(code)) => assert_eq!(error.code(), *code, "{body}"),
+                (outcome, expected) => {
+                    panic!("{name} {body}: got {outcome:?}, expected {expected:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_mfa_values_are_refused() {
+        for body in [
+            json!({"role_arn": "arn:aws:iam::1:role/x"}),
+            json!({"mfa": "sms"}),
+            json!({"username": 5}),
+        ] {
+            assert!(
+                serde_json::from_value::<OnboardRequest>(body.clone()).is_err(),
+                "{body}"
+            );
+        }
+        assert_eq!(request(json!({"mfa": "none"})).mfa, MfaChoice::None);
+    }
+
+    #[test]
+    fn duplicate_roles_are_granted_once() {
+        let order = authorize_onboarding(
+            &caller("bob", &[]),
+            request(json!({"roles": ["ReadOnly", "ReadOnly"]})),
+            &config(),
+        )
+        .unwrap();
+        assert_eq!(order.roles.len(), 1);
+    }
+}

@@ -1,0 +1,105 @@
+//! The account the stack runs in, discovered at start-up, and the ARNs derived from it.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub partition: String,
+}
+
+impl Account {
+    /// Reads account and partition from any ARN of the account (the caller identity's, a function's).
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let mut parts = arn.split(':');
+        let (Some("arn"), Some(partition), Some(_service), Some(_region), Some(id)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let plausible =
+            !partition.is_empty() && id.len() == 12 && id.chars().all(|c| c.is_ascii_digit());
+        plausible.then(|| Account {
+            id: id.to_string(),
+            partition: partition.to_string(),
+        })
+    }
+
+    fn iam_arn(&self, resource: &str) -> String {
+        format!("arn:{}:iam::{}:{resource}", self.partition, self.id)
+    }
+
+    pub fn root_arn(&self) -> String {
+        self.iam_arn("root")
+    }
+
+    pub fn user_arn(&self, path: &str, name: &str) -> String {
+        self.iam_arn(&format!("user{path}{name}"))
+    }
+
+    pub fn users_under_path_arn(&self, path: &str) -> String {
+        self.iam_arn(&format!("user{path}*"))
+    }
+
+    pub fn role_arn(&self, name: &str) -> String {
+        self.iam_arn(&format!("role/{name}"))
+    }
+
+    pub fn mfa_serial(&self, path: &str, name: &str) -> String {
+        self.iam_arn(&format!("mfa{path}{name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovers_account_and_partition_from_arns() {
+        let from_identity = Account::from_arn("arn:aws:iam::123456789012:user/ci").unwrap();
+        assert_eq!(
+            from_identity,
+            Account {
+                id: "123456789012".into(),
+                partition: "aws".into()
+            }
+        );
+        let from_function =
+            Account::from_arn("arn:aws-cn:lambda:cn-north-1:210987654321:function:onboard")
+                .unwrap();
+        assert_eq!(from_function.partition, "aws-cn");
+        assert_eq!(from_function.id, "210987654321");
+        assert_eq!(Account::from_arn("not-an-arn"), None);
+        assert_eq!(Account::from_arn("arn:aws:iam::12345:user/x"), None);
+    }
+
+    #[test]
+    fn builds_the_arns_of_the_seed() {
+        let account = Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        };
+        assert_eq!(
+            account.role_arn("ResourceCreatorRole"),
+            "arn:aws:iam::123456789012:role/ResourceCreatorRole"
+        );
+        assert_eq!(
+            account.user_arn("/", "developer"),
+            "arn:aws:iam::123456789012:user/developer"
+        );
+        assert_eq!(
+            account.user_arn("/onboarded/", "dev"),
+            "arn:aws:iam::123456789012:user/onboarded/dev"
+        );
+        assert_eq!(
+            account.mfa_serial("/onboarded/", "dev"),
+            "arn:aws:iam::123456789012:mfa/onboarded/dev"
+        );
+        assert_eq!(
+            account.users_under_path_arn("/onboarded/"),
+            "arn:aws:iam::123456789012:user/onboarded/*"
+        );
+    }
+}

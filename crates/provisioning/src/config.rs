@@ -1,0 +1,346 @@
+//! Configuration, read once from the environment when a function starts. Every value is validated here,
+//! so a bad deployment fails its init with the variable's name instead of failing later on a request.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::names::is_valid_iam_name;
+
+const DEFAULT_ROLE_CATALOG: &str = r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true}]"#;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogRole {
+    pub name: String,
+    #[serde(default)]
+    pub managed_policy_arns: Vec<String>,
+    #[serde(default)]
+    pub inline_policy: Option<Value>,
+    #[serde(default)]
+    pub self_service: bool,
+    #[serde(default)]
+    pub max_session_duration: Option<i32>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustMode {
+    /// The account root is the principal; an `ArnLike aws:PrincipalArn` condition limits it to managed users.
+    Account,
+    /// Each onboarded user's ARN is listed as a principal (the seed's literal shape).
+    Users,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantMode {
+    /// Membership of `onboarding-<Role>`, which holds `Assume<Role>`.
+    Group,
+    /// `Assume<Role>` as an inline policy on the user.
+    Inline,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub catalog: Vec<CatalogRole>,
+    pub user_path: String,
+    pub trust_mode: TrustMode,
+    pub grant_mode: GrantMode,
+    pub mfa_max_age_seconds: Option<u64>,
+    pub permissions_boundary_arn: Option<String>,
+    pub username_claim: String,
+    pub groups_claim: String,
+    pub admin_group: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `lookup` returns a variable's value; empty values count as unset, as SAM passes empty parameters.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let catalog_json = get("ROLE_CATALOG").unwrap_or_else(|| DEFAULT_ROLE_CATALOG.to_string());
+        let catalog = parse_catalog(&catalog_json)?;
+
+        let user_path = get("USER_PATH").unwrap_or_else(|| "/onboarded/".to_string());
+        validate_path(&user_path)?;
+
+        let trust_mode = match get("TRUST_MODE").as_deref() {
+            None | Some("account") => TrustMode::Account,
+            Some("users") => TrustMode::Users,
+            Some(other) => {
+                return Err(invalid(
+                    "TRUST_MODE",
+                    format!("{other:?} is not one of account, users"),
+                ));
+            }
+        };
+        let grant_mode = match get("GRANT_MODE").as_deref() {
+            None | Some("group") => GrantMode::Group,
+            Some("inline") => GrantMode::Inline,
+            Some(other) => {
+                return Err(invalid(
+                    "GRANT_MODE",
+                    format!("{other:?} is not one of group, inline"),
+                ));
+            }
+        };
+        let mfa_max_age_seconds = match get("MFA_MAX_AGE_SECONDS") {
+            None => None,
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(seconds) if seconds > 0 => Some(seconds),
+                _ => {
+                    return Err(invalid(
+                        "MFA_MAX_AGE_SECONDS",
+                        format!("{text:?} is not a positive number of seconds"),
+                    ));
+                }
+            },
+        };
+        let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
+        if let Some(arn) = &permissions_boundary_arn {
+            if !is_policy_arn(arn) {
+                return Err(invalid(
+                    "PERMISSIONS_BOUNDARY_ARN",
+                    format!("{arn:?} is not a managed policy ARN"),
+                ));
+            }
+        }
+
+        Ok(Config {
+            catalog,
+            user_path,
+            trust_mode,
+            grant_mode,
+            mfa_max_age_seconds,
+            permissions_boundary_arn,
+            username_claim: get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string()),
+            groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_string()),
+            admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "onboarding-admins".to_string()),
+        })
+    }
+
+    pub fn catalog_role(&self, name: &str) -> Option<&CatalogRole> {
+        self.catalog.iter().find(|role| role.name == name)
+    }
+}
+
+fn is_policy_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("policy/")
+}
+
+fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
+    const VAR: &str = "ROLE_CATALOG";
+    let catalog: Vec<CatalogRole> = serde_json::from_str(json)
+        .map_err(|error| invalid(VAR, format!("not a JSON list of roles: {error}")))?;
+    if catalog.is_empty() {
+        return Err(invalid(VAR, "the catalog is empty"));
+    }
+    for (index, role) in catalog.iter().enumerate() {
+        // "onboarding-" (11) and "Assume" (6) prefixes must still fit IAM's 128-character name limits,
+        // and IAM role names stop at 64.
+        if !is_valid_iam_name(&role.name, 64) {
+            return Err(invalid(
+                VAR,
+                format!("role {index}: {:?} is not a valid IAM role name", role.name),
+            ));
+        }
+        if catalog[..index]
+            .iter()
+            .any(|earlier| earlier.name == role.name)
+        {
+            return Err(invalid(
+                VAR,
+                format!("role {:?} is listed twice", role.name),
+            ));
+        }
+        if let Some(arn) = role
+            .managed_policy_arns
+            .iter()
+            .find(|arn| !is_policy_arn(arn))
+        {
+            return Err(invalid(
+                VAR,
+                format!("role {:?}: {arn:?} is not a managed policy ARN", role.name),
+            ));
+        }
+        if let Some(document) = &role.inline_policy {
+            let has_statement = document
+                .get("Statement")
+                .is_some_and(|s| s.is_array() || s.is_object());
+            if !has_statement {
+                return Err(invalid(
+                    VAR,
+                    format!("role {:?}: inline_policy has no Statement", role.name),
+                ));
+            }
+        }
+        if role.managed_policy_arns.is_empty() && role.inline_policy.is_none() {
+            return Err(invalid(
+                VAR,
+                format!(
+                    "role {:?} grants nothing: give managed_policy_arns or inline_policy",
+                    role.name
+                ),
+            ));
+        }
+        if let Some(seconds) = role.max_session_duration {
+            if !(3600..=43200).contains(&seconds) {
+                return Err(invalid(
+                    VAR,
+                    format!(
+                        "role {:?}: max_session_duration must be 3600..=43200",
+                        role.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(catalog)
+}
+
+fn validate_path(path: &str) -> Result<(), ConfigError> {
+    let well_formed = path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && path.len() > 1
+        && path
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .count()
+            == path.trim_matches('/').split('/').count()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/+=,.@_-".contains(c));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(invalid(
+            "USER_PATH",
+            format!(
+                "{path:?} must look like /onboarded/: start and end with '/', no empty segment, not just '/'"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.catalog.len(), 1);
+        assert_eq!(config.catalog[0].name, "ResourceCreatorRole");
+        assert_eq!(
+            config.catalog[0].managed_policy_arns,
+            vec!["arn:aws:iam::aws:policy/PowerUserAccess"]
+        );
+        assert!(config.catalog[0].self_service);
+        assert_eq!(config.user_path, "/onboarded/");
+        assert_eq!(config.trust_mode, TrustMode::Account);
+        assert_eq!(config.grant_mode, GrantMode::Group);
+        assert_eq!(config.username_claim, "email");
+        assert_eq!(config.groups_claim, "cognito:groups");
+        assert_eq!(config.admin_group, "onboarding-admins");
+        assert_eq!(config.mfa_max_age_seconds, None);
+    }
+
+    #[test]
+    fn every_invalid_value_names_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("ROLE_CATALOG", "not json"),
+            ("ROLE_CATALOG", "[]"),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"bad name","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"]}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["PowerUserAccess"]}]"#,
+            ),
+            ("ROLE_CATALOG", r#"[{"name":"R"}]"#),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"surprise":1}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","inline_policy":{"Version":"2012-10-17"}}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"max_session_duration":60}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"]},{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"]}]"#,
+            ),
+            ("USER_PATH", "onboarded"),
+            ("USER_PATH", "/"),
+            ("USER_PATH", "/a//b/"),
+            ("TRUST_MODE", "everyone"),
+            ("GRANT_MODE", "direct"),
+            ("MFA_MAX_AGE_SECONDS", "-5"),
+            ("MFA_MAX_AGE_SECONDS", "an hour"),
+            ("PERMISSIONS_BOUNDARY_ARN", "PowerUserAccess"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)])
+                .expect_err(&format!("{variable}={value} must be refused"));
+            assert_eq!(error.variable, *variable, "{value}");
+            assert!(error.to_string().contains(variable));
+        }
+    }
+
+    #[test]
+    fn accepts_a_custom_catalog_and_modes() {
+        let config = config(&[
+            ("ROLE_CATALOG", r#"[{"name":"Ec2Launcher","inline_policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"}]},"max_session_duration":7200,"description":"runs instances"}]"#),
+            ("USER_PATH", "/people/dev/"),
+            ("TRUST_MODE", "users"),
+            ("GRANT_MODE", "inline"),
+            ("MFA_MAX_AGE_SECONDS", "3600"),
+            ("PERMISSIONS_BOUNDARY_ARN", "arn:aws:iam::123456789012:policy/Boundary"),
+            ("USERNAME_CLAIM", ""),
+        ])
+        .unwrap();
+        assert_eq!(config.catalog[0].max_session_duration, Some(7200));
+        assert_eq!(config.user_path, "/people/dev/");
+        assert_eq!(config.trust_mode, TrustMode::Users);
+        assert_eq!(config.grant_mode, GrantMode::Inline);
+        assert_eq!(config.mfa_max_age_seconds, Some(3600));
+        assert_eq!(
+            config.username_claim, "email",
+            "an empty SAM parameter means the default"
+        );
+    }
+}

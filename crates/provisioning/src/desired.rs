@@ -1,0 +1,128 @@
+//! What a managed user, its grants and its catalog roles must look like.
+
+use serde_json::Value;
+
+use crate::account::Account;
+use crate::config::{CatalogRole, Config, GrantMode, TrustMode};
+use crate::names::{
+    MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name,
+};
+use crate::policy::{assume_role_grant, trust_policy};
+
+/// IAM's default when a role is created without `MaxSessionDuration`.
+pub const DEFAULT_MAX_SESSION_SECONDS: i32 = 3600;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredRole {
+    pub name: String,
+    pub arn: String,
+    pub trust_policy: Value,
+    pub managed_policy_arns: Vec<String>,
+    pub inline_policy: Option<Value>,
+    pub max_session_duration: i32,
+    pub description: Option<String>,
+}
+
+/// `trusted_users` matters only in `users` trust mode: the user ARNs the trust policy must list.
+pub fn desired_role(
+    role: &CatalogRole,
+    config: &Config,
+    account: &Account,
+    trusted_users: &[String],
+) -> DesiredRole {
+    DesiredRole {
+        name: role.name.clone(),
+        arn: account.role_arn(&role.name),
+        trust_policy: trust_policy(config, account, trusted_users),
+        managed_policy_arns: role.managed_policy_arns.clone(),
+        inline_policy: role.inline_policy.clone(),
+        max_session_duration: role
+            .max_session_duration
+            .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
+        description: role.description.clone(),
+    }
+}
+
+/// "This user may assume this role": where the `Assume<Role>` document lives depends on `GRANT_MODE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub role: String,
+    pub role_arn: String,
+    pub policy_name: String,
+    pub document: Value,
+    /// The grant group in `group` mode; `None` in `inline` mode, where the policy sits on the user.
+    pub group: Option<String>,
+}
+
+pub fn grant(role: &CatalogRole, config: &Config, account: &Account) -> Grant {
+    let role_arn = account.role_arn(&role.name);
+    Grant {
+        role: role.name.clone(),
+        policy_name: grant_policy_name(&role.name),
+        document: assume_role_grant(&role_arn),
+        role_arn,
+        group: match config.grant_mode {
+            GrantMode::Group => Some(grant_group_name(&role.name)),
+            GrantMode::Inline => None,
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredUser {
+    pub name: String,
+    pub path: String,
+    pub arn: String,
+    pub tags: Vec<(String, String)>,
+    pub permissions_boundary: Option<String>,
+    pub grants: Vec<Grant>,
+    pub virtual_mfa: bool,
+}
+
+pub struct UserSpec<'a> {
+    pub name: &'a str,
+    pub roles: &'a [CatalogRole],
+    pub virtual_mfa: bool,
+    pub requested_by: &'a str,
+    /// RFC 3339, injected so that plans are reproducible.
+    pub requested_at: &'a str,
+}
+
+pub fn desired_user(spec: UserSpec<'_>, config: &Config, account: &Account) -> DesiredUser {
+    DesiredUser {
+        name: spec.name.to_string(),
+        path: config.user_path.clone(),
+        arn: account.user_arn(&config.user_path, spec.name),
+        tags: vec![
+            (MANAGED_TAG.to_string(), "true".to_string()),
+            (REQUESTED_BY_TAG.to_string(), spec.requested_by.to_string()),
+            (REQUESTED_AT_TAG.to_string(), spec.requested_at.to_string()),
+        ],
+        permissions_boundary: config.permissions_boundary_arn.clone(),
+        grants: spec
+            .roles
+            .iter()
+            .map(|role| grant(role, config, account))
+            .collect(),
+        virtual_mfa: spec.virtual_mfa,
+    }
+}
+
+/// Principals a `users`-mode trust policy keeps when a user is added: the user ARNs under the managed
+/// path that are already there. Anything else (another account, a bare unique id left by a deleted user)
+/// is not ours to keep; the drift check reports it.
+pub fn kept_trust_principals(
+    current: &[String],
+    config: &Config,
+    account: &Account,
+) -> Vec<String> {
+    if config.trust_mode != TrustMode::Users {
+        return Vec::new();
+    }
+    let managed_prefix = account.user_arn(&config.user_path, "");
+    current
+        .iter()
+        .filter(|arn| arn.starts_with(&managed_prefix))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,93 @@
+//! The one error type every domain operation returns. `code()` is the stable identifier callers see;
+//! messages never carry a secret, and AWS details stay in the logs.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidUsername(String),
+    #[error("role {0:?} is not in the role catalog")]
+    UnknownRole(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("IAM user {0:?} exists but is not managed by onboarding; it was not modified")]
+    UserExistsUnmanaged(String),
+    #[error("no managed user {0:?}")]
+    UserNotFound(String),
+    #[error("an MFA device is already enabled for {0:?}")]
+    MfaAlreadyEnabled(String),
+    #[error(
+        "the two MFA codes were not accepted: give two consecutive 6-digit codes from the device"
+    )]
+    InvalidMfaCodes,
+    #[error(
+        "the trust policy of role {role:?} would be {size} characters, above the account's quota of {quota}; \
+         switch TRUST_MODE to account or raise AssumeRolePolicySizeQuota"
+    )]
+    TrustPolicyFull {
+        role: String,
+        size: usize,
+        quota: usize,
+    },
+    #[error("IAM call {operation} failed: {detail}")]
+    Aws {
+        operation: &'static str,
+        detail: String,
+        retryable: bool,
+    },
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::InvalidUsername(_) => "invalid_username",
+            Error::UnknownRole(_) => "unknown_role",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::UserExistsUnmanaged(_) => "user_exists_unmanaged",
+            Error::UserNotFound(_) => "user_not_found",
+            Error::MfaAlreadyEnabled(_) => "mfa_already_enabled",
+            Error::InvalidMfaCodes => "invalid_mfa_codes",
+            Error::TrustPolicyFull { .. } => "trust_policy_full",
+            Error::Aws { .. } => "internal",
+        }
+    }
+
+    /// What the caller may be shown. AWS failures are summarised: their details (ARNs, request ids) go
+    /// to the log line, not to the person on the other end.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Aws { .. } => {
+                "an internal error occurred; nothing secret was created, and the request can be retried"
+                    .to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Aws {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    pub(crate) fn aws(operation: &'static str, error: impl fmt::Display, retryable: bool) -> Self {
+        Error::Aws {
+            operation,
+            detail: error.to_string(),
+            retryable,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

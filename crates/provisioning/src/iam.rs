@@ -1,0 +1,785 @@
+//! The one module that talks to AWS. Everything else in the crate is pure; this module turns IAM and STS
+//! responses into `state` types and applies `plan::Change`s, each one idempotent.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{StatusType, SummaryKeyType, Tag};
+use serde_json::Value;
+
+use crate::account::Account;
+use crate::error::{Error, Result};
+use crate::plan::Change;
+use crate::policy::decode_document;
+use crate::state::{AccessKeyInfo, ObservedGroup, ObservedRole, ObservedUser};
+
+/// A value that must never reach a log line: `Debug` and `Display` print a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccessKey {
+    pub id: String,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMfaDevice {
+    pub serial_number: String,
+    pub base32_seed: Secret,
+}
+
+#[derive(Debug)]
+pub enum Applied {
+    Done,
+    AccessKey(NewAccessKey),
+    /// `None`: a device was already waiting to be enabled, and its seed is not ours to show again.
+    VirtualMfaDevice(Option<NewMfaDevice>),
+}
+
+/// How long to keep retrying IAM's "Invalid principal in policy" while a new user propagates.
+const PRINCIPAL_PROPAGATION_DELAYS: [u64; 6] = [1, 2, 4, 8, 8, 8];
+
+#[derive(Clone, Debug)]
+pub struct Iam {
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    sdk_config: SdkConfig,
+}
+
+/// Loads the SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), with the
+/// standard retry mode so throttling and 5xx answers are retried with backoff by the SDK itself.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(6))
+        .load()
+        .await
+}
+
+fn error_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    error.code()
+}
+
+fn is_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, codes: &[&str]) -> bool {
+    error_code(error).is_some_and(|code| codes.contains(&code))
+}
+
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+/// Maps an SDK failure that survived the SDK's own retries to a domain error. Throttling and 5xx are
+/// marked retryable so a caller (or EventBridge) may try again later.
+fn aws_error<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            status >= 500
+                || status == 429
+                || service
+                    .err()
+                    .code()
+                    .is_some_and(|code| code.contains("Throttl"))
+        }
+        _ => false,
+    };
+    let detail = match error.code() {
+        Some(code) => format!("{code}: {}", error.message().unwrap_or("")),
+        None => aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+    };
+    Error::aws(operation, detail, retryable)
+}
+
+fn decode(operation: &'static str, raw: &str) -> Result<Value> {
+    decode_document(raw).map_err(|error| Error::aws(operation, error, false))
+}
+
+impl Iam {
+    pub fn new(sdk_config: &SdkConfig) -> Self {
+        Iam {
+            iam: aws_sdk_iam::Client::new(sdk_config),
+            sts: aws_sdk_sts::Client::new(sdk_config),
+            sdk_config: sdk_config.clone(),
+        }
+    }
+
+    pub async fn account(&self) -> Result<Account> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws_error("GetCallerIdentity", e))?;
+        identity.arn().and_then(Account::from_arn).ok_or_else(|| {
+            Error::aws(
+                "GetCallerIdentity",
+                "the caller identity has no usable ARN",
+                false,
+            )
+        })
+    }
+
+    pub async fn observe_user(&self, name: &str) -> Result<Option<ObservedUser>> {
+        let output = match self.iam.get_user().user_name(name).send().await {
+            Ok(output) => output,
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => return Ok(None),
+            Err(error) => return Err(aws_error("GetUser", error)),
+        };
+        let Some(user) = output.user() else {
+            return Ok(None);
+        };
+        let mut observed = ObservedUser {
+            name: user.user_name().to_string(),
+            arn: user.arn().to_string(),
+            path: user.path().to_string(),
+            tags: user
+                .tags()
+                .iter()
+                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+                .collect(),
+            permissions_boundary: user
+                .permissions_boundary()
+                .and_then(|boundary| boundary.permissions_boundary_arn())
+                .map(str::to_string),
+            ..ObservedUser::default()
+        };
+        // An unmanaged user is refused before anything else is read: we learn no more of it than we need.
+        if observed
+            .tags
+            .get(crate::names::MANAGED_TAG)
+            .map(String::as_str)
+            != Some("true")
+        {
+            return Ok(Some(observed));
+        }
+
+        let groups = self
+            .iam
+            .list_groups_for_user()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        observed.groups = groups
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListGroupsForUser", e))?
+            .iter()
+            .map(|group| group.group_name().to_string())
+            .collect();
+
+        let policy_names = self
+            .iam
+            .list_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        for policy_name in policy_names
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListUserPolicies", e))?
+        {
+            let policy = self
+                .iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(&policy_name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetUserPolicy", e))?;
+            observed.inline_policies.insert(
+                policy_name,
+                decode("GetUserPolicy", policy.policy_document())?,
+            );
+        }
+
+        let attached = self
+            .iam
+            .list_attached_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        observed.attached_policies = attached
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListAttachedUserPolicies", e))?
+            .iter()
+            .filter_map(|policy| policy.policy_arn().map(str::to_string))
+            .collect();
+
+        let keys = self
+            .iam
+            .list_access_keys()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListAccessKeys", e))?;
+        observed.access_keys = keys
+            .access_key_metadata()
+            .iter()
+            .filter_map(|key| {
+                Some(AccessKeyInfo {
+                    id: key.access_key_id()?.to_string(),
+                    active: key.status() == Some(&StatusType::Active),
+                })
+            })
+            .collect();
+
+        let devices = self
+            .iam
+            .list_mfa_devices()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListMFADevices", e))?;
+        observed.mfa_devices = devices
+            .mfa_devices()
+            .iter()
+            .map(|device| device.serial_number().to_string())
+            .collect();
+        Ok(Some(observed))
+    }
+
+    pub async fn observe_role(&self, name: &str) -> Result<Option<ObservedRole>> {
+        let output = match self.iam.get_role().role_name(name).send().await {
+            Ok(output) => output,
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => return Ok(None),
+            Err(error) => return Err(aws_error("GetRole", error)),
+        };
+        let Some(role) = output.role() else {
+            return Ok(None);
+        };
+        let trust_policy = match role.assume_role_policy_document() {
+            Some(raw) => decode("GetRole", raw)?,
+            None => Value::Null,
+        };
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        let attached_policies = attached
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?
+            .iter()
+            .filter_map(|policy| policy.policy_arn().map(str::to_string))
+            .collect();
+        let mut inline_policies = BTreeMap::new();
+        let names = self
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        for policy_name in names
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListRolePolicies", e))?
+        {
+            let policy = self
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy_name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetRolePolicy", e))?;
+            inline_policies.insert(
+                policy_name,
+                decode("GetRolePolicy", policy.policy_document())?,
+            );
+        }
+        Ok(Some(ObservedRole {
+            name: role.role_name().to_string(),
+            arn: role.arn().to_string(),
+            trust_policy,
+            attached_policies,
+            inline_policies,
+            max_session_duration: role.max_session_duration(),
+        }))
+    }
+
+    pub async fn observe_group(&self, name: &str) -> Result<Option<ObservedGroup>> {
+        match self
+            .iam
+            .get_group()
+            .group_name(name)
+            .max_items(1)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => return Ok(None),
+            Err(error) => return Err(aws_error("GetGroup", error)),
+        }
+        let mut observed = ObservedGroup {
+            name: name.to_string(),
+            ..ObservedGroup::default()
+        };
+        let names = self
+            .iam
+            .list_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        for policy_name in names
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListGroupPolicies", e))?
+        {
+            let policy = self
+                .iam
+                .get_group_policy()
+                .group_name(name)
+                .policy_name(&policy_name)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetGroupPolicy", e))?;
+            observed.inline_policies.insert(
+                policy_name,
+                decode("GetGroupPolicy", policy.policy_document())?,
+            );
+        }
+        let attached = self
+            .iam
+            .list_attached_group_policies()
+            .group_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        observed.attached_policies = attached
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListAttachedGroupPolicies", e))?
+            .iter()
+            .filter_map(|policy| policy.policy_arn().map(str::to_string))
+            .collect();
+        Ok(Some(observed))
+    }
+
+    /// `AssumeRolePolicySizeQuota` of the account (2,048 unless raised).
+    pub async fn trust_policy_size_quota(&self) -> Result<usize> {
+        let summary = self
+            .iam
+            .get_account_summary()
+            .send()
+            .await
+            .map_err(|e| aws_error("GetAccountSummary", e))?;
+        let quota = summary
+            .summary_map()
+            .and_then(|map| map.get(&SummaryKeyType::AssumeRolePolicySizeQuota))
+            .copied();
+        Ok(quota.and_then(|q| usize::try_from(q).ok()).unwrap_or(2048))
+    }
+
+    pub async fn apply(&self, change: &Change) -> Result<Applied> {
+        tracing::info!(
+            change = change_name(change),
+            target = change_target(change),
+            "applying"
+        );
+        match change {
+            Change::CreateUser {
+                name,
+                path,
+                tags,
+                permissions_boundary,
+            } => {
+                let tags = tags
+                    .iter()
+                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::aws("CreateUser", e, false))?;
+                let request = self
+                    .iam
+                    .create_user()
+                    .user_name(name)
+                    .path(path)
+                    .set_tags(Some(tags))
+                    .set_permissions_boundary(permissions_boundary.clone());
+                match request.send().await {
+                    Ok(_) => {}
+                    // Someone made a user of that name since we looked: only carry on if it is ours.
+                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
+                        return Err(Error::UserExistsUnmanaged(name.clone()));
+                    }
+                    Err(error) => return Err(aws_error("CreateUser", error)),
+                }
+            }
+            Change::SetUserBoundary { user, policy_arn } => {
+                self.iam
+                    .put_user_permissions_boundary()
+                    .user_name(user)
+                    .permissions_boundary(policy_arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("PutUserPermissionsBoundary", e))?;
+            }
+            Change::CreateRole {
+                name,
+                trust_policy,
+                max_session_duration,
+                description,
+            } => {
+                let document = trust_policy.to_string();
+                let created = retry_while_principal_propagates(|| {
+                    self.iam
+                        .create_role()
+                        .role_name(name)
+                        .assume_role_policy_document(&document)
+                        .max_session_duration(*max_session_duration)
+                        .set_description(description.clone())
+                        .send()
+                })
+                .await;
+                match created {
+                    Ok(_) => {}
+                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
+                        self.update_trust_policy(name, &document).await?;
+                    }
+                    Err(error) => return Err(aws_error("CreateRole", error)),
+                }
+            }
+            Change::UpdateTrustPolicy { role, trust_policy } => {
+                self.update_trust_policy(role, &trust_policy.to_string())
+                    .await?;
+            }
+            Change::UpdateMaxSessionDuration { role, seconds } => {
+                self.iam
+                    .update_role()
+                    .role_name(role)
+                    .max_session_duration(*seconds)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("UpdateRole", e))?;
+            }
+            Change::AttachRolePolicy { role, policy_arn } => {
+                self.iam
+                    .attach_role_policy()
+                    .role_name(role)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("AttachRolePolicy", e))?;
+            }
+            Change::PutRolePolicy {
+                role,
+                policy_name,
+                document,
+            } => {
+                self.iam
+                    .put_role_policy()
+                    .role_name(role)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("PutRolePolicy", e))?;
+            }
+            Change::CreateGroup { name } => {
+                match self.iam.create_group().group_name(name).send().await {
+                    Ok(_) => {}
+                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {}
+                    Err(error) => return Err(aws_error("CreateGroup", error)),
+                }
+            }
+            Change::PutGroupPolicy {
+                group,
+                policy_name,
+                document,
+            } => {
+                self.iam
+                    .put_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("PutGroupPolicy", e))?;
+            }
+            Change::AddUserToGroup { user, group } => {
+                self.iam
+                    .add_user_to_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("AddUserToGroup", e))?;
+            }
+            Change::PutUserPolicy {
+                user,
+                policy_name,
+                document,
+            } => {
+                self.iam
+                    .put_user_policy()
+                    .user_name(user)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("PutUserPolicy", e))?;
+            }
+            Change::CreateAccessKey { user } => {
+                let output = self
+                    .iam
+                    .create_access_key()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("CreateAccessKey", e))?;
+                let key = output.access_key().ok_or_else(|| {
+                    Error::aws("CreateAccessKey", "the response holds no key", false)
+                })?;
+                return Ok(Applied::AccessKey(NewAccessKey {
+                    id: key.access_key_id().to_string(),
+                    secret: Secret::new(key.secret_access_key()),
+                }));
+            }
+            Change::EnsureVirtualMfaDevice { user, path } => {
+                return self
+                    .create_virtual_mfa_device(user, path)
+                    .await
+                    .map(Applied::VirtualMfaDevice);
+            }
+        }
+        Ok(Applied::Done)
+    }
+
+    async fn update_trust_policy(&self, role: &str, document: &str) -> Result<()> {
+        retry_while_principal_propagates(|| {
+            self.iam
+                .update_assume_role_policy()
+                .role_name(role)
+                .policy_document(document)
+                .send()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_error("UpdateAssumeRolePolicy", e))
+    }
+
+    /// Creates the device named after the user; `None` when one already waits to be enabled.
+    pub async fn create_virtual_mfa_device(
+        &self,
+        user: &str,
+        path: &str,
+    ) -> Result<Option<NewMfaDevice>> {
+        let created = self
+            .iam
+            .create_virtual_mfa_device()
+            .virtual_mfa_device_name(user)
+            .path(path)
+            .send()
+            .await;
+        let output = match created {
+            Ok(output) => output,
+            Err(error) if is_code(&error, &["EntityAlreadyExists"]) => return Ok(None),
+            Err(error) => return Err(aws_error("CreateVirtualMFADevice", error)),
+        };
+        let device = output.virtual_mfa_device().ok_or_else(|| {
+            Error::aws(
+                "CreateVirtualMFADevice",
+                "the response holds no device",
+                false,
+            )
+        })?;
+        let seed = device
+            .base32_string_seed()
+            .and_then(|blob| std::str::from_utf8(blob.as_ref()).ok())
+            .ok_or_else(|| {
+                Error::aws(
+                    "CreateVirtualMFADevice",
+                    "the response holds no base32 seed",
+                    false,
+                )
+            })?;
+        Ok(Some(NewMfaDevice {
+            serial_number: device.serial_number().to_string(),
+            base32_seed: Secret::new(seed),
+        }))
+    }
+
+    /// Removes a virtual device that was never enabled, so that a lost QR code can be issued again.
+    pub async fn delete_virtual_mfa_device(&self, serial_number: &str) -> Result<()> {
+        match self
+            .iam
+            .delete_virtual_mfa_device()
+            .serial_number(serial_number)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if is_code(&error, &["NoSuchEntity", "NotFoundException"]) => Ok(()),
+            Err(error) => Err(aws_error("DeleteVirtualMFADevice", error)),
+        }
+    }
+
+    pub async fn enable_mfa_device(
+        &self,
+        user: &str,
+        serial_number: &str,
+        code1: &str,
+        code2: &str,
+    ) -> Result<()> {
+        let enabled = self
+            .iam
+            .enable_mfa_device()
+            .user_name(user)
+            .serial_number(serial_number)
+            .authentication_code1(code1)
+            .authentication_code2(code2)
+            .send()
+            .await;
+        match enabled {
+            Ok(_) => Ok(()),
+            Err(error) if is_code(&error, &["InvalidAuthenticationCode"]) => {
+                Err(Error::InvalidMfaCodes)
+            }
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => Err(Error::InvalidRequest(
+                "no MFA device is waiting to be enabled: POST an empty body first to issue one"
+                    .into(),
+            )),
+            Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
+                Err(Error::MfaAlreadyEnabled(user.to_string()))
+            }
+            Err(error) => Err(aws_error("EnableMFADevice", error)),
+        }
+    }
+
+    /// Waits until a new access key is accepted by STS, asking as that key. IAM takes 10–15 s to
+    /// propagate a key; callers who cannot wait get a hint instead.
+    pub async fn wait_until_key_usable(
+        &self,
+        key: &NewAccessKey,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let credentials = Credentials::new(
+            &key.id,
+            key.secret.expose(),
+            None,
+            None,
+            "onboarding-new-key",
+        );
+        let config = aws_sdk_sts::config::Builder::from(&self.sdk_config)
+            .credentials_provider(credentials)
+            .build();
+        let as_new_key = aws_sdk_sts::Client::from_conf(config);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match as_new_key.get_caller_identity().send().await {
+                Ok(_) => return Ok(true),
+                Err(error)
+                    if is_code(&error, &["InvalidClientTokenId", "SignatureDoesNotMatch"]) => {}
+                Err(error) => return Err(aws_error("GetCallerIdentity", error)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Retries a call that IAM refuses with "Invalid principal in policy": a user created a moment ago is not
+/// yet visible to the policy validator. Any other outcome is returned at once.
+async fn retry_while_principal_propagates<T, E, R, F, Fut>(
+    mut call: F,
+) -> std::result::Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
+{
+    let mut delays = PRINCIPAL_PROPAGATION_DELAYS.iter();
+    loop {
+        match call().await {
+            Err(error) if is_invalid_principal(&error) => match delays.next() {
+                Some(seconds) => {
+                    tracing::warn!(
+                        retry_in_seconds = seconds,
+                        "IAM does not see a new principal yet; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_secs(*seconds)).await;
+                }
+                None => return Err(error),
+            },
+            outcome => return outcome,
+        }
+    }
+}
+
+fn is_invalid_principal<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    is_code(error, &["MalformedPolicyDocument"])
+        && error
+            .message()
+            .is_some_and(|m| m.contains("Invalid principal"))
+}
+
+fn change_name(change: &Change) -> &'static str {
+    match change {
+        Change::CreateUser { .. } => "CreateUser",
+        Change::SetUserBoundary { .. } => "SetUserBoundary",
+        Change::CreateRole { .. } => "CreateRole",
+        Change::UpdateTrustPolicy { .. } => "UpdateTrustPolicy",
+        Change::UpdateMaxSessionDuration { .. } => "UpdateMaxSessionDuration",
+        Change::AttachRolePolicy { .. } => "AttachRolePolicy",
+        Change::PutRolePolicy { .. } => "PutRolePolicy",
+        Change::CreateGroup { .. } => "CreateGroup",
+        Change::PutGroupPolicy { .. } => "PutGroupPolicy",
+        Change::AddUserToGroup { .. } => "AddUserToGroup",
+        Change::PutUserPolicy { .. } => "PutUserPolicy",
+        Change::CreateAccessKey { .. } => "CreateAccessKey",
+        Change::EnsureVirtualMfaDevice { .. } => "EnsureVirtualMfaDevice",
+    }
+}
+
+fn change_target(change: &Change) -> &str {
+    match change {
+        Change::CreateUser { name, .. }
+        | Change::CreateRole { name, .. }
+        | Change::CreateGroup { name } => name,
+        Change::UpdateTrustPolicy { role, .. }
+        | Change::UpdateMaxSessionDuration { role, .. }
+        | Change::AttachRolePolicy { role, .. }
+        | Change::PutRolePolicy { role, .. } => role,
+        Change::PutGroupPolicy { group, .. } => group,
+        Change::SetUserBoundary { user, .. }
+        | Change::AddUserToGroup { user, .. }
+        | Change::PutUserPolicy { user, .. }
+        | Change::CreateAccessKey { user }
+        | Change::EnsureVirtualMfaDevice { user, .. } => user,
+    }
+}

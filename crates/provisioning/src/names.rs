@@ -1,0 +1,71 @@
+//! IAM naming: which names are valid, and the names the project derives from a catalog role.
+
+/// IAM user, role, group and MFA device names: letters, digits and `+=,.@_-`.
+pub fn is_valid_iam_name(name: &str, max_len: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max_len
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+pub fn is_valid_username(name: &str) -> bool {
+    is_valid_iam_name(name, 64)
+}
+
+/// The seed's policy name: `ResourceCreatorRole` is granted by `AssumeResourceCreatorRole`.
+pub fn grant_policy_name(role: &str) -> String {
+    format!("Assume{role}")
+}
+
+pub fn grant_group_name(role: &str) -> String {
+    format!("onboarding-{role}")
+}
+
+/// Name of the inline permission policy a catalog role carries when its entry has `inline_policy`.
+pub const ROLE_INLINE_POLICY_NAME: &str = "CatalogPermissions";
+
+pub const MANAGED_TAG: &str = "onboarding:managed";
+pub const REQUESTED_BY_TAG: &str = "onboarding:requested-by";
+pub const REQUESTED_AT_TAG: &str = "onboarding:requested-at";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_iam_rules() {
+        for valid in [
+            "developer",
+            "alice@example.com",
+            "a+b=c,d.e@f_g-h",
+            "x",
+            &"a".repeat(64),
+        ] {
+            assert!(is_valid_username(valid), "{valid}");
+        }
+        for invalid in [
+            "",
+            "has space",
+            "slash/name",
+            "colon:name",
+            "ünïcode",
+            "semi;colon",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_valid_username(invalid), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn derived_names_match_the_seed() {
+        assert_eq!(
+            grant_policy_name("ResourceCreatorRole"),
+            "AssumeResourceCreatorRole"
+        );
+        assert_eq!(
+            grant_group_name("ResourceCreatorRole"),
+            "onboarding-ResourceCreatorRole"
+        );
+    }
+}

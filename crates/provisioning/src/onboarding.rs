@@ -1,0 +1,323 @@
+//! Onboarding one user: observe, plan, apply. Every step is idempotent, so a request that failed half-way
+//! is finished by sending it again.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::access::{MfaChoice, OnboardingOrder};
+use crate::account::Account;
+use crate::config::{Config, TrustMode};
+use crate::desired::{
+    DesiredRole, UserSpec, desired_role, desired_user, grant, kept_trust_principals,
+};
+use crate::error::{Error, Result};
+use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
+use crate::mfa::MfaView;
+use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
+use crate::policy::{policy_size, trusted_aws_principals};
+use crate::state::ObservedUser;
+
+/// IAM's documented propagation time for a new access key.
+pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
+const KEY_WAIT_LIMIT: Duration = Duration::from_secs(45);
+/// Concurrent `users`-mode onboardings can overwrite each other's trust policy edits; each re-checks its own.
+const TRUST_WRITE_ATTEMPTS: usize = 4;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Named {
+    pub name: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessKeyView {
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usable_after_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usable: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnboardingResult {
+    /// True when this call created a secret (the user's key, or an MFA seed): the response is the only
+    /// place it will ever appear.
+    #[serde(skip)]
+    pub created_secret: bool,
+    pub user: Named,
+    pub access_key: AccessKeyView,
+    pub roles: Vec<Named>,
+    pub mfa: MfaView,
+    pub aws_cli_config: String,
+}
+
+pub async fn onboard(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    order: &OnboardingOrder,
+    now: &str,
+) -> Result<OnboardingResult> {
+    let observed = managed_or_absent(
+        iam.observe_user(&order.username).await?,
+        config,
+        &order.username,
+    )?;
+    let desired = desired_user(
+        UserSpec {
+            name: &order.username,
+            roles: &order.roles,
+            virtual_mfa: order.mfa == MfaChoice::Virtual,
+            requested_by: &order.requested_by,
+            requested_at: now,
+        },
+        config,
+        account,
+    );
+
+    let mut changes = plan_user(&desired, observed.as_ref());
+    let mut roles = Vec::new();
+    for role in &order.roles {
+        let desired_role = role_for(iam, config, account, role, &desired.arn).await?;
+        let observed_role = iam.observe_role(&role.name).await?;
+        changes.extend(plan_role(&desired_role, observed_role.as_ref()));
+        let grant = grant(role, config, account);
+        if let Some(group) = &grant.group {
+            changes.extend(plan_grant_group(
+                &grant,
+                iam.observe_group(group).await?.as_ref(),
+            ));
+        }
+        roles.push(desired_role);
+    }
+    if config.trust_mode == TrustMode::Users {
+        refuse_oversized_trust_policies(iam, &changes).await?;
+    }
+
+    let mut new_key = None;
+    let mut new_device = None;
+    for change in in_apply_order(changes) {
+        match iam.apply(&change).await? {
+            Applied::AccessKey(key) => new_key = Some(key),
+            Applied::VirtualMfaDevice(device) => new_device = device,
+            Applied::Done => {}
+        }
+    }
+    if config.trust_mode == TrustMode::Users {
+        for role in &order.roles {
+            keep_principal_in_trust_policy(iam, config, account, role, &desired.arn).await?;
+        }
+    }
+
+    let observed_after = observed.as_ref();
+    let usable = match (&new_key, order.wait_until_usable) {
+        (Some(key), true) => Some(iam.wait_until_key_usable(key, KEY_WAIT_LIMIT).await?),
+        _ => None,
+    };
+    let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
+    let access_key = access_key_view(observed_after, new_key.as_ref(), usable);
+    Ok(OnboardingResult {
+        created_secret: new_key.is_some() || new_device.is_some(),
+        aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
+        user: Named {
+            name: desired.name.clone(),
+            arn: desired.arn.clone(),
+        },
+        access_key,
+        roles: roles
+            .iter()
+            .map(|role| Named {
+                name: role.name.clone(),
+                arn: role.arn.clone(),
+            })
+            .collect(),
+        mfa,
+    })
+}
+
+/// Refuses a user that exists but is not ours: the one answer that must come before any change.
+pub fn managed_or_absent(
+    user: Option<ObservedUser>,
+    config: &Config,
+    name: &str,
+) -> Result<Option<ObservedUser>> {
+    match user {
+        Some(user) if !user.is_managed(config) => Err(Error::UserExistsUnmanaged(name.to_string())),
+        other => Ok(other),
+    }
+}
+
+async fn role_for(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    role: &crate::config::CatalogRole,
+    user_arn: &str,
+) -> Result<DesiredRole> {
+    let mut principals = Vec::new();
+    if config.trust_mode == TrustMode::Users {
+        if let Some(current) = iam.observe_role(&role.name).await? {
+            principals = kept_trust_principals(
+                &trusted_aws_principals(&current.trust_policy),
+                config,
+                account,
+            );
+        }
+        principals.push(user_arn.to_string());
+    }
+    Ok(desired_role(role, config, account, &principals))
+}
+
+async fn refuse_oversized_trust_policies(iam: &Iam, changes: &[Change]) -> Result<()> {
+    let mut quota = None;
+    for change in changes {
+        let (Change::CreateRole {
+            name: role,
+            trust_policy,
+            ..
+        }
+        | Change::UpdateTrustPolicy { role, trust_policy }) = change
+        else {
+            continue;
+        };
+        let quota = match quota {
+            Some(quota) => quota,
+            None => *quota.insert(iam.trust_policy_size_quota().await?),
+        };
+        let size = policy_size(trust_policy);
+        if size > quota {
+            return Err(Error::TrustPolicyFull {
+                role: role.clone(),
+                size,
+                quota,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Read-modify-write of a trust policy has no lock in IAM: another onboarding may have written its own
+/// version between our read and our write. Re-read until our principal is there.
+async fn keep_principal_in_trust_policy(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    role: &crate::config::CatalogRole,
+    user_arn: &str,
+) -> Result<()> {
+    for _ in 0..TRUST_WRITE_ATTEMPTS {
+        let current = iam.observe_role(&role.name).await?;
+        let present = current.as_ref().is_some_and(|r| {
+            trusted_aws_principals(&r.trust_policy)
+                .iter()
+                .any(|p| p == user_arn)
+        });
+        if present {
+            return Ok(());
+        }
+        let desired = role_for(iam, config, account, role, user_arn).await?;
+        for change in plan_role(&desired, current.as_ref()) {
+            iam.apply(&change).await?;
+        }
+    }
+    Err(Error::aws(
+        "UpdateAssumeRolePolicy",
+        format!(
+            "{user_arn} kept disappearing from the trust policy of {}",
+            role.name
+        ),
+        true,
+    ))
+}
+
+fn mfa_view(
+    observed: Option<&ObservedUser>,
+    new_device: Option<&NewMfaDevice>,
+    order: &OnboardingOrder,
+    config: &Config,
+    account: &Account,
+) -> Result<MfaView> {
+    if let Some(serial) = observed.and_then(|user| user.mfa_devices.first()) {
+        return Ok(MfaView::enabled(serial.clone()));
+    }
+    match (new_device, order.mfa) {
+        (Some(device), _) => MfaView::new_device(device, &order.username, account),
+        (None, MfaChoice::Virtual) => Ok(MfaView::pending(
+            account.mfa_serial(&config.user_path, &order.username),
+        )),
+        (None, MfaChoice::None) => Ok(MfaView::none()),
+    }
+}
+
+fn access_key_view(
+    observed: Option<&ObservedUser>,
+    new_key: Option<&NewAccessKey>,
+    usable: Option<bool>,
+) -> AccessKeyView {
+    match new_key {
+        Some(key) => AccessKeyView {
+            access_key_id: Some(key.id.clone()),
+            secret_access_key: Some(key.secret.expose().to_string()),
+            usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
+            usable,
+        },
+        None => AccessKeyView {
+            access_key_id: observed.and_then(|user| {
+                let active = user.access_keys.iter().find(|key| key.active);
+                active
+                    .or(user.access_keys.first())
+                    .map(|key| key.id.clone())
+            }),
+            secret_access_key: None,
+            usable_after_seconds: None,
+            usable: None,
+        },
+    }
+}
+
+/// The `~/.aws/config` text: the user's own profile holds the long-term key; one profile per role assumes
+/// it with MFA, so `aws --profile <user>-<Role> ...` prompts for a code.
+pub fn aws_cli_config(username: &str, roles: &[DesiredRole], mfa_serial: Option<&str>) -> String {
+    let mut text = format!(
+        "# Store the access key with: aws configure --profile {username}\n[profile {username}]\n"
+    );
+    for role in roles {
+        text.push_str(&format!(
+            "\n[profile {username}-{}]\nrole_arn = {}\nsource_profile = {username}\n",
+            role.name, role.arn
+        ));
+        if let Some(serial) = mfa_serial {
+            text.push_str(&format!("mfa_serial = {serial}\n"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_config_has_a_profile_per_role_with_mfa() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let account = Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        };
+        let role = desired_role(&config.catalog[0], &config, &account, &[]);
+        let text = aws_cli_config(
+            "developer",
+            &[role],
+            Some("arn:aws:iam::123456789012:mfa/onboarded/developer"),
+        );
+        assert_eq!(
+            text,
+            "# Store the access key with: aws configure --profile developer\n[profile developer]\n\n\
+             [profile developer-ResourceCreatorRole]\nrole_arn = arn:aws:iam::123456789012:role/ResourceCreatorRole\n\
+             source_profile = developer\nmfa_serial = arn:aws:iam::123456789012:mfa/onboarded/developer\n"
+        );
+    }
+}

@@ -1,0 +1,543 @@
+//! `plan(desired, observed) -> Vec<Change>`: pure, ordered, and the only place that decides what to change.
+//! Onboarding applies the plan for one user; the drift check reads the same plans as findings.
+
+use serde_json::Value;
+
+use crate::desired::{DesiredRole, DesiredUser, Grant};
+use crate::names::ROLE_INLINE_POLICY_NAME;
+use crate::policy::semantically_equal;
+use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    CreateUser {
+        name: String,
+        path: String,
+        tags: Vec<(String, String)>,
+        permissions_boundary: Option<String>,
+    },
+    SetUserBoundary {
+        user: String,
+        policy_arn: String,
+    },
+    CreateRole {
+        name: String,
+        trust_policy: Value,
+        max_session_duration: i32,
+        description: Option<String>,
+    },
+    UpdateTrustPolicy {
+        role: String,
+        trust_policy: Value,
+    },
+    UpdateMaxSessionDuration {
+        role: String,
+        seconds: i32,
+    },
+    AttachRolePolicy {
+        role: String,
+        policy_arn: String,
+    },
+    PutRolePolicy {
+        role: String,
+        policy_name: String,
+        document: Value,
+    },
+    CreateGroup {
+        name: String,
+    },
+    PutGroupPolicy {
+        group: String,
+        policy_name: String,
+        document: Value,
+    },
+    AddUserToGroup {
+        user: String,
+        group: String,
+    },
+    PutUserPolicy {
+        user: String,
+        policy_name: String,
+        document: Value,
+    },
+    CreateAccessKey {
+        user: String,
+    },
+    /// Creates the user's virtual MFA device unless one is already waiting to be enabled.
+    EnsureVirtualMfaDevice {
+        user: String,
+        path: String,
+    },
+}
+
+impl Change {
+    /// Order in which changes of one onboarding are applied: the user exists before a `users`-mode trust
+    /// policy names it, roles and groups exist before grants point at them, and the secrets come last so
+    /// that a failure earlier never strands a key nobody saw.
+    fn stage(&self) -> u8 {
+        match self {
+            Change::CreateUser { .. } | Change::SetUserBoundary { .. } => 0,
+            Change::CreateRole { .. }
+            | Change::UpdateTrustPolicy { .. }
+            | Change::UpdateMaxSessionDuration { .. }
+            | Change::AttachRolePolicy { .. }
+            | Change::PutRolePolicy { .. } => 1,
+            Change::CreateGroup { .. } | Change::PutGroupPolicy { .. } => 2,
+            Change::AddUserToGroup { .. } | Change::PutUserPolicy { .. } => 3,
+            Change::CreateAccessKey { .. } => 4,
+            Change::EnsureVirtualMfaDevice { .. } => 5,
+        }
+    }
+}
+
+/// Puts the changes of several plans in the order they can be applied (stable within a stage).
+pub fn in_apply_order(mut changes: Vec<Change>) -> Vec<Change> {
+    changes.sort_by_key(Change::stage);
+    changes
+}
+
+pub fn plan_role(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<Change> {
+    let role = desired.name.clone();
+    let mut changes = Vec::new();
+    let (attached, inline) = match observed {
+        None => {
+            changes.push(Change::CreateRole {
+                name: role.clone(),
+                trust_policy: desired.trust_policy.clone(),
+                max_session_duration: desired.max_session_duration,
+                description: desired.description.clone(),
+            });
+            (&[][..], None)
+        }
+        Some(current) => {
+            if !semantically_equal(&current.trust_policy, &desired.trust_policy) {
+                changes.push(Change::UpdateTrustPolicy {
+                    role: role.clone(),
+                    trust_policy: desired.trust_policy.clone(),
+                });
+            }
+            if current
+                .max_session_duration
+                .is_some_and(|seconds| seconds != desired.max_session_duration)
+            {
+                changes.push(Change::UpdateMaxSessionDuration {
+                    role: role.clone(),
+                    seconds: desired.max_session_duration,
+                });
+            }
+            (
+                current.attached_policies.as_slice(),
+                current.inline_policies.get(ROLE_INLINE_POLICY_NAME),
+            )
+        }
+    };
+    for policy_arn in &desired.managed_policy_arns {
+        if !attached.contains(policy_arn) {
+            changes.push(Change::AttachRolePolicy {
+                role: role.clone(),
+                policy_arn: policy_arn.clone(),
+            });
+        }
+    }
+    if let Some(document) = &desired.inline_policy {
+        if !inline.is_some_and(|current| semantically_equal(current, document)) {
+            changes.push(Change::PutRolePolicy {
+                role: role.clone(),
+                policy_name: ROLE_INLINE_POLICY_NAME.to_string(),
+                document: document.clone(),
+            });
+        }
+    }
+    changes
+}
+
+/// The grant group and its `Assume<Role>` policy (group mode only).
+pub fn plan_grant_group(grant: &Grant, observed: Option<&ObservedGroup>) -> Vec<Change> {
+    let Some(group) = &grant.group else {
+        return Vec::new();
+    };
+    let mut changes = Vec::new();
+    if observed.is_none() {
+        changes.push(Change::CreateGroup {
+            name: group.clone(),
+        });
+    }
+    let current = observed.and_then(|g| g.inline_policies.get(&grant.policy_name));
+    if !current.is_some_and(|document| semantically_equal(document, &grant.document)) {
+        changes.push(Change::PutGroupPolicy {
+            group: group.clone(),
+            policy_name: grant.policy_name.clone(),
+            document: grant.document.clone(),
+        });
+    }
+    changes
+}
+
+/// Plans the user's own changes. The caller has already refused unmanaged users.
+pub fn plan_user(desired: &DesiredUser, observed: Option<&ObservedUser>) -> Vec<Change> {
+    let user = desired.name.clone();
+    let mut changes = Vec::new();
+    match observed {
+        None => changes.push(Change::CreateUser {
+            name: user.clone(),
+            path: desired.path.clone(),
+            tags: desired.tags.clone(),
+            permissions_boundary: desired.permissions_boundary.clone(),
+        }),
+        Some(current) => {
+            if let Some(boundary) = &desired.permissions_boundary {
+                if current.permissions_boundary.as_ref() != Some(boundary) {
+                    changes.push(Change::SetUserBoundary {
+                        user: user.clone(),
+                        policy_arn: boundary.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for grant in &desired.grants {
+        match &grant.group {
+            Some(group) => {
+                if !observed.is_some_and(|u| u.groups.contains(group)) {
+                    changes.push(Change::AddUserToGroup {
+                        user: user.clone(),
+                        group: group.clone(),
+                    });
+                }
+            }
+            None => {
+                let current = observed.and_then(|u| u.inline_policies.get(&grant.policy_name));
+                if !current.is_some_and(|document| semantically_equal(document, &grant.document)) {
+                    changes.push(Change::PutUserPolicy {
+                        user: user.clone(),
+                        policy_name: grant.policy_name.clone(),
+                        document: grant.document.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if observed.is_none_or(|u| u.access_keys.is_empty()) {
+        changes.push(Change::CreateAccessKey { user: user.clone() });
+    }
+    if desired.virtual_mfa && observed.is_none_or(|u| u.mfa_devices.is_empty()) {
+        changes.push(Change::EnsureVirtualMfaDevice {
+            user: user.clone(),
+            path: desired.path.clone(),
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Account;
+    use crate::config::{Config, TrustMode};
+    use crate::desired::{UserSpec, desired_role, desired_user};
+    use crate::state::AccessKeyInfo;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn account() -> Account {
+        Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    fn config(vars: &'static [(&'static str, &'static str)]) -> Config {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    fn user(config: &Config) -> DesiredUser {
+        desired_user(
+            UserSpec {
+                name: "developer",
+                roles: &config.catalog,
+                virtual_mfa: true,
+                requested_by: "admin@example.com",
+                requested_at: "2026-11-25T00:00:00Z",
+            },
+            config,
+            &account(),
+        )
+    }
+
+    /// What a complete onboarding leaves behind, as IAM would report it.
+    fn complete_user(desired: &DesiredUser) -> ObservedUser {
+        ObservedUser {
+            name: desired.name.clone(),
+            arn: desired.arn.clone(),
+            path: desired.path.clone(),
+            tags: desired.tags.iter().cloned().collect(),
+            permissions_boundary: desired.permissions_boundary.clone(),
+            groups: desired
+                .grants
+                .iter()
+                .filter_map(|g| g.group.clone())
+                .collect(),
+            inline_policies: desired
+                .grants
+                .iter()
+                .filter(|g| g.group.is_none())
+                .map(|g| (g.policy_name.clone(), g.document.clone()))
+                .collect(),
+            attached_policies: vec![],
+            access_keys: vec![AccessKeyInfo {
+                id: "AKIAEXAMPLE".into(),
+                active: true,
+            }],
+            mfa_devices: vec!["arn:aws:iam::123456789012:mfa/onboarded/developer".into()],
+        }
+    }
+
+    #[test]
+    fn a_new_user_gets_everything_in_order() {
+        let config = config(&[]);
+        let changes = plan_user(&user(&config), None);
+        assert_eq!(
+            changes,
+            vec![
+                Change::CreateUser {
+                    name: "developer".into(),
+                    path: "/onboarded/".into(),
+                    tags: vec![
+                        ("onboarding:managed".into(), "true".into()),
+                        ("onboarding:requested-by".into(), "admin@example.com".into()),
+                        (
+                            "onboarding:requested-at".into(),
+                            "2026-11-25T00:00:00Z".into()
+                        ),
+                    ],
+                    permissions_boundary: None,
+                },
+                Change::AddUserToGroup {
+                    user: "developer".into(),
+                    group: "onboarding-ResourceCreatorRole".into()
+                },
+                Change::CreateAccessKey {
+                    user: "developer".into()
+                },
+                Change::EnsureVirtualMfaDevice {
+                    user: "developer".into(),
+                    path: "/onboarded/".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_mode_puts_the_seed_policy_on_the_user() {
+        let config = config(&[("GRANT_MODE", "inline")]);
+        let changes = plan_user(&user(&config), None);
+        assert!(changes.contains(&Change::PutUserPolicy {
+            user: "developer".into(),
+            policy_name: "AssumeResourceCreatorRole".into(),
+            document: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/ResourceCreatorRole"}]}),
+        }));
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::AddUserToGroup { .. }))
+        );
+    }
+
+    #[test]
+    fn a_complete_user_needs_nothing() {
+        for vars in [&[][..], &[("GRANT_MODE", "inline")][..]] {
+            let config = config(vars);
+            let desired = user(&config);
+            assert_eq!(plan_user(&desired, Some(&complete_user(&desired))), vec![]);
+        }
+    }
+
+    #[test]
+    fn a_half_made_user_is_finished_without_a_second_user_or_key() {
+        let config = config(&[]);
+        let desired = user(&config);
+        let mut half = complete_user(&desired);
+        half.groups.clear();
+        half.mfa_devices.clear();
+        let changes = plan_user(&desired, Some(&half));
+        assert_eq!(
+            changes,
+            vec![
+                Change::AddUserToGroup {
+                    user: "developer".into(),
+                    group: "onboarding-ResourceCreatorRole".into()
+                },
+                Change::EnsureVirtualMfaDevice {
+                    user: "developer".into(),
+                    path: "/onboarded/".into()
+                },
+            ]
+        );
+        half.access_keys.clear();
+        assert!(
+            plan_user(&desired, Some(&half)).contains(&Change::CreateAccessKey {
+                user: "developer".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_altered_inline_grant_is_restored() {
+        let config = config(&[("GRANT_MODE", "inline")]);
+        let desired = user(&config);
+        let mut altered = complete_user(&desired);
+        altered.inline_policies.insert("AssumeResourceCreatorRole".into(), json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}));
+        assert!(matches!(
+            plan_user(&desired, Some(&altered))[..],
+            [Change::PutUserPolicy { .. }]
+        ));
+    }
+
+    #[test]
+    fn boundary_is_set_when_configured_and_missing() {
+        let config = config(&[(
+            "PERMISSIONS_BOUNDARY_ARN",
+            "arn:aws:iam::123456789012:policy/Boundary",
+        )]);
+        let desired = user(&config);
+        let mut observed = complete_user(&desired);
+        observed.permissions_boundary = None;
+        assert_eq!(
+            plan_user(&desired, Some(&observed)),
+            vec![Change::SetUserBoundary {
+                user: "developer".into(),
+                policy_arn: "arn:aws:iam::123456789012:policy/Boundary".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn no_mfa_device_when_the_request_says_none() {
+        let config = config(&[]);
+        let mut desired = user(&config);
+        desired.virtual_mfa = false;
+        assert!(
+            !plan_user(&desired, None)
+                .iter()
+                .any(|c| matches!(c, Change::EnsureVirtualMfaDevice { .. }))
+        );
+    }
+
+    fn observed_role(desired: &DesiredRole) -> ObservedRole {
+        ObservedRole {
+            name: desired.name.clone(),
+            arn: desired.arn.clone(),
+            trust_policy: desired.trust_policy.clone(),
+            attached_policies: desired.managed_policy_arns.clone(),
+            inline_policies: BTreeMap::new(),
+            max_session_duration: Some(desired.max_session_duration),
+        }
+    }
+
+    #[test]
+    fn a_missing_role_is_created_with_its_catalog_policies() {
+        let config = config(&[]);
+        let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+        let changes = plan_role(&desired, None);
+        assert!(
+            matches!(&changes[0], Change::CreateRole { name, .. } if name == "ResourceCreatorRole")
+        );
+        assert_eq!(
+            changes[1],
+            Change::AttachRolePolicy {
+                role: "ResourceCreatorRole".into(),
+                policy_arn: "arn:aws:iam::aws:policy/PowerUserAccess".into()
+            }
+        );
+        assert_eq!(changes.len(), 2);
+        assert_eq!(plan_role(&desired, Some(&observed_role(&desired))), vec![]);
+    }
+
+    #[test]
+    fn a_trust_policy_without_mfa_is_repaired() {
+        let config = config(&[]);
+        let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+        let mut weak = observed_role(&desired);
+        weak.trust_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+        assert_eq!(
+            plan_role(&desired, Some(&weak)),
+            vec![Change::UpdateTrustPolicy {
+                role: "ResourceCreatorRole".into(),
+                trust_policy: desired.trust_policy.clone()
+            }]
+        );
+        let mut reordered = observed_role(&desired);
+        reordered.trust_policy = crate::policy::canonical(&desired.trust_policy);
+        assert_eq!(
+            plan_role(&desired, Some(&reordered)),
+            vec![],
+            "same meaning, other spelling: nothing to do"
+        );
+    }
+
+    #[test]
+    fn custom_inline_role_policy_and_session_length_follow_the_catalog() {
+        let config = config(&[(
+            "ROLE_CATALOG",
+            r#"[{"name":"Ec2Launcher","inline_policy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"}]},"max_session_duration":7200}]"#,
+        )]);
+        assert_eq!(config.trust_mode, TrustMode::Account);
+        let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+        let created = plan_role(&desired, None);
+        assert!(matches!(
+            &created[0],
+            Change::CreateRole {
+                max_session_duration: 7200,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&created[1], Change::PutRolePolicy { policy_name, .. } if policy_name == "CatalogPermissions")
+        );
+        let mut shortened = observed_role(&desired);
+        shortened.max_session_duration = Some(3600);
+        shortened.inline_policies.insert(
+            "CatalogPermissions".into(),
+            desired.inline_policy.clone().unwrap(),
+        );
+        assert_eq!(
+            plan_role(&desired, Some(&shortened)),
+            vec![Change::UpdateMaxSessionDuration {
+                role: "Ec2Launcher".into(),
+                seconds: 7200
+            }]
+        );
+    }
+
+    #[test]
+    fn grant_group_is_created_and_kept_to_the_seed_policy() {
+        let config = config(&[]);
+        let grant = crate::desired::grant(&config.catalog[0], &config, &account());
+        let created = plan_grant_group(&grant, None);
+        assert_eq!(created.len(), 2);
+        assert_eq!(
+            created[0],
+            Change::CreateGroup {
+                name: "onboarding-ResourceCreatorRole".into()
+            }
+        );
+        let complete = ObservedGroup {
+            name: "onboarding-ResourceCreatorRole".into(),
+            inline_policies: [(grant.policy_name.clone(), grant.document.clone())]
+                .into_iter()
+                .collect(),
+            attached_policies: vec![],
+        };
+        assert_eq!(plan_grant_group(&grant, Some(&complete)), vec![]);
+        let inline_config =
+            Config::from_lookup(|n| (n == "GRANT_MODE").then(|| "inline".to_string())).unwrap();
+        let inline_grant =
+            crate::desired::grant(&inline_config.catalog[0], &inline_config, &account());
+        assert_eq!(plan_grant_group(&inline_grant, None), vec![]);
+    }
+}
