@@ -1,7 +1,7 @@
 //! Onboarding one user: observe, plan, apply. Every step is idempotent, so a request that failed half-way
 //! is finished by sending it again.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -59,8 +59,9 @@ pub async fn onboard(
     config: &Config,
     account: &Account,
     order: &OnboardingOrder,
-    now: &str,
+    now: SystemTime,
 ) -> Result<OnboardingResult> {
+    let requested_at = rfc3339(now);
     let observed = managed_or_absent(
         iam.observe_user(&order.username).await?,
         config,
@@ -72,7 +73,7 @@ pub async fn onboard(
             roles: &order.roles,
             virtual_mfa: order.mfa == MfaChoice::Virtual,
             requested_by: &order.requested_by,
-            requested_at: now,
+            requested_at: &requested_at,
         },
         config,
         account,
@@ -136,6 +137,11 @@ pub async fn onboard(
             .collect(),
         mfa,
     })
+}
+
+pub fn rfc3339(time: SystemTime) -> String {
+    let time = aws_smithy_types::DateTime::from(time);
+    time.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_else(|_| time.secs().to_string())
 }
 
 /// Refuses a user that exists but is not ours: the one answer that must come before any change.
