@@ -32,7 +32,12 @@ impl App {
     pub async fn new(config: Config, sdk_config: &SdkConfig) -> Result<Self, InitError> {
         let iam = Iam::new(sdk_config);
         let account = iam.account().await?;
-        Ok(App { config, iam, account, clock: SystemTime::now })
+        Ok(App {
+            config,
+            iam,
+            account,
+            clock: SystemTime::now,
+        })
     }
 }
 

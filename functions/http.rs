@@ -48,8 +48,9 @@ pub struct Jwt {
 
 impl HttpApiRequest {
     pub fn parse(event: Value) -> Result<Self> {
-        serde_json::from_value(event)
-            .map_err(|error| Error::InvalidRequest(format!("not an API Gateway HTTP API event: {error}")))
+        serde_json::from_value(event).map_err(|error| {
+            Error::InvalidRequest(format!("not an API Gateway HTTP API event: {error}"))
+        })
     }
 
     pub fn request_id(&self) -> &str {
@@ -58,7 +59,12 @@ impl HttpApiRequest {
 
     pub fn caller(&self, config: &Config) -> Result<Caller> {
         let empty = Map::new();
-        let claims = self.request_context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map_or(&empty, |jwt| &jwt.claims);
+        let claims = self
+            .request_context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map_or(&empty, |jwt| &jwt.claims);
         Caller::from_claims(claims, config)
     }
 
@@ -71,11 +77,17 @@ impl HttpApiRequest {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(body)
                     .map_err(|_| Error::InvalidRequest("the body is not valid base64".into()))?;
-                String::from_utf8(bytes).map_err(|_| Error::InvalidRequest("the body is not UTF-8".into()))?
+                String::from_utf8(bytes)
+                    .map_err(|_| Error::InvalidRequest("the body is not UTF-8".into()))?
             }
         };
-        let text = if text.trim().is_empty() { "{}" } else { text.as_str() };
-        serde_json::from_str(text).map_err(|error| Error::InvalidRequest(format!("invalid request body: {error}")))
+        let text = if text.trim().is_empty() {
+            "{}"
+        } else {
+            text.as_str()
+        };
+        serde_json::from_str(text)
+            .map_err(|error| Error::InvalidRequest(format!("invalid request body: {error}")))
     }
 
     /// The `{username}` of a route, checked like any other user name.
@@ -87,7 +99,9 @@ impl HttpApiRequest {
         if is_valid_username(name) {
             Ok(name.clone())
         } else {
-            Err(Error::InvalidUsername(format!("{name:?} is not a valid IAM user name")))
+            Err(Error::InvalidUsername(format!(
+                "{name:?} is not a valid IAM user name"
+            )))
         }
     }
 }
@@ -97,7 +111,9 @@ pub fn status_of(error: &Error) -> u16 {
         "unauthenticated" => 401,
         "forbidden" => 403,
         "user_not_found" => 404,
-        "user_exists_unmanaged" | "mfa_already_enabled" | "trust_policy_full" | "too_many_keys" => 409,
+        "user_exists_unmanaged" | "mfa_already_enabled" | "trust_policy_full" | "too_many_keys" => {
+            409
+        }
         "internal" => 500,
         _ => 400,
     }
@@ -106,9 +122,14 @@ pub fn status_of(error: &Error) -> u16 {
 /// Every response may carry a secret or say something about a person: none of them is cached.
 pub fn json_response(status: u16, body: &impl serde::Serialize) -> ApiGatewayV2httpResponse {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"error":{"code":"internal","message":"response encoding failed"}}"#.into());
+    let text = serde_json::to_string(body).unwrap_or_else(|_| {
+        r#"{"error":{"code":"internal","message":"response encoding failed"}}"#.into()
+    });
     let mut response = ApiGatewayV2httpResponse::default();
     response.status_code = i64::from(status);
     response.headers = headers;
@@ -124,7 +145,10 @@ pub fn error_response(error: &Error, request_id: &str) -> ApiGatewayV2httpRespon
     } else {
         tracing::warn!(request_id, code = error.code(), error = %error, "request refused");
     }
-    json_response(status, &json!({"error": {"code": error.code(), "message": error.public_message()}}))
+    json_response(
+        status,
+        &json!({"error": {"code": error.code(), "message": error.public_message()}}),
+    )
 }
 
 #[cfg(test)]
@@ -137,7 +161,10 @@ mod tests {
 
     #[test]
     fn claims_as_api_gateway_sends_them_and_as_json_arrays() {
-        for groups in [json!("[onboarding-admins devs]"), json!(["onboarding-admins", "devs"])] {
+        for groups in [
+            json!("[onboarding-admins devs]"),
+            json!(["onboarding-admins", "devs"]),
+        ] {
             let event = json!({"requestContext": {"requestId": "r1", "authorizer": {"jwt": {"claims": {"email": "a@example.com", "cognito:groups": groups}}}}});
             let request = HttpApiRequest::parse(event).unwrap();
             let caller = request.caller(&config()).unwrap();
@@ -150,20 +177,31 @@ mod tests {
     #[test]
     fn no_authorizer_means_unauthenticated() {
         let request = HttpApiRequest::parse(json!({"body": "{}"})).unwrap();
-        assert_eq!(request.caller(&config()).unwrap_err().code(), "unauthenticated");
+        assert_eq!(
+            request.caller(&config()).unwrap_err().code(),
+            "unauthenticated"
+        );
     }
 
     #[test]
     fn bodies_plain_base64_and_absent() {
         let plain = HttpApiRequest::parse(json!({"body": "{\"a\":1}"})).unwrap();
         assert_eq!(plain.json_body::<Value>().unwrap(), json!({"a": 1}));
-        let encoded = HttpApiRequest::parse(json!({"body": "eyJhIjoxfQ==", "isBase64Encoded": true})).unwrap();
+        let encoded =
+            HttpApiRequest::parse(json!({"body": "eyJhIjoxfQ==", "isBase64Encoded": true}))
+                .unwrap();
         assert_eq!(encoded.json_body::<Value>().unwrap(), json!({"a": 1}));
         let absent = HttpApiRequest::parse(json!({})).unwrap();
         assert_eq!(absent.json_body::<Value>().unwrap(), json!({}));
         let broken = HttpApiRequest::parse(json!({"body": "{not json"})).unwrap();
-        assert_eq!(broken.json_body::<Value>().unwrap_err().code(), "invalid_request");
-        assert_eq!(HttpApiRequest::parse(json!("a string")).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            broken.json_body::<Value>().unwrap_err().code(),
+            "invalid_request"
+        );
+        assert_eq!(
+            HttpApiRequest::parse(json!("a string")).unwrap_err().code(),
+            "invalid_request"
+        );
     }
 
     #[test]
@@ -172,15 +210,26 @@ mod tests {
         assert_eq!(response.status_code, 403);
         assert_eq!(response.headers[header::CACHE_CONTROL], "no-store");
         assert_eq!(response.headers[header::CONTENT_TYPE], "application/json");
-        let Some(Body::Text(text)) = response.body else { panic!("text body expected") };
+        let Some(Body::Text(text)) = response.body else {
+            panic!("text body expected")
+        };
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(body, json!({"error": {"code": "forbidden", "message": "no"}}));
+        assert_eq!(
+            body,
+            json!({"error": {"code": "forbidden", "message": "no"}})
+        );
     }
 
     #[test]
     fn internal_errors_do_not_leak_aws_details() {
-        let error = Error::Aws { operation: "CreateUser", detail: "AccessDenied: arn:aws:iam::123456789012:role/x is not authorized".into(), retryable: false };
-        let Some(Body::Text(text)) = error_response(&error, "r").body else { panic!("text body expected") };
+        let error = Error::Aws {
+            operation: "CreateUser",
+            detail: "AccessDenied: arn:aws:iam::123456789012:role/x is not authorized".into(),
+            retryable: false,
+        };
+        let Some(Body::Text(text)) = error_response(&error, "r").body else {
+            panic!("text body expected")
+        };
         assert!(!text.contains("arn:aws"), "{text}");
         assert!(text.contains("\"internal\""));
     }
@@ -197,7 +246,14 @@ mod tests {
             (Error::UserNotFound(String::new()), 404),
             (Error::UserExistsUnmanaged(String::new()), 409),
             (Error::MfaAlreadyEnabled(String::new()), 409),
-            (Error::TrustPolicyFull { role: String::new(), size: 1, quota: 0 }, 409),
+            (
+                Error::TrustPolicyFull {
+                    role: String::new(),
+                    size: 1,
+                    quota: 0,
+                },
+                409,
+            ),
         ];
         for (error, status) in cases {
             assert_eq!(status_of(&error), status, "{}", error.code());

@@ -2,7 +2,7 @@
 //! responses (`http`). Each function's handler lives in `functions/<name>/mod.rs`, its `main` beside it.
 
 pub mod app;
-pub mod http;
-pub mod onboard;
 #[path = "enroll-mfa/mod.rs"]
 pub mod enroll_mfa;
+pub mod http;
+pub mod onboard;

@@ -35,7 +35,13 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
     match run(app, &request).await {
         Ok(view) => {
             tracing::info!(request_id = request.request_id(), status = ?view.status, "mfa enrolment step done");
-            json_response(200, &EnrollResponse { view: &view, mfa: &view })
+            json_response(
+                200,
+                &EnrollResponse {
+                    view: &view,
+                    mfa: &view,
+                },
+            )
         }
         Err(error) => error_response(&error, request.request_id()),
     }
@@ -48,7 +54,19 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<MfaView> {
     caller.may_act_on(&username, &app.config)?;
     match (body.code1, body.code2) {
         (None, None) => reissue(&app.iam, &app.config, &app.account, &username).await,
-        (Some(code1), Some(code2)) => enable(&app.iam, &app.config, &app.account, &username, &code1, &code2).await,
-        _ => Err(Error::InvalidRequest("give both code1 and code2 to enable the device, or neither to issue it again".into())),
+        (Some(code1), Some(code2)) => {
+            enable(
+                &app.iam,
+                &app.config,
+                &app.account,
+                &username,
+                &code1,
+                &code2,
+            )
+            .await
+        }
+        _ => Err(Error::InvalidRequest(
+            "give both code1 and code2 to enable the device, or neither to issue it again".into(),
+        )),
     }
 }

@@ -141,7 +141,8 @@ pub async fn onboard(
 
 pub fn rfc3339(time: SystemTime) -> String {
     let time = aws_smithy_types::DateTime::from(time);
-    time.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_else(|_| time.secs().to_string())
+    time.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| time.secs().to_string())
 }
 
 /// Refuses a user that exists but is not ours: the one answer that must come before any change.

@@ -1,0 +1,193 @@
+//! Test harness: a real `moto_server` per test on a free loopback port, the real SDK pointed at it, and
+//! helpers to build API Gateway events and read the handlers' responses.
+
+#![allow(dead_code)] // each test binary uses its own subset of the harness
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use aws_lambda_events::encodings::Body;
+use functions::app::App;
+use provisioning::config::Config;
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// A moto server that lives as long as the value; dropping it (also on a failed assertion) kills it.
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let in_venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    if in_venv.exists() {
+        in_venv
+    } else {
+        PathBuf::from("moto_server")
+    }
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server must be installed: pip install -r requirements-dev.txt");
+        let moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_as(Credentials::new("testing", "testing", None, None, "moto"))
+            .await
+    }
+
+    pub async fn sdk_config_as(&self, credentials: Credentials) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+
+    /// An IAM client independent of the code under test, to set up and read back what IAM holds.
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config().await)
+    }
+
+    pub async fn app(&self, vars: &[(&str, &str)]) -> App {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_lookup(|name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .expect("valid test configuration");
+        App::new(config, &self.sdk_config().await)
+            .await
+            .expect("the app starts against moto")
+    }
+}
+
+/// An API Gateway HTTP API event as the JWT authorizer delivers it.
+pub fn http_event(claims: Value, body: Value, username: Option<&str>) -> Value {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "POST /users",
+        "rawPath": "/users",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "requestId": "test-request",
+            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+            "http": {"method": "POST", "path": "/users"}
+        },
+        "body": body.to_string(),
+        "isBase64Encoded": false
+    });
+    if let Some(name) = username {
+        event["pathParameters"] = json!({"username": name});
+        event["routeKey"] = json!("POST /users/{username}/mfa");
+    }
+    event
+}
+
+pub fn self_service(email: &str) -> Value {
+    json!({"email": email, "sub": "0000"})
+}
+
+pub fn admin(email: &str) -> Value {
+    json!({"email": email, "cognito:groups": "[onboarding-admins]"})
+}
+
+pub struct Reply {
+    pub status: i64,
+    pub body: Value,
+    pub response: ApiGatewayV2httpResponse,
+}
+
+pub fn reply(response: ApiGatewayV2httpResponse) -> Reply {
+    let body = match &response.body {
+        Some(Body::Text(text)) => serde_json::from_str(text).expect("a JSON body"),
+        other => panic!("expected a text body, got {other:?}"),
+    };
+    Reply {
+        status: response.status_code,
+        body,
+        response,
+    }
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.response
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+pub fn decode_policy(raw: &str) -> Value {
+    provisioning::policy::decode_document(raw).expect("IAM returns a valid policy document")
+}
+
+/// Two consecutive TOTP codes from an otpauth URI, as an authenticator app would show them.
+pub fn consecutive_codes(otpauth_uri: &str) -> (String, String) {
+    let totp = totp_rs::Totp::from_url_unchecked(otpauth_uri).expect("a valid otpauth URI");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time after 1970")
+        .as_secs();
+    (
+        totp.generate(now).to_string(),
+        totp.generate(now + 30).to_string(),
+    )
+}
+
+pub fn current_code(otpauth_uri: &str) -> String {
+    let totp = totp_rs::Totp::from_url_unchecked(otpauth_uri).expect("a valid otpauth URI");
+    totp.generate_current().to_string()
+}
