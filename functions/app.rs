@@ -41,8 +41,16 @@ impl App {
     }
 }
 
+/// What every function's `main` does before serving: logging first, so that a failed init is logged too.
+pub async fn init() -> Result<App, InitError> {
+    init_tracing();
+    App::from_env()
+        .await
+        .inspect_err(|error| tracing::error!(error = %error, "init failed"))
+}
+
 /// JSON logs, one object per line, as CloudWatch Logs Insights reads them. `RUST_LOG` sets the level.
-pub fn init_tracing() {
+fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -1,0 +1,174 @@
+"""Walks the seed procedure through the real Lambda functions; see scripts/demo."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+import botocore.exceptions
+import pyotp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def step(text):
+    print(f"\n==> {text}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"nothing listens on port {port} after {seconds}s")
+
+
+def has_aws_credentials():
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return False
+    try:
+        return boto3.Session().get_credentials() is not None
+    except botocore.exceptions.BotoCoreError:
+        return False
+
+
+def http_event(template, claims, body, username=None):
+    with open(os.path.join(ROOT, "events", template)) as f:
+        event = json.load(f)
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = claims
+    event["body"] = json.dumps(body)
+    if username is not None:
+        event["pathParameters"] = {"username": username}
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/users/{username}/mfa"
+    return event
+
+
+def invoke(function, event, port):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(event, f)
+    out = subprocess.run(
+        ["cargo", "lambda", "invoke", function, "--data-file", f.name, "-A", "127.0.0.1", "-P", str(port),
+         "--output-format", "json"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )
+    os.unlink(f.name)
+    response = json.loads(out.stdout)
+    body = json.loads(response.get("body") or "{}")
+    return response["statusCode"], body
+
+
+def shown(body):
+    """The response as printed here: the secret and the MFA seed are masked (they are the user's)."""
+    masked = json.loads(json.dumps(body))
+    if masked.get("access_key", {}).get("secret_access_key"):
+        masked["access_key"]["secret_access_key"] = "****"
+    mfa = masked.get("mfa", masked)
+    if mfa.get("otpauth_uri"):
+        mfa["otpauth_uri"] = mfa["otpauth_uri"].split("?")[0] + "?secret=****"
+    if mfa.get("qr_code_png_base64"):
+        mfa["qr_code_png_base64"] = f"<{len(mfa['qr_code_png_base64'])} base64 characters of PNG>"
+    return json.dumps(masked, indent=2)
+
+
+def main():
+    username = sys.argv[1] if len(sys.argv) > 1 else "developer@example.com"
+    processes = []
+    env = dict(os.environ)
+    real_aws = has_aws_credentials()
+    try:
+        if real_aws:
+            step("AWS credentials found: running against the real account (set AWS_ENDPOINT_URL to use an emulator)")
+        else:
+            port = free_port()
+            step(f"no AWS credentials: starting moto_server on 127.0.0.1:{port}")
+            processes.append(subprocess.Popen(
+                ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+            wait_for_port(port, 30)
+            env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing",
+                       AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+        env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+        invoke_port = free_port()
+        step(f"starting the functions with `cargo lambda watch` on port {invoke_port} (the first invoke compiles)")
+        passed = [f"{k}={env[k]}" for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                                            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                                            "RUST_LOG") if env.get(k)]
+        processes.append(subprocess.Popen(
+            ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(invoke_port)]
+            + [arg for pair in passed for arg in ("--env-var", pair)],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        wait_for_port(invoke_port, 60)
+
+        claims = {"email": username, "sub": "demo"}
+        step(f"POST /users as {username} (self-service): onboard")
+        status, body = invoke("onboard", http_event("onboard-self-service.json", claims, {"wait_until_usable": real_aws}),
+                              invoke_port)
+        print(f"HTTP {status}\n{shown(body)}")
+        if status != 201:
+            sys.exit(f"onboarding did not create a new user (HTTP {status}); re-run with another username")
+        key = body["access_key"]
+        mfa = body["mfa"]
+        role = body["roles"][0]
+
+        step("computing two consecutive TOTP codes from the seed, as an authenticator app would")
+        totp = pyotp.parse_uri(mfa["otpauth_uri"])
+        now = time.time()
+        code1, code2 = totp.at(now), totp.at(now + 30)
+        print("codes: ****** ******")
+
+        step(f"POST /users/{username}/mfa with the two codes: enable the virtual MFA device")
+        status, enabled = invoke("enroll-mfa", http_event("enroll-mfa-enable.json", claims,
+                                                          {"code1": code1, "code2": code2}, username), invoke_port)
+        print(f"HTTP {status}\n{shown(enabled)}")
+        if status != 200:
+            sys.exit("MFA enrolment failed")
+
+        step(f"sts:AssumeRole {role['arn']} with the new key, --serial-number and --token-code")
+        sts = boto3.client("sts", aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"],
+                           region_name=env["AWS_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL"))
+        if real_aws:
+            # STS refuses a code twice; wait for the window after the two used for enrolment.
+            time.sleep(max(0, (int(now // 30) + 2) * 30 - time.time() + 1))
+        for attempt in range(6):
+            try:
+                assumed = sts.assume_role(RoleArn=role["arn"], RoleSessionName="developer-session",
+                                          SerialNumber=mfa["serial_number"], TokenCode=totp.now())
+                break
+            except botocore.exceptions.ClientError as error:
+                if attempt == 5:
+                    raise
+                print(f"not yet ({error.response['Error']['Code']}); IAM is eventually consistent, retrying in 10s")
+                time.sleep(10)
+        print(f"assumed {assumed['AssumedRoleUser']['Arn']}; temporary key {assumed['Credentials']['AccessKeyId']} "
+              f"expires {assumed['Credentials']['Expiration']}")
+
+        step("~/.aws/config for this user")
+        print(body["aws_cli_config"])
+        step("done: the seed procedure, end to end, with no console clicks")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+//! The built `onboard` binary, run as Lambda runs it: behind a Runtime API (a small emulator here),
+//! fed a sample event from `events/`, talking to IAM (moto) through the SDK.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use common::{ACCOUNT, Moto};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+struct Emulator {
+    event: Value,
+    served: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    outcomes: mpsc::UnboundedSender<(String, Value)>,
+}
+
+/// Serves the one event once; afterwards `next` never answers, as when Lambda freezes an idle function.
+async fn next(State(emulator): State<Emulator>) -> (HeaderMap, String) {
+    if emulator
+        .served
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        std::future::pending::<()>().await;
+    }
+    let mut headers = HeaderMap::new();
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() + 60_000)
+        .unwrap_or(0);
+    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:onboard")
+            .parse()
+            .unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+    );
+    (headers, emulator.event.to_string())
+}
+
+async fn outcome(
+    State(emulator): State<Emulator>,
+    UrlPath((id, kind)): UrlPath<(String, String)>,
+    body: String,
+) -> &'static str {
+    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let _ = emulator.outcomes.send((format!("{id}/{kind}"), body));
+    "{}"
+}
+
+fn event_file(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event"))
+        .expect("sample event is JSON")
+}
+
+fn lambda_command(moto: &Moto, runtime_api: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_onboard"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "onboard")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .kill_on_drop(true)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test]
+async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
+    let moto = Moto::start();
+    let (outcomes, mut received) = mpsc::unbounded_channel();
+    let emulator = Emulator {
+        event: event_file("onboard-self-service.json"),
+        served: Default::default(),
+        outcomes,
+    };
+    let router = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(outcome))
+        .with_state(emulator);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mut function = lambda_command(&moto, &runtime_api)
+        .spawn()
+        .expect("the onboard binary starts");
+    let (path, response) = tokio::time::timeout(Duration::from_secs(60), received.recv())
+        .await
+        .expect("the function answers within a minute")
+        .expect("an outcome");
+    function.kill().await.ok();
+    let logs = function
+        .wait_with_output()
+        .await
+        .expect("the function's output");
+    let logs = String::from_utf8_lossy(&logs.stdout);
+
+    assert_eq!(path, "req-1/response", "{response}");
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert_eq!(response["headers"]["cache-control"], "no-store");
+    let body: Value =
+        serde_json::from_str(response["body"].as_str().expect("a body")).expect("a JSON body");
+    assert_eq!(body["user"]["name"], "developer@example.com");
+    let secret = body["access_key"]["secret_access_key"]
+        .as_str()
+        .expect("a new secret");
+    for line in logs.lines() {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON log line: {line}"));
+        assert!(entry.get("level").is_some(), "{line}");
+    }
+    assert!(logs.contains("\"onboarded\""), "{logs}");
+    assert!(
+        !logs.contains(secret),
+        "the secret never reaches a log line"
+    );
+
+    let iam = moto.iam().await;
+    assert_eq!(
+        iam.list_access_keys()
+            .user_name("developer@example.com")
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_fails_the_init_naming_the_variable() {
+    let moto = Moto::start();
+    let output = lambda_command(&moto, "127.0.0.1:9")
+        .env("TRUST_MODE", "everyone")
+        .output()
+        .await
+        .expect("the onboard binary runs");
+    assert!(!output.status.success());
+    let logs = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("TRUST_MODE") && logs.contains("init failed"),
+        "{logs}"
+    );
+}
