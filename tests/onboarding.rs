@@ -163,7 +163,10 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
         statement["Condition"]["ArnLike"]["aws:PrincipalArn"],
         format!("arn:aws:iam::{ACCOUNT}:user/onboarded/*")
     );
-    assert!(trust.to_string().find("IfExists").is_none());
+    assert!(
+        provisioning::trust::mfa_enforced(&trust),
+        "moto does not evaluate policies: the analysis does: {trust}"
+    );
     let attached = iam
         .list_attached_role_policies()
         .role_name("ResourceCreatorRole")
@@ -301,6 +304,7 @@ async fn inline_grants_and_user_trust_follow_the_seed_literally() {
             "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}
         }]})
     );
+    assert!(provisioning::trust::mfa_enforced(&trust));
 }
 
 #[tokio::test]

@@ -152,13 +152,13 @@ pub fn authorize_onboarding(
     };
 
     caller.may_act_on(&username, config)?;
-    if !caller.is_admin(config) {
-        if let Some(role) = roles.iter().find(|role| !role.self_service) {
-            return Err(Error::Forbidden(format!(
-                "role {:?} can only be granted by an admin",
-                role.name
-            )));
-        }
+    if !caller.is_admin(config)
+        && let Some(role) = roles.iter().find(|role| !role.self_service)
+    {
+        return Err(Error::Forbidden(format!(
+            "role {:?} can only be granted by an admin",
+            role.name
+        )));
     }
     if roles.is_empty() {
         return Err(Error::InvalidRequest(
@@ -270,7 +270,8 @@ mod tests {
     #[test]
     fn authorization_table() {
         let config = config();
-        let cases: &[(&str, &[&str], Value, Result<&str, &str>)] = &[
+        type Case<'a> = (&'a str, &'a [&'a str], Value, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             ("bob", &[], json!({"username": "bob"}), Ok("bob")),
             ("bob", &[], json!({"roles": ["ReadOnly"]}), Ok("bob")),
             ("bob", &[], json!({"username": "carol"}), Err("forbidden")),

@@ -115,13 +115,13 @@ impl Config {
             },
         };
         let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
-        if let Some(arn) = &permissions_boundary_arn {
-            if !is_policy_arn(arn) {
-                return Err(invalid(
-                    "PERMISSIONS_BOUNDARY_ARN",
-                    format!("{arn:?} is not a managed policy ARN"),
-                ));
-            }
+        if let Some(arn) = &permissions_boundary_arn
+            && !is_policy_arn(arn)
+        {
+            return Err(invalid(
+                "PERMISSIONS_BOUNDARY_ARN",
+                format!("{arn:?} is not a managed policy ARN"),
+            ));
         }
 
         Ok(Config {
@@ -202,16 +202,16 @@ fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
                 ),
             ));
         }
-        if let Some(seconds) = role.max_session_duration {
-            if !(3600..=43200).contains(&seconds) {
-                return Err(invalid(
-                    VAR,
-                    format!(
-                        "role {:?}: max_session_duration must be 3600..=43200",
-                        role.name
-                    ),
-                ));
-            }
+        if let Some(seconds) = role.max_session_duration
+            && !(3600..=43200).contains(&seconds)
+        {
+            return Err(invalid(
+                VAR,
+                format!(
+                    "role {:?}: max_session_duration must be 3600..=43200",
+                    role.name
+                ),
+            ));
         }
     }
     Ok(catalog)

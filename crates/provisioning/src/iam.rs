@@ -784,3 +784,112 @@ fn change_target(change: &Change) -> &str {
         | Change::EnsureVirtualMfaDevice { user, .. } => user,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::operation::update_assume_role_policy::{
+        UpdateAssumeRolePolicyError, UpdateAssumeRolePolicyOutput,
+    };
+    use aws_sdk_iam::types::error::MalformedPolicyDocumentException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn iam_with(client: aws_sdk_iam::Client) -> Iam {
+        let sdk_config = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Iam {
+            iam: client,
+            sts: aws_sdk_sts::Client::new(&sdk_config),
+            sdk_config,
+        }
+    }
+
+    fn malformed(
+        message: &'static str,
+    ) -> impl Fn() -> UpdateAssumeRolePolicyError + Send + Sync + 'static {
+        move || {
+            let meta = ErrorMetadata::builder()
+                .code("MalformedPolicyDocument")
+                .message(message)
+                .build();
+            UpdateAssumeRolePolicyError::MalformedPolicyDocumentException(
+                MalformedPolicyDocumentException::builder()
+                    .message(message)
+                    .meta(meta)
+                    .build(),
+            )
+        }
+    }
+
+    const INVALID_PRINCIPAL: &str =
+        "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:user/onboarded/new\"";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_principal_is_retried_until_iam_sees_it() {
+        let rule = mock!(aws_sdk_iam::Client::update_assume_role_policy)
+            .sequence()
+            .error(malformed(INVALID_PRINCIPAL))
+            .times(3)
+            .output(|| UpdateAssumeRolePolicyOutput::builder().build())
+            .build();
+        let iam = iam_with(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule]));
+        let started = tokio::time::Instant::now();
+        iam.update_trust_policy("ResourceCreatorRole", "{}")
+            .await
+            .expect("succeeds once the user propagated");
+        assert_eq!(rule.num_calls(), 4);
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(1 + 2 + 4),
+            "backs off 1, 2, 4 s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_principal_that_never_appears_is_an_error_after_the_backoff() {
+        let rule = mock!(aws_sdk_iam::Client::update_assume_role_policy)
+            .sequence()
+            .error(malformed(INVALID_PRINCIPAL))
+            .repeatedly()
+            .build();
+        let iam = iam_with(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule]));
+        let error = iam
+            .update_trust_policy("ResourceCreatorRole", "{}")
+            .await
+            .unwrap_err();
+        assert_eq!(rule.num_calls(), 1 + PRINCIPAL_PROPAGATION_DELAYS.len());
+        assert_eq!(error.code(), "internal");
+        assert!(error.to_string().contains("Invalid principal"), "{error}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_malformed_documents_are_not_retried() {
+        let rule = mock!(aws_sdk_iam::Client::update_assume_role_policy)
+            .sequence()
+            .error(malformed("Syntax errors in policy."))
+            .repeatedly()
+            .build();
+        let iam = iam_with(mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule]));
+        assert!(
+            iam.update_trust_policy("ResourceCreatorRole", "{")
+                .await
+                .is_err()
+        );
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let key = NewAccessKey {
+            id: "AKIAEXAMPLE".into(),
+            secret: Secret::new("wJalrXUtnFEMI/K7MDENG"),
+        };
+        let printed = format!("{key:?}");
+        assert!(
+            printed.contains("AKIAEXAMPLE") && !printed.contains("wJalr"),
+            "{printed}"
+        );
+    }
+}

@@ -13,5 +13,6 @@ pub mod onboarding;
 pub mod plan;
 pub mod policy;
 pub mod state;
+pub mod trust;
 
 pub use error::{Error, Result};

@@ -139,14 +139,14 @@ pub fn plan_role(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<
             });
         }
     }
-    if let Some(document) = &desired.inline_policy {
-        if !inline.is_some_and(|current| semantically_equal(current, document)) {
-            changes.push(Change::PutRolePolicy {
-                role: role.clone(),
-                policy_name: ROLE_INLINE_POLICY_NAME.to_string(),
-                document: document.clone(),
-            });
-        }
+    if let Some(document) = &desired.inline_policy
+        && !inline.is_some_and(|current| semantically_equal(current, document))
+    {
+        changes.push(Change::PutRolePolicy {
+            role: role.clone(),
+            policy_name: ROLE_INLINE_POLICY_NAME.to_string(),
+            document: document.clone(),
+        });
     }
     changes
 }
@@ -185,13 +185,13 @@ pub fn plan_user(desired: &DesiredUser, observed: Option<&ObservedUser>) -> Vec<
             permissions_boundary: desired.permissions_boundary.clone(),
         }),
         Some(current) => {
-            if let Some(boundary) = &desired.permissions_boundary {
-                if current.permissions_boundary.as_ref() != Some(boundary) {
-                    changes.push(Change::SetUserBoundary {
-                        user: user.clone(),
-                        policy_arn: boundary.clone(),
-                    });
-                }
+            if let Some(boundary) = &desired.permissions_boundary
+                && current.permissions_boundary.as_ref() != Some(boundary)
+            {
+                changes.push(Change::SetUserBoundary {
+                    user: user.clone(),
+                    policy_arn: boundary.clone(),
+                });
             }
         }
     }
