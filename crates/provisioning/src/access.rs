@@ -113,6 +113,9 @@ pub struct OnboardingOrder {
     pub mfa: MfaChoice,
     pub wait_until_usable: bool,
     pub requested_by: String,
+    /// False when nobody is there to receive a secret (an EventBridge request): no access key and no MFA
+    /// seed is created; the person collects them later with `issue-key` and `enroll-mfa`.
+    pub issue_secrets: bool,
 }
 
 /// Validates the request, then decides whether the caller may make it. Nothing here touches AWS.
@@ -172,6 +175,7 @@ pub fn authorize_onboarding(
         mfa: request.mfa,
         wait_until_usable: request.wait_until_usable,
         requested_by: caller.username.clone(),
+        issue_secrets: true,
     })
 }
 

@@ -5,7 +5,8 @@ use serde_json::Value;
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, GrantMode, TrustMode};
 use crate::names::{
-    MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name,
+    MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, grant_group_name,
+    grant_policy_name, roles_tag_value,
 };
 use crate::policy::{assume_role_grant, trust_policy};
 
@@ -97,6 +98,10 @@ pub fn desired_user(spec: UserSpec<'_>, config: &Config, account: &Account) -> D
             (MANAGED_TAG.to_string(), "true".to_string()),
             (REQUESTED_BY_TAG.to_string(), spec.requested_by.to_string()),
             (REQUESTED_AT_TAG.to_string(), spec.requested_at.to_string()),
+            (
+                ROLES_TAG.to_string(),
+                roles_tag_value(spec.roles.iter().map(|role| role.name.as_str())),
+            ),
         ],
         permissions_boundary: config.permissions_boundary_arn.clone(),
         grants: spec

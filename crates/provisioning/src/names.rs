@@ -28,6 +28,21 @@ pub const ROLE_INLINE_POLICY_NAME: &str = "CatalogPermissions";
 pub const MANAGED_TAG: &str = "onboarding:managed";
 pub const REQUESTED_BY_TAG: &str = "onboarding:requested-by";
 pub const REQUESTED_AT_TAG: &str = "onboarding:requested-at";
+/// The catalog roles granted to a user. The grant itself (a group membership, an inline policy) can be
+/// removed by anyone; this record is what lets the drift check notice that it went missing.
+pub const ROLES_TAG: &str = "onboarding:roles";
+
+/// Tag values cannot hold commas; role names cannot hold spaces.
+pub fn roles_tag_value<'a>(roles: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = roles.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(" ")
+}
+
+pub fn roles_in_tag(value: &str) -> impl Iterator<Item = &str> {
+    value.split_whitespace()
+}
 
 #[cfg(test)]
 mod tests {
@@ -55,6 +70,16 @@ mod tests {
         ] {
             assert!(!is_valid_username(invalid), "{invalid}");
         }
+    }
+
+    #[test]
+    fn the_roles_tag_round_trips() {
+        let value = roles_tag_value(["ReadOnly", "ResourceCreatorRole", "ReadOnly"]);
+        assert_eq!(value, "ReadOnly ResourceCreatorRole");
+        assert_eq!(
+            roles_in_tag(&value).collect::<Vec<_>>(),
+            ["ReadOnly", "ResourceCreatorRole"]
+        );
     }
 
     #[test]

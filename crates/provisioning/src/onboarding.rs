@@ -7,13 +7,14 @@ use serde::Serialize;
 
 use crate::access::{MfaChoice, OnboardingOrder};
 use crate::account::Account;
-use crate::config::{Config, TrustMode};
+use crate::config::{CatalogRole, Config, TrustMode};
 use crate::desired::{
-    DesiredRole, UserSpec, desired_role, desired_user, grant, kept_trust_principals,
+    DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, grant, kept_trust_principals,
 };
 use crate::error::{Error, Result};
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
 use crate::mfa::MfaView;
+use crate::names::{ROLES_TAG, roles_in_tag};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::state::ObservedUser;
@@ -69,10 +70,21 @@ pub async fn onboard(
         config,
         &order.username,
     )?;
+    // Onboarding only ever adds grants: the roles asked for now, and those granted before.
+    let mut granted = order.roles.clone();
+    let earlier = observed.as_ref().and_then(|user| user.tags.get(ROLES_TAG));
+    for name in earlier.into_iter().flat_map(|value| roles_in_tag(value)) {
+        if let Some(role) = config
+            .catalog_role(name)
+            .filter(|role| !granted.contains(role))
+        {
+            granted.push(role.clone());
+        }
+    }
     let desired = desired_user(
         UserSpec {
             name: &order.username,
-            roles: &order.roles,
+            roles: &granted,
             virtual_mfa: order.mfa == MfaChoice::Virtual,
             requested_by: &order.requested_by,
             requested_at: &requested_at,
@@ -81,20 +93,22 @@ pub async fn onboard(
         account,
     );
 
-    let mut changes = plan_user(&desired, observed.as_ref());
-    let mut roles = Vec::new();
-    for role in &order.roles {
-        let desired_role = role_for(iam, config, account, role, &desired.arn).await?;
-        let observed_role = iam.observe_role(&role.name).await?;
-        changes.extend(plan_role(&desired_role, observed_role.as_ref()));
-        let grant = grant(role, config, account);
-        if let Some(group) = &grant.group {
-            changes.extend(plan_grant_group(
-                &grant,
-                iam.observe_group(group).await?.as_ref(),
-            ));
-        }
-        roles.push(desired_role);
+    let (mut changes, roles) = plan_onboarding(
+        iam,
+        config,
+        account,
+        &desired,
+        observed.as_ref(),
+        &order.roles,
+    )
+    .await?;
+    if !order.issue_secrets {
+        changes.retain(|change| {
+            !matches!(
+                change,
+                Change::CreateAccessKey { .. } | Change::EnsureVirtualMfaDevice { .. }
+            )
+        });
     }
     if config.trust_mode == TrustMode::Users {
         refuse_oversized_trust_policies(iam, &changes).await?;
@@ -139,6 +153,34 @@ pub async fn onboard(
             .collect(),
         mfa,
     })
+}
+
+/// Everything onboarding `desired` with `roles` would change (the user, its grants, the roles), and the
+/// roles as they must be. Also how `status` tells whether a user differs from its desired state.
+pub async fn plan_onboarding(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    desired: &DesiredUser,
+    observed: Option<&ObservedUser>,
+    catalog_roles: &[CatalogRole],
+) -> Result<(Vec<Change>, Vec<DesiredRole>)> {
+    let mut changes = plan_user(desired, observed);
+    let mut roles = Vec::new();
+    for role in catalog_roles {
+        let desired_role = role_for(iam, config, account, role, &desired.arn).await?;
+        let observed_role = iam.observe_role(&role.name).await?;
+        changes.extend(plan_role(&desired_role, observed_role.as_ref()));
+        let grant = grant(role, config, account);
+        if let Some(group) = &grant.group {
+            changes.extend(plan_grant_group(
+                &grant,
+                iam.observe_group(group).await?.as_ref(),
+            ));
+        }
+        roles.push(desired_role);
+    }
+    Ok((changes, roles))
 }
 
 pub fn rfc3339(time: SystemTime) -> String {

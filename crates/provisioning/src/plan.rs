@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::desired::{DesiredRole, DesiredUser, Grant};
-use crate::names::ROLE_INLINE_POLICY_NAME;
+use crate::names::{ROLE_INLINE_POLICY_NAME, ROLES_TAG};
 use crate::policy::semantically_equal;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
 
@@ -68,6 +68,47 @@ pub enum Change {
         user: String,
         path: String,
     },
+    TagUser {
+        user: String,
+        tags: Vec<(String, String)>,
+    },
+    // Repairs made by the drift check: removing what someone added outside the project.
+    DetachUserPolicy {
+        user: String,
+        policy_arn: String,
+    },
+    DeleteUserPolicy {
+        user: String,
+        policy_name: String,
+    },
+    RemoveUserFromGroup {
+        user: String,
+        group: String,
+    },
+    DeleteLoginProfile {
+        user: String,
+    },
+    DetachRolePolicy {
+        role: String,
+        policy_arn: String,
+    },
+    DeleteRolePolicy {
+        role: String,
+        policy_name: String,
+    },
+    DetachGroupPolicy {
+        group: String,
+        policy_arn: String,
+    },
+    DeleteGroupPolicy {
+        group: String,
+        policy_name: String,
+    },
+    /// The credential report names keys by position and creation time, not by id.
+    DeactivateAccessKey {
+        user: String,
+        created: std::time::SystemTime,
+    },
 }
 
 impl Change {
@@ -76,7 +117,9 @@ impl Change {
     /// that a failure earlier never strands a key nobody saw.
     fn stage(&self) -> u8 {
         match self {
-            Change::CreateUser { .. } | Change::SetUserBoundary { .. } => 0,
+            Change::CreateUser { .. } | Change::SetUserBoundary { .. } | Change::TagUser { .. } => {
+                0
+            }
             Change::CreateRole { .. }
             | Change::UpdateTrustPolicy { .. }
             | Change::UpdateMaxSessionDuration { .. }
@@ -86,6 +129,15 @@ impl Change {
             Change::AddUserToGroup { .. } | Change::PutUserPolicy { .. } => 3,
             Change::CreateAccessKey { .. } => 4,
             Change::EnsureVirtualMfaDevice { .. } => 5,
+            Change::DetachUserPolicy { .. }
+            | Change::DeleteUserPolicy { .. }
+            | Change::RemoveUserFromGroup { .. }
+            | Change::DeleteLoginProfile { .. }
+            | Change::DetachRolePolicy { .. }
+            | Change::DeleteRolePolicy { .. }
+            | Change::DetachGroupPolicy { .. }
+            | Change::DeleteGroupPolicy { .. }
+            | Change::DeactivateAccessKey { .. } => 6,
         }
     }
 }
@@ -185,6 +237,15 @@ pub fn plan_user(desired: &DesiredUser, observed: Option<&ObservedUser>) -> Vec<
             permissions_boundary: desired.permissions_boundary.clone(),
         }),
         Some(current) => {
+            let granted = desired.tags.iter().find(|(key, _)| key == ROLES_TAG);
+            if let Some((key, roles)) =
+                granted.filter(|(key, roles)| current.tags.get(key) != Some(roles))
+            {
+                changes.push(Change::TagUser {
+                    user: user.clone(),
+                    tags: vec![(key.clone(), roles.clone())],
+                });
+            }
             if let Some(boundary) = &desired.permissions_boundary
                 && current.permissions_boundary.as_ref() != Some(boundary)
             {
@@ -314,6 +375,7 @@ mod tests {
                             "onboarding:requested-at".into(),
                             "2026-11-25T00:00:00Z".into()
                         ),
+                        ("onboarding:roles".into(), "ResourceCreatorRole".into()),
                     ],
                     permissions_boundary: None,
                 },

@@ -53,3 +53,37 @@ pub struct ObservedGroup {
     pub inline_policies: BTreeMap<String, Value>,
     pub attached_policies: Vec<String>,
 }
+
+/// Everything the drift check reads, in bulk: GetAccountAuthorizationDetails, the credential report, the
+/// assigned virtual MFA devices, and the account's trust policy quota.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSnapshot {
+    pub users: Vec<ObservedUser>,
+    pub groups: Vec<ObservedGroup>,
+    pub roles: Vec<ObservedRole>,
+    /// Credential report rows by user name.
+    pub credentials: BTreeMap<String, CredentialRow>,
+    /// Users with an assigned virtual (TOTP) MFA device.
+    pub users_with_virtual_mfa: std::collections::BTreeSet<String>,
+    /// MFA serial numbers, read per user only for those whose enabled devices are not virtual.
+    pub other_mfa_serials: BTreeMap<String, Vec<String>>,
+    pub trust_policy_size_quota: usize,
+}
+
+/// One row of the IAM credential report.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CredentialRow {
+    pub user: String,
+    pub created: Option<std::time::SystemTime>,
+    pub password_enabled: bool,
+    pub mfa_active: bool,
+    pub access_keys: [KeyUsage; 2],
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyUsage {
+    pub active: bool,
+    /// When the key was created (the report's `last_rotated`).
+    pub created: Option<std::time::SystemTime>,
+    pub last_used: Option<std::time::SystemTime>,
+}

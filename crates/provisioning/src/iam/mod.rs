@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -10,6 +12,10 @@ use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{StatusType, SummaryKeyType, Tag};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
 
 use crate::account::Account;
@@ -62,11 +68,34 @@ pub enum Applied {
 /// all, inside the functions' 29 s timeout.
 const PRINCIPAL_PROPAGATION_DELAYS: [u64; 4] = [1, 2, 4, 8];
 
+mod bulk;
+
 #[derive(Clone, Debug)]
 pub struct Iam {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     sdk_config: SdkConfig,
+    calls: Arc<AtomicUsize>,
+}
+
+/// Counts IAM operations (not retry attempts): the drift check reports it, and its cost must grow with
+/// pages of results, not with users.
+#[derive(Debug)]
+struct CountCalls(Arc<AtomicUsize>);
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountIamCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// Loads the SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), with the
@@ -122,11 +151,21 @@ fn decode(operation: &'static str, raw: &str) -> Result<Value> {
 
 impl Iam {
     pub fn new(sdk_config: &SdkConfig) -> Self {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let iam_config = aws_sdk_iam::config::Builder::from(sdk_config)
+            .interceptor(CountCalls(calls.clone()))
+            .build();
         Iam {
-            iam: aws_sdk_iam::Client::new(sdk_config),
+            iam: aws_sdk_iam::Client::from_conf(iam_config),
             sts: aws_sdk_sts::Client::new(sdk_config),
             sdk_config: sdk_config.clone(),
+            calls,
         }
+    }
+
+    /// IAM operations made through this client since it was built.
+    pub fn iam_calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub async fn account(&self) -> Result<Account> {
@@ -575,6 +614,119 @@ impl Iam {
                     .await
                     .map(Applied::VirtualMfaDevice);
             }
+            Change::TagUser { user, tags } => {
+                let tags = tags
+                    .iter()
+                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::aws("TagUser", e, false))?;
+                self.iam
+                    .tag_user()
+                    .user_name(user)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("TagUser", e))?;
+            }
+            Change::DetachUserPolicy { user, policy_arn } => {
+                let detached = self
+                    .iam
+                    .detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await;
+                tolerate_absent("DetachUserPolicy", detached)?;
+            }
+            Change::DeleteUserPolicy { user, policy_name } => {
+                let deleted = self
+                    .iam
+                    .delete_user_policy()
+                    .user_name(user)
+                    .policy_name(policy_name)
+                    .send()
+                    .await;
+                tolerate_absent("DeleteUserPolicy", deleted)?;
+            }
+            Change::RemoveUserFromGroup { user, group } => {
+                let removed = self
+                    .iam
+                    .remove_user_from_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+                    .await;
+                tolerate_absent("RemoveUserFromGroup", removed)?;
+            }
+            Change::DeleteLoginProfile { user } => {
+                let deleted = self.iam.delete_login_profile().user_name(user).send().await;
+                tolerate_absent("DeleteLoginProfile", deleted)?;
+            }
+            Change::DetachRolePolicy { role, policy_arn } => {
+                let detached = self
+                    .iam
+                    .detach_role_policy()
+                    .role_name(role)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await;
+                tolerate_absent("DetachRolePolicy", detached)?;
+            }
+            Change::DeleteRolePolicy { role, policy_name } => {
+                let deleted = self
+                    .iam
+                    .delete_role_policy()
+                    .role_name(role)
+                    .policy_name(policy_name)
+                    .send()
+                    .await;
+                tolerate_absent("DeleteRolePolicy", deleted)?;
+            }
+            Change::DetachGroupPolicy { group, policy_arn } => {
+                let detached = self
+                    .iam
+                    .detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await;
+                tolerate_absent("DetachGroupPolicy", detached)?;
+            }
+            Change::DeleteGroupPolicy { group, policy_name } => {
+                let deleted = self
+                    .iam
+                    .delete_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .send()
+                    .await;
+                tolerate_absent("DeleteGroupPolicy", deleted)?;
+            }
+            Change::DeactivateAccessKey { user, created } => {
+                let keys = self
+                    .iam
+                    .list_access_keys()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListAccessKeys", e))?;
+                let created_second = aws_smithy_types::DateTime::from(*created).secs();
+                for key in keys.access_key_metadata() {
+                    let same_key = key
+                        .create_date()
+                        .is_some_and(|date| date.secs() == created_second);
+                    if same_key && key.status() == Some(&StatusType::Active) {
+                        self.iam
+                            .update_access_key()
+                            .user_name(user)
+                            .access_key_id(key.access_key_id().unwrap_or_default())
+                            .status(StatusType::Inactive)
+                            .send()
+                            .await
+                            .map_err(|e| aws_error("UpdateAccessKey", e))?;
+                    }
+                }
+            }
         }
         Ok(Applied::Done)
     }
@@ -714,6 +866,21 @@ impl Iam {
     }
 }
 
+/// Removing something that is already gone is success: repairs are idempotent.
+fn tolerate_absent<T, E>(
+    operation: &'static str,
+    outcome: std::result::Result<T, SdkError<E, HttpResponse>>,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(()),
+        Err(error) => Err(aws_error(operation, error)),
+    }
+}
+
 /// Retries a call that IAM refuses with "Invalid principal in policy": a user created a moment ago is not
 /// yet visible to the policy validator. Any other outcome is returned at once.
 async fn retry_while_principal_propagates<T, E, R, F, Fut>(
@@ -764,6 +931,16 @@ fn change_name(change: &Change) -> &'static str {
         Change::PutUserPolicy { .. } => "PutUserPolicy",
         Change::CreateAccessKey { .. } => "CreateAccessKey",
         Change::EnsureVirtualMfaDevice { .. } => "EnsureVirtualMfaDevice",
+        Change::TagUser { .. } => "TagUser",
+        Change::DetachUserPolicy { .. } => "DetachUserPolicy",
+        Change::DeleteUserPolicy { .. } => "DeleteUserPolicy",
+        Change::RemoveUserFromGroup { .. } => "RemoveUserFromGroup",
+        Change::DeleteLoginProfile { .. } => "DeleteLoginProfile",
+        Change::DetachRolePolicy { .. } => "DetachRolePolicy",
+        Change::DeleteRolePolicy { .. } => "DeleteRolePolicy",
+        Change::DetachGroupPolicy { .. } => "DetachGroupPolicy",
+        Change::DeleteGroupPolicy { .. } => "DeleteGroupPolicy",
+        Change::DeactivateAccessKey { .. } => "DeactivateAccessKey",
     }
 }
 
@@ -775,13 +952,23 @@ fn change_target(change: &Change) -> &str {
         Change::UpdateTrustPolicy { role, .. }
         | Change::UpdateMaxSessionDuration { role, .. }
         | Change::AttachRolePolicy { role, .. }
-        | Change::PutRolePolicy { role, .. } => role,
-        Change::PutGroupPolicy { group, .. } => group,
+        | Change::PutRolePolicy { role, .. }
+        | Change::DetachRolePolicy { role, .. }
+        | Change::DeleteRolePolicy { role, .. } => role,
+        Change::PutGroupPolicy { group, .. }
+        | Change::DetachGroupPolicy { group, .. }
+        | Change::DeleteGroupPolicy { group, .. } => group,
         Change::SetUserBoundary { user, .. }
         | Change::AddUserToGroup { user, .. }
         | Change::PutUserPolicy { user, .. }
         | Change::CreateAccessKey { user }
-        | Change::EnsureVirtualMfaDevice { user, .. } => user,
+        | Change::EnsureVirtualMfaDevice { user, .. }
+        | Change::TagUser { user, .. }
+        | Change::DetachUserPolicy { user, .. }
+        | Change::DeleteUserPolicy { user, .. }
+        | Change::RemoveUserFromGroup { user, .. }
+        | Change::DeleteLoginProfile { user }
+        | Change::DeactivateAccessKey { user, .. } => user,
     }
 }
 
@@ -803,6 +990,7 @@ mod tests {
             iam: client,
             sts: aws_sdk_sts::Client::new(&sdk_config),
             sdk_config,
+            calls: Default::default(),
         }
     }
 

@@ -1,0 +1,294 @@
+//! Bulk reads for the drift check: a handful of paged calls for the whole account, whatever the number
+//! of users. Per-user calls are made only for the rare user whose enabled MFA is not a virtual device.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_iam::types::{AssignmentStatusType, EntityType, ReportStateType};
+use serde_json::Value;
+
+use super::{Iam, aws_error, decode, is_code};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::names::grant_group_name;
+use crate::state::{
+    AccountSnapshot, CredentialRow, KeyUsage, ObservedGroup, ObservedRole, ObservedUser,
+};
+
+/// The credential report is generated asynchronously; IAM documents seconds, we allow a minute.
+const REPORT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+const REPORT_POLLS: usize = 30;
+
+impl Iam {
+    pub async fn snapshot(&self, config: &Config) -> Result<AccountSnapshot> {
+        let mut snapshot = self.authorization_details(config).await?;
+        snapshot.credentials = self.credential_report().await?;
+        snapshot.users_with_virtual_mfa = self.users_with_virtual_mfa().await?;
+        for user in &snapshot.users {
+            let mfa_active = snapshot
+                .credentials
+                .get(&user.name)
+                .is_some_and(|row| row.mfa_active);
+            if user.is_managed(config)
+                && mfa_active
+                && !snapshot.users_with_virtual_mfa.contains(&user.name)
+            {
+                let devices = self
+                    .iam
+                    .list_mfa_devices()
+                    .user_name(&user.name)
+                    .send()
+                    .await;
+                let devices = devices.map_err(|e| aws_error("ListMFADevices", e))?;
+                let serials = devices
+                    .mfa_devices()
+                    .iter()
+                    .map(|d| d.serial_number().to_string())
+                    .collect();
+                snapshot
+                    .other_mfa_serials
+                    .insert(user.name.clone(), serials);
+            }
+        }
+        snapshot.trust_policy_size_quota = self.trust_policy_size_quota().await?;
+        Ok(snapshot)
+    }
+
+    /// Users, the grant groups and the catalog roles, from GetAccountAuthorizationDetails (all pages).
+    async fn authorization_details(&self, config: &Config) -> Result<AccountSnapshot> {
+        let catalog: BTreeSet<&str> = config
+            .catalog
+            .iter()
+            .map(|role| role.name.as_str())
+            .collect();
+        let grant_groups: BTreeSet<String> =
+            catalog.iter().map(|role| grant_group_name(role)).collect();
+        let mut snapshot = AccountSnapshot::default();
+        let mut pages = self
+            .iam
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .filter(EntityType::Group)
+            .filter(EntityType::Role)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
+            for user in page.user_detail_list() {
+                let mut inline_policies = BTreeMap::new();
+                for policy in user.user_policy_list() {
+                    inline_policies.insert(
+                        policy.policy_name().unwrap_or_default().to_string(),
+                        document(policy.policy_document())?,
+                    );
+                }
+                snapshot.users.push(ObservedUser {
+                    name: user.user_name().unwrap_or_default().to_string(),
+                    arn: user.arn().unwrap_or_default().to_string(),
+                    path: user.path().unwrap_or_default().to_string(),
+                    tags: user
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
+                    permissions_boundary: user
+                        .permissions_boundary()
+                        .and_then(|b| b.permissions_boundary_arn())
+                        .map(str::to_string),
+                    groups: user.group_list().to_vec(),
+                    inline_policies,
+                    attached_policies: user
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn())
+                        .map(str::to_string)
+                        .collect(),
+                    access_keys: Vec::new(),
+                    mfa_devices: Vec::new(),
+                });
+            }
+            for group in page.group_detail_list() {
+                let name = group.group_name().unwrap_or_default();
+                if !grant_groups.contains(name) {
+                    continue;
+                }
+                let mut inline_policies = BTreeMap::new();
+                for policy in group.group_policy_list() {
+                    inline_policies.insert(
+                        policy.policy_name().unwrap_or_default().to_string(),
+                        document(policy.policy_document())?,
+                    );
+                }
+                snapshot.groups.push(ObservedGroup {
+                    name: name.to_string(),
+                    inline_policies,
+                    attached_policies: group
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn())
+                        .map(str::to_string)
+                        .collect(),
+                });
+            }
+            for role in page.role_detail_list() {
+                let name = role.role_name().unwrap_or_default();
+                if !catalog.contains(name) {
+                    continue;
+                }
+                let mut inline_policies = BTreeMap::new();
+                for policy in role.role_policy_list() {
+                    inline_policies.insert(
+                        policy.policy_name().unwrap_or_default().to_string(),
+                        document(policy.policy_document())?,
+                    );
+                }
+                snapshot.roles.push(ObservedRole {
+                    name: name.to_string(),
+                    arn: role.arn().unwrap_or_default().to_string(),
+                    trust_policy: document(role.assume_role_policy_document())?,
+                    attached_policies: role
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn())
+                        .map(str::to_string)
+                        .collect(),
+                    inline_policies,
+                    // Not part of GetAccountAuthorizationDetails; the drift check does not judge it.
+                    max_session_duration: None,
+                });
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Asks IAM for a fresh credential report (it reuses one up to 4 hours old) and reads it.
+    async fn credential_report(&self) -> Result<BTreeMap<String, CredentialRow>> {
+        for _ in 0..REPORT_POLLS {
+            match self.iam.generate_credential_report().send().await {
+                Ok(output) if output.state() == Some(&ReportStateType::Complete) => {}
+                Ok(_) => {
+                    tokio::time::sleep(REPORT_POLL_INTERVAL).await;
+                    continue;
+                }
+                Err(error) if is_code(&error, &["LimitExceeded"]) => {
+                    tokio::time::sleep(REPORT_POLL_INTERVAL).await;
+                    continue;
+                }
+                Err(error) => return Err(aws_error("GenerateCredentialReport", error)),
+            }
+            match self.iam.get_credential_report().send().await {
+                Ok(report) => {
+                    let content = report
+                        .content()
+                        .map(|blob| blob.as_ref())
+                        .unwrap_or_default();
+                    return parse_credential_report(content);
+                }
+                Err(error)
+                    if is_code(
+                        &error,
+                        &["ReportInProgress", "ReportNotPresent", "ReportExpired"],
+                    ) =>
+                {
+                    tokio::time::sleep(REPORT_POLL_INTERVAL).await;
+                }
+                Err(error) => return Err(aws_error("GetCredentialReport", error)),
+            }
+        }
+        Err(Error::aws(
+            "GetCredentialReport",
+            "the credential report was not ready after a minute",
+            true,
+        ))
+    }
+
+    async fn users_with_virtual_mfa(&self) -> Result<BTreeSet<String>> {
+        let devices = self
+            .iam
+            .list_virtual_mfa_devices()
+            .assignment_status(AssignmentStatusType::Assigned)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListVirtualMFADevices", e))?;
+        Ok(devices
+            .iter()
+            .filter_map(|device| device.user())
+            .map(|user| user.user_name().to_string())
+            .collect())
+    }
+}
+
+fn document(raw: Option<&str>) -> Result<Value> {
+    raw.map_or(Ok(Value::Null), |raw| {
+        decode("GetAccountAuthorizationDetails", raw)
+    })
+}
+
+/// The CSV of GetCredentialReport, by column name (AWS adds columns over time).
+pub fn parse_credential_report(content: &[u8]) -> Result<BTreeMap<String, CredentialRow>> {
+    let invalid = |error: csv::Error| Error::aws("GetCredentialReport", error, false);
+    let mut reader = csv::Reader::from_reader(content);
+    let headers = reader.headers().map_err(invalid)?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let mut rows = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.map_err(invalid)?;
+        let field = |name: &str| column(name).and_then(|i| record.get(i)).unwrap_or("");
+        let key = |n: u8| KeyUsage {
+            active: field(&format!("access_key_{n}_active")) == "true",
+            created: timestamp(field(&format!("access_key_{n}_last_rotated"))),
+            last_used: timestamp(field(&format!("access_key_{n}_last_used_date"))),
+        };
+        let row = CredentialRow {
+            user: field("user").to_string(),
+            created: timestamp(field("user_creation_time")),
+            password_enabled: field("password_enabled") == "true",
+            mfa_active: field("mfa_active") == "true",
+            access_keys: [key(1), key(2)],
+        };
+        rows.insert(row.user.clone(), row);
+    }
+    Ok(rows)
+}
+
+/// Report timestamps are ISO 8601 (`2024-11-01T10:00:00+00:00`); `N/A`, `no_information` and the like
+/// mean "never".
+fn timestamp(text: &str) -> Option<SystemTime> {
+    let normalized = text
+        .strip_suffix("+00:00")
+        .map(|t| format!("{t}Z"))
+        .unwrap_or_else(|| text.to_string());
+    let parsed = aws_smithy_types::DateTime::from_str(
+        &normalized,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .ok()?;
+    SystemTime::try_from(parsed).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_credential_report_by_column_name() {
+        let report = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
+<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,2026-11-01T00:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n\
+dev,arn:aws:iam::123456789012:user/onboarded/dev,2026-01-01T10:00:00+00:00,true,no_information,2026-01-01T10:00:00+00:00,N/A,false,true,2026-01-02T10:00:00+00:00,2026-03-01T08:30:00+00:00,us-east-1,sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n";
+        let rows = parse_credential_report(report.as_bytes()).unwrap();
+        let dev = &rows["dev"];
+        assert!(dev.password_enabled && !dev.mfa_active);
+        assert!(dev.access_keys[0].active && !dev.access_keys[1].active);
+        assert_eq!(dev.created, timestamp("2026-01-01T10:00:00+00:00"));
+        assert!(dev.created.is_some());
+        assert_eq!(
+            dev.access_keys[0].last_used,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_772_353_800))
+        );
+        assert_eq!(dev.access_keys[1].created, None);
+        assert!(rows["<root_account>"].mfa_active);
+    }
+}
