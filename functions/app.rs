@@ -6,13 +6,17 @@ use std::time::SystemTime;
 use aws_config::SdkConfig;
 use provisioning::account::Account;
 use provisioning::config::{Config, ConfigError};
+use provisioning::iam::events::EventBus;
 use provisioning::iam::{Iam, load_sdk_config};
+use provisioning::outcomes::event_bus_name;
 
 pub struct App {
     pub config: Config,
     pub iam: Iam,
     pub account: Account,
     pub clock: fn() -> SystemTime,
+    /// `EVENT_BUS_NAME`: where onboarding and offboarding outcomes are published; `None` publishes nothing.
+    pub events: Option<EventBus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +30,20 @@ pub enum InitError {
 impl App {
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
-        Self::new(config, &load_sdk_config().await).await
+        let bus = event_bus_name(|name| std::env::var(name).ok())?;
+        let sdk_config = load_sdk_config().await;
+        let app = Self::new(config, &sdk_config).await?;
+        Ok(match bus {
+            Some(name) => app.with_event_bus(EventBus::new(&sdk_config, name)),
+            None => app,
+        })
+    }
+
+    pub fn with_event_bus(self, events: EventBus) -> Self {
+        App {
+            events: Some(events),
+            ..self
+        }
     }
 
     pub async fn new(config: Config, sdk_config: &SdkConfig) -> Result<Self, InitError> {
@@ -37,6 +54,7 @@ impl App {
             iam,
             account,
             clock: SystemTime::now,
+            events: None,
         })
     }
 }
@@ -59,4 +77,18 @@ fn init_tracing() {
         .with_current_span(false)
         .with_target(false)
         .init();
+}
+
+/// How a failed invocation (not an HTTP refusal) is reported to Lambda: the error type says whether a
+/// retry can help, so that EventBridge retries and alarms can tell throttling from a broken deployment.
+pub fn diagnostic(error: provisioning::Error) -> lambda_runtime::Diagnostic {
+    let kind = if error.is_retryable() {
+        "Retryable"
+    } else {
+        "NonRetryable"
+    };
+    lambda_runtime::Diagnostic {
+        error_type: format!("{kind}.{}", error.code()),
+        error_message: error.to_string(),
+    }
 }

@@ -2,7 +2,14 @@
 //! responses (`http`). Each function's handler lives in `functions/<name>/mod.rs`, its `main` beside it.
 
 pub mod app;
+#[path = "drift-check/mod.rs"]
+pub mod drift_check;
 #[path = "enroll-mfa/mod.rs"]
 pub mod enroll_mfa;
+pub mod events;
 pub mod http;
+#[path = "issue-key/mod.rs"]
+pub mod issue_key;
+pub mod offboard;
 pub mod onboard;
+pub mod status;

@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = functions::app::init().await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, lambda_runtime::Error>(functions::onboard::handle(app, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(functions::onboard::invoke(app, event.payload).await)
     }))
     .await
 }

@@ -47,6 +47,10 @@ impl Account {
         self.iam_arn(&format!("role/{name}"))
     }
 
+    pub fn group_arn(&self, name: &str) -> String {
+        self.iam_arn(&format!("group/{name}"))
+    }
+
     pub fn mfa_serial(&self, path: &str, name: &str) -> String {
         self.iam_arn(&format!("mfa{path}{name}"))
     }

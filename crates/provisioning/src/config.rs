@@ -142,6 +142,58 @@ impl Config {
     }
 }
 
+/// Settings of the drift check only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftSettings {
+    pub mfa_grace_days: u64,
+    pub access_key_max_age_days: u64,
+    pub access_key_max_unused_days: u64,
+    /// Apply the repairs marked `automatic`.
+    pub remediate: bool,
+    /// Also deactivate old or unused access keys (a repair that can break someone's scripts).
+    pub remediate_keys: bool,
+    pub alert_topic_arn: Option<String>,
+}
+
+impl DriftSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let days = |variable: &'static str, default: u64| match get(variable) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| invalid(variable, format!("{text:?} is not a whole number of days"))),
+        };
+        let flag = |variable: &'static str| match get(variable).as_deref().map(str::trim) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(invalid(variable, format!("{other:?} is not true or false"))),
+        };
+        let alert_topic_arn = get("ALERT_TOPIC_ARN");
+        if let Some(arn) = &alert_topic_arn
+            && !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns"))
+        {
+            return Err(invalid(
+                "ALERT_TOPIC_ARN",
+                format!("{arn:?} is not an SNS topic ARN"),
+            ));
+        }
+        Ok(DriftSettings {
+            mfa_grace_days: days("MFA_GRACE_DAYS", 7)?,
+            access_key_max_age_days: days("ACCESS_KEY_MAX_AGE_DAYS", 90)?,
+            access_key_max_unused_days: days("ACCESS_KEY_MAX_UNUSED_DAYS", 45)?,
+            remediate: flag("REMEDIATE")?,
+            remediate_keys: flag("REMEDIATE_KEYS")?,
+            alert_topic_arn,
+        })
+    }
+}
+
 fn is_policy_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("policy/")
@@ -318,6 +370,34 @@ mod tests {
                 .expect_err(&format!("{variable}={value} must be refused"));
             assert_eq!(error.variable, *variable, "{value}");
             assert!(error.to_string().contains(variable));
+        }
+    }
+
+    #[test]
+    fn drift_settings_defaults_and_refusals() {
+        let defaults = DriftSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            defaults,
+            DriftSettings {
+                mfa_grace_days: 7,
+                access_key_max_age_days: 90,
+                access_key_max_unused_days: 45,
+                remediate: false,
+                remediate_keys: false,
+                alert_topic_arn: None
+            }
+        );
+        for (variable, value) in [
+            ("MFA_GRACE_DAYS", "a week"),
+            ("ACCESS_KEY_MAX_AGE_DAYS", "-1"),
+            ("REMEDIATE", "yes"),
+            ("REMEDIATE_KEYS", "1"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q"),
+        ] {
+            let error =
+                DriftSettings::from_lookup(|name| (name == variable).then(|| value.to_string()))
+                    .unwrap_err();
+            assert_eq!(error.variable, variable);
         }
     }
 

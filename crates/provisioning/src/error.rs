@@ -34,6 +34,10 @@ pub enum Error {
         size: usize,
         quota: usize,
     },
+    #[error(
+        "user {0:?} already has two active access keys; an administrator must deactivate one before another can be issued"
+    )]
+    TooManyKeys(String),
     #[error("IAM call {operation} failed: {detail}")]
     Aws {
         operation: &'static str,
@@ -55,6 +59,7 @@ impl Error {
             Error::MfaAlreadyEnabled(_) => "mfa_already_enabled",
             Error::InvalidMfaCodes => "invalid_mfa_codes",
             Error::TrustPolicyFull { .. } => "trust_policy_full",
+            Error::TooManyKeys(_) => "too_many_keys",
             Error::Aws { .. } => "internal",
         }
     }

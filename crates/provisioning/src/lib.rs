@@ -5,13 +5,17 @@ pub mod access;
 pub mod account;
 pub mod config;
 pub mod desired;
+pub mod drift;
 pub mod error;
 pub mod iam;
+pub mod lifecycle;
 pub mod mfa;
 pub mod names;
 pub mod onboarding;
+pub mod outcomes;
 pub mod plan;
 pub mod policy;
+pub mod requests;
 pub mod state;
 pub mod trust;
 

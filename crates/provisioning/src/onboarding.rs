@@ -23,7 +23,7 @@ use crate::state::ObservedUser;
 pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
 /// Below the functions' 29 s timeout (API Gateway gives up at 30 s): a key created by a request that
 /// timed out would be a secret nobody ever receives.
-const KEY_WAIT_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const KEY_WAIT_LIMIT: Duration = Duration::from_secs(20);
 /// Concurrent `users`-mode onboardings can overwrite each other's trust policy edits; each re-checks its own.
 const TRUST_WRITE_ATTEMPTS: usize = 4;
 

@@ -68,7 +68,10 @@ pub enum Applied {
 /// all, inside the functions' 29 s timeout.
 const PRINCIPAL_PROPAGATION_DELAYS: [u64; 4] = [1, 2, 4, 8];
 
+mod alerts;
 mod bulk;
+pub mod events;
+mod lifecycle;
 
 #[derive(Clone, Debug)]
 pub struct Iam {

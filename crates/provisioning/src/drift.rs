@@ -1,0 +1,1012 @@
+//! The drift rules: every managed user, grant group and catalog role against its desired state.
+//!
+//! The desired state is the one onboarding builds (`desired`), and where a rule is "this differs from the
+//! plan" the repair is the plan's own `Change`s. The rules that are invariants rather than shapes (key
+//! age, MFA, console access) carry their repair or say it is manual.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::account::Account;
+use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
+use crate::desired::{DesiredRole, desired_role, grant};
+use crate::names::{
+    ROLE_INLINE_POLICY_NAME, ROLES_TAG, grant_group_name, grant_policy_name, roles_in_tag,
+};
+use crate::plan::{Change, plan_role};
+use crate::policy::{canonical, policy_size, semantically_equal, statements, string_list};
+use crate::state::{AccountSnapshot, ObservedRole, ObservedUser};
+use crate::trust::mfa_loopholes;
+
+/// Every rule id, stable: alarms and dashboards are built on them.
+pub const RULES: [&str; 18] = [
+    "user.grant-missing",
+    "user.extra-permissions",
+    "user.console-access",
+    "user.mfa-missing",
+    "user.mfa-not-totp",
+    "user.access-key-too-old",
+    "user.access-key-unused",
+    "user.too-many-active-keys",
+    "user.boundary-drift",
+    "group.policy-drift",
+    "group.unmanaged-member",
+    "role.missing",
+    "role.trust-mfa-not-enforced",
+    "role.trust-principal-drift",
+    "role.trust-orphaned-principal",
+    "role.trust-near-quota",
+    "role.trust-drift",
+    "role.policy-drift",
+];
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Remediation {
+    Automatic,
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub resource_arn: String,
+    pub message: String,
+    pub expected: Value,
+    pub actual: Value,
+    pub remediation: Remediation,
+    pub remediated: bool,
+    /// The changes that repair it; empty for manual findings.
+    #[serde(skip)]
+    pub repair: Vec<Change>,
+}
+
+struct Rule {
+    id: &'static str,
+    severity: Severity,
+}
+
+impl Rule {
+    fn finding(
+        &self,
+        resource_arn: &str,
+        message: String,
+        expected: Value,
+        actual: Value,
+        repair: Vec<Change>,
+    ) -> Finding {
+        Finding {
+            rule: self.id,
+            severity: self.severity,
+            resource_arn: resource_arn.to_string(),
+            message,
+            expected,
+            actual,
+            remediation: if repair.is_empty() {
+                Remediation::Manual
+            } else {
+                Remediation::Automatic
+            },
+            remediated: false,
+            repair,
+        }
+    }
+}
+
+const GRANT_MISSING: Rule = Rule {
+    id: "user.grant-missing",
+    severity: Severity::Medium,
+};
+const EXTRA_PERMISSIONS: Rule = Rule {
+    id: "user.extra-permissions",
+    severity: Severity::High,
+};
+const CONSOLE_ACCESS: Rule = Rule {
+    id: "user.console-access",
+    severity: Severity::High,
+};
+const MFA_MISSING: Rule = Rule {
+    id: "user.mfa-missing",
+    severity: Severity::High,
+};
+const MFA_NOT_TOTP: Rule = Rule {
+    id: "user.mfa-not-totp",
+    severity: Severity::Medium,
+};
+const KEY_TOO_OLD: Rule = Rule {
+    id: "user.access-key-too-old",
+    severity: Severity::Medium,
+};
+const KEY_UNUSED: Rule = Rule {
+    id: "user.access-key-unused",
+    severity: Severity::Low,
+};
+const TOO_MANY_KEYS: Rule = Rule {
+    id: "user.too-many-active-keys",
+    severity: Severity::Medium,
+};
+const BOUNDARY_DRIFT: Rule = Rule {
+    id: "user.boundary-drift",
+    severity: Severity::High,
+};
+const GROUP_POLICY_DRIFT: Rule = Rule {
+    id: "group.policy-drift",
+    severity: Severity::High,
+};
+const UNMANAGED_MEMBER: Rule = Rule {
+    id: "group.unmanaged-member",
+    severity: Severity::High,
+};
+const ROLE_MISSING: Rule = Rule {
+    id: "role.missing",
+    severity: Severity::High,
+};
+const TRUST_MFA: Rule = Rule {
+    id: "role.trust-mfa-not-enforced",
+    severity: Severity::Critical,
+};
+const TRUST_PRINCIPALS: Rule = Rule {
+    id: "role.trust-principal-drift",
+    severity: Severity::High,
+};
+const TRUST_ORPHANS: Rule = Rule {
+    id: "role.trust-orphaned-principal",
+    severity: Severity::Low,
+};
+const TRUST_NEAR_QUOTA: Rule = Rule {
+    id: "role.trust-near-quota",
+    severity: Severity::Medium,
+};
+const TRUST_DRIFT: Rule = Rule {
+    id: "role.trust-drift",
+    severity: Severity::Medium,
+};
+const ROLE_POLICY_DRIFT: Rule = Rule {
+    id: "role.policy-drift",
+    severity: Severity::High,
+};
+
+/// The roles a managed user holds: the `onboarding:roles` record, or for a user onboarded before that
+/// record existed, the grants it carries now.
+pub fn granted_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRole> {
+    match user.tags.get(ROLES_TAG) {
+        Some(value) => roles_in_tag(value)
+            .filter_map(|name| config.catalog_role(name))
+            .collect(),
+        None => config
+            .catalog
+            .iter()
+            .filter(|role| {
+                user.groups.contains(&grant_group_name(&role.name))
+                    || user
+                        .inline_policies
+                        .contains_key(&grant_policy_name(&role.name))
+            })
+            .collect(),
+    }
+}
+
+/// All findings for the account, roles first, then grant groups, then users: the order repairs apply in.
+pub fn check(
+    snapshot: &AccountSnapshot,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    now: SystemTime,
+) -> Vec<Finding> {
+    let managed: Vec<&ObservedUser> = snapshot
+        .users
+        .iter()
+        .filter(|user| user.is_managed(config))
+        .collect();
+    let grants: BTreeMap<&str, Vec<&CatalogRole>> = managed
+        .iter()
+        .map(|user| (user.name.as_str(), granted_roles(user, config)))
+        .collect();
+    let holders = |role: &CatalogRole| -> Vec<String> {
+        managed
+            .iter()
+            .filter(|user| grants[user.name.as_str()].contains(&role))
+            .map(|user| account.user_arn(&config.user_path, &user.name))
+            .collect()
+    };
+
+    let mut findings = Vec::new();
+    let mut desired_roles = BTreeMap::new();
+    for role in &config.catalog {
+        let desired = desired_role(role, config, account, &holders(role));
+        match snapshot
+            .roles
+            .iter()
+            .find(|observed| observed.name == role.name)
+        {
+            None => findings.push(ROLE_MISSING.finding(
+                &desired.arn,
+                format!("catalog role {} does not exist", role.name),
+                json!(role.name),
+                Value::Null,
+                plan_role(&desired, None),
+            )),
+            Some(observed) => {
+                findings.extend(role_findings(
+                    &desired,
+                    observed,
+                    config,
+                    account,
+                    snapshot.trust_policy_size_quota,
+                ));
+            }
+        }
+        desired_roles.insert(role.name.as_str(), desired);
+    }
+    if config.grant_mode == GrantMode::Group {
+        for role in &config.catalog {
+            findings.extend(group_findings(
+                role,
+                snapshot,
+                config,
+                account,
+                !holders(role).is_empty(),
+            ));
+        }
+    }
+    for user in &managed {
+        let granted = &grants[user.name.as_str()];
+        findings.extend(user_findings(
+            user,
+            granted,
+            &desired_roles,
+            snapshot,
+            config,
+            settings,
+            account,
+            now,
+        ));
+    }
+    findings
+}
+
+fn role_findings(
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+    config: &Config,
+    account: &Account,
+    quota: usize,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let trust = &observed.trust_policy;
+    let repair_trust = || {
+        vec![Change::UpdateTrustPolicy {
+            role: desired.name.clone(),
+            trust_policy: desired.trust_policy.clone(),
+        }]
+    };
+
+    let loopholes = mfa_loopholes(trust);
+    if !loopholes.is_empty() {
+        findings.push(TRUST_MFA.finding(
+            &desired.arn,
+            format!(
+                "{} can be assumed without MFA through {}",
+                desired.name,
+                loopholes.join(", ")
+            ),
+            desired.trust_policy.clone(),
+            trust.clone(),
+            repair_trust(),
+        ));
+    }
+
+    let principals = allowed_principals(trust);
+    let orphaned: Vec<&String> = principals.iter().filter(|p| is_unique_id(p)).collect();
+    if !orphaned.is_empty() {
+        findings.push(TRUST_ORPHANS.finding(
+            &desired.arn,
+            format!(
+                "{} trusts bare unique ids left by deleted principals: {}",
+                desired.name,
+                join(&orphaned)
+            ),
+            json!([]),
+            json!(orphaned),
+            repair_trust(),
+        ));
+    }
+
+    let expected_principals: BTreeSet<String> = allowed_principals(&desired.trust_policy)
+        .into_iter()
+        .collect();
+    let mut extra: Vec<String> = principals
+        .iter()
+        .filter(|p| !is_unique_id(p) && !expected_principals.contains(*p) && **p != account.id)
+        .cloned()
+        .collect();
+    if config.trust_mode == TrustMode::Account && !limited_to_managed_path(trust, config, account) {
+        extra.push(format!(
+            "every principal of account {} (no aws:PrincipalArn limit to {})",
+            account.id, config.user_path
+        ));
+    }
+    if !extra.is_empty() {
+        findings.push(TRUST_PRINCIPALS.finding(
+            &desired.arn,
+            format!(
+                "{} trusts more than the managed users: {}",
+                desired.name,
+                extra.join(", ")
+            ),
+            json!(expected_principals),
+            json!(principals),
+            repair_trust(),
+        ));
+    }
+
+    // What is left: a difference that is neither a loophole nor an extra principal, e.g. a missing
+    // MFA age limit. Principals of granted users that are missing are reported on those users.
+    let missing_holders_only = {
+        let kept: Vec<String> = principals
+            .iter()
+            .filter(|p| expected_principals.contains(*p))
+            .cloned()
+            .collect();
+        semantically_equal(trust, &crate::policy::trust_policy(config, account, &kept))
+    };
+    if findings.is_empty()
+        && !semantically_equal(trust, &desired.trust_policy)
+        && !missing_holders_only
+    {
+        findings.push(TRUST_DRIFT.finding(
+            &desired.arn,
+            format!(
+                "the trust policy of {} differs from the desired one",
+                desired.name
+            ),
+            desired.trust_policy.clone(),
+            trust.clone(),
+            repair_trust(),
+        ));
+    }
+
+    let size = policy_size(trust);
+    if size * 10 > quota * 9 {
+        findings.push(TRUST_NEAR_QUOTA.finding(
+            &desired.arn,
+            format!("the trust policy of {} uses {size} of {quota} characters; use TRUST_MODE=account or raise the quota", desired.name),
+            json!(quota * 9 / 10),
+            json!(size),
+            Vec::new(),
+        ));
+    }
+
+    let mut repair = Vec::new();
+    let attached: BTreeSet<&String> = observed.attached_policies.iter().collect();
+    let wanted: BTreeSet<&String> = desired.managed_policy_arns.iter().collect();
+    for arn in wanted.difference(&attached) {
+        repair.push(Change::AttachRolePolicy {
+            role: desired.name.clone(),
+            policy_arn: (*arn).clone(),
+        });
+    }
+    for arn in attached.difference(&wanted) {
+        repair.push(Change::DetachRolePolicy {
+            role: desired.name.clone(),
+            policy_arn: (*arn).clone(),
+        });
+    }
+    for (name, document) in &observed.inline_policies {
+        let wanted_document = desired
+            .inline_policy
+            .as_ref()
+            .filter(|_| name == ROLE_INLINE_POLICY_NAME);
+        if wanted_document.is_none() {
+            repair.push(Change::DeleteRolePolicy {
+                role: desired.name.clone(),
+                policy_name: name.clone(),
+            });
+        } else if wanted_document.is_some_and(|wanted| !semantically_equal(wanted, document)) {
+            repair.push(Change::PutRolePolicy {
+                role: desired.name.clone(),
+                policy_name: name.clone(),
+                document: wanted_document.cloned().unwrap_or_default(),
+            });
+        }
+    }
+    if let Some(document) = &desired.inline_policy
+        && !observed
+            .inline_policies
+            .contains_key(ROLE_INLINE_POLICY_NAME)
+    {
+        repair.push(Change::PutRolePolicy {
+            role: desired.name.clone(),
+            policy_name: ROLE_INLINE_POLICY_NAME.into(),
+            document: document.clone(),
+        });
+    }
+    if !repair.is_empty() {
+        findings.push(ROLE_POLICY_DRIFT.finding(
+            &desired.arn,
+            format!("the permission policies of {} differ from the catalog", desired.name),
+            json!({"managed_policy_arns": desired.managed_policy_arns, "inline_policies": desired.inline_policy.as_ref().map(|d| json!({ROLE_INLINE_POLICY_NAME: canonical(d)}))}),
+            json!({"managed_policy_arns": observed.attached_policies, "inline_policies": observed.inline_policies.iter().map(|(n, d)| (n.clone(), canonical(d))).collect::<BTreeMap<_, _>>()}),
+            repair,
+        ));
+    }
+    findings
+}
+
+fn group_findings(
+    role: &CatalogRole,
+    snapshot: &AccountSnapshot,
+    config: &Config,
+    account: &Account,
+    has_holders: bool,
+) -> Vec<Finding> {
+    let grant = grant(role, config, account);
+    let name = grant_group_name(&role.name);
+    let arn = account.group_arn(&name);
+    let mut findings = Vec::new();
+    let expected =
+        json!({"inline_policies": {&grant.policy_name: grant.document}, "managed_policy_arns": []});
+    match snapshot.groups.iter().find(|group| group.name == name) {
+        None if has_holders => findings.push(GROUP_POLICY_DRIFT.finding(
+            &arn,
+            format!(
+                "grant group {name} is missing while users hold role {}",
+                role.name
+            ),
+            expected,
+            Value::Null,
+            vec![
+                Change::CreateGroup { name: name.clone() },
+                Change::PutGroupPolicy {
+                    group: name.clone(),
+                    policy_name: grant.policy_name.clone(),
+                    document: grant.document.clone(),
+                },
+            ],
+        )),
+        None => {}
+        Some(group) => {
+            let mut repair = Vec::new();
+            if !group
+                .inline_policies
+                .get(&grant.policy_name)
+                .is_some_and(|d| semantically_equal(d, &grant.document))
+            {
+                repair.push(Change::PutGroupPolicy {
+                    group: name.clone(),
+                    policy_name: grant.policy_name.clone(),
+                    document: grant.document.clone(),
+                });
+            }
+            for policy_name in group
+                .inline_policies
+                .keys()
+                .filter(|n| **n != grant.policy_name)
+            {
+                repair.push(Change::DeleteGroupPolicy {
+                    group: name.clone(),
+                    policy_name: policy_name.clone(),
+                });
+            }
+            for policy_arn in &group.attached_policies {
+                repair.push(Change::DetachGroupPolicy {
+                    group: name.clone(),
+                    policy_arn: policy_arn.clone(),
+                });
+            }
+            if !repair.is_empty() {
+                let actual = json!({
+                    "inline_policies": group.inline_policies.iter().map(|(n, d)| (n.clone(), canonical(d))).collect::<BTreeMap<_, _>>(),
+                    "managed_policy_arns": group.attached_policies,
+                });
+                findings.push(GROUP_POLICY_DRIFT.finding(
+                    &arn,
+                    format!(
+                        "grant group {name} holds more or other than {}",
+                        grant.policy_name
+                    ),
+                    expected,
+                    actual,
+                    repair,
+                ));
+            }
+        }
+    }
+    for user in snapshot
+        .users
+        .iter()
+        .filter(|user| user.groups.contains(&name) && !user.is_managed(config))
+    {
+        findings.push(UNMANAGED_MEMBER.finding(
+            &arn,
+            format!(
+                "{} is in grant group {name} but is not a managed user",
+                user.name
+            ),
+            json!([]),
+            json!([user.arn]),
+            vec![Change::RemoveUserFromGroup {
+                user: user.name.clone(),
+                group: name.clone(),
+            }],
+        ));
+    }
+    findings
+}
+
+#[allow(clippy::too_many_arguments)]
+fn user_findings(
+    user: &ObservedUser,
+    granted: &[&CatalogRole],
+    desired_roles: &BTreeMap<&str, DesiredRole>,
+    snapshot: &AccountSnapshot,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    now: SystemTime,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let name = &user.name;
+    let arn = &user.arn;
+
+    for role in granted {
+        let grant = grant(role, config, account);
+        let mut repair = Vec::new();
+        match &grant.group {
+            Some(group) if !user.groups.contains(group) => {
+                repair.push(Change::AddUserToGroup {
+                    user: name.clone(),
+                    group: group.clone(),
+                });
+            }
+            None if !user
+                .inline_policies
+                .get(&grant.policy_name)
+                .is_some_and(|d| semantically_equal(d, &grant.document)) =>
+            {
+                repair.push(Change::PutUserPolicy {
+                    user: name.clone(),
+                    policy_name: grant.policy_name.clone(),
+                    document: grant.document.clone(),
+                });
+            }
+            _ => {}
+        }
+        if config.trust_mode == TrustMode::Users {
+            let user_arn = account.user_arn(&config.user_path, name);
+            let trusted = snapshot
+                .roles
+                .iter()
+                .find(|r| r.name == role.name)
+                .is_some_and(|r| allowed_principals(&r.trust_policy).contains(&user_arn));
+            if let (false, Some(desired)) = (trusted, desired_roles.get(role.name.as_str())) {
+                repair.push(Change::UpdateTrustPolicy {
+                    role: role.name.clone(),
+                    trust_policy: desired.trust_policy.clone(),
+                });
+            }
+        }
+        if !repair.is_empty() {
+            findings.push(GRANT_MISSING.finding(
+                arn,
+                format!("{name} was granted {} but the grant is missing or altered", role.name),
+                json!({"role": role.name, "policy": grant.policy_name, "group": grant.group}),
+                json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>()}),
+                repair,
+            ));
+        }
+    }
+
+    let allowed_groups: BTreeSet<String> = granted
+        .iter()
+        .filter_map(|role| grant(role, config, account).group)
+        .collect();
+    let allowed_inline: BTreeSet<String> = match config.grant_mode {
+        GrantMode::Inline => granted
+            .iter()
+            .map(|role| grant_policy_name(&role.name))
+            .collect(),
+        GrantMode::Group => BTreeSet::new(),
+    };
+    let mut extras = Vec::new();
+    let mut repair = Vec::new();
+    for policy_arn in &user.attached_policies {
+        extras.push(format!("attached policy {policy_arn}"));
+        repair.push(Change::DetachUserPolicy {
+            user: name.clone(),
+            policy_arn: policy_arn.clone(),
+        });
+    }
+    for policy_name in user
+        .inline_policies
+        .keys()
+        .filter(|n| !allowed_inline.contains(*n))
+    {
+        extras.push(format!("inline policy {policy_name}"));
+        repair.push(Change::DeleteUserPolicy {
+            user: name.clone(),
+            policy_name: policy_name.clone(),
+        });
+    }
+    for group in user.groups.iter().filter(|g| !allowed_groups.contains(*g)) {
+        extras.push(format!("group {group}"));
+        repair.push(Change::RemoveUserFromGroup {
+            user: name.clone(),
+            group: group.clone(),
+        });
+    }
+    if !extras.is_empty() {
+        findings.push(EXTRA_PERMISSIONS.finding(
+            arn,
+            format!("{name} has permissions beyond its grants: {}", extras.join(", ")),
+            json!({"groups": allowed_groups, "inline_policies": allowed_inline, "managed_policy_arns": []}),
+            json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>(), "managed_policy_arns": user.attached_policies}),
+            repair,
+        ));
+    }
+
+    if let Some(boundary) = &config.permissions_boundary_arn
+        && user.permissions_boundary.as_ref() != Some(boundary)
+    {
+        findings.push(BOUNDARY_DRIFT.finding(
+            arn,
+            format!("{name} does not have the configured permissions boundary"),
+            json!(boundary),
+            json!(user.permissions_boundary),
+            vec![Change::SetUserBoundary {
+                user: name.clone(),
+                policy_arn: boundary.clone(),
+            }],
+        ));
+    }
+
+    let Some(row) = snapshot.credentials.get(name) else {
+        return findings;
+    };
+    if row.password_enabled {
+        findings.push(CONSOLE_ACCESS.finding(
+            arn,
+            format!("{name} has a console password; managed users work through the CLI and assumed roles only"),
+            json!(false),
+            json!(true),
+            vec![Change::DeleteLoginProfile { user: name.clone() }],
+        ));
+    }
+    let grace = DAY * u32::try_from(settings.mfa_grace_days).unwrap_or(u32::MAX);
+    if !row.mfa_active
+        && row
+            .created
+            .is_some_and(|created| older_than(created, grace, now))
+    {
+        findings.push(MFA_MISSING.finding(
+            arn,
+            format!(
+                "{name} has no MFA device {} days after creation: it cannot assume any role",
+                settings.mfa_grace_days
+            ),
+            json!("an enabled virtual MFA device"),
+            json!("none"),
+            Vec::new(),
+        ));
+    }
+    let other_serials = snapshot.other_mfa_serials.get(name);
+    if row.mfa_active
+        && !snapshot.users_with_virtual_mfa.contains(name)
+        && other_serials.is_some_and(|serials| {
+            !serials.is_empty() && serials.iter().all(|s| s.contains(":u2f/"))
+        })
+    {
+        findings.push(MFA_NOT_TOTP.finding(
+            arn,
+            format!("{name} has only FIDO security keys, which sts:AssumeRole cannot use; enrol a virtual MFA device"),
+            json!("a virtual (TOTP) MFA device"),
+            json!(other_serials),
+            Vec::new(),
+        ));
+    }
+
+    let max_age = DAY * u32::try_from(settings.access_key_max_age_days).unwrap_or(u32::MAX);
+    let max_unused = DAY * u32::try_from(settings.access_key_max_unused_days).unwrap_or(u32::MAX);
+    let key_repair = |created: Option<SystemTime>| match (settings.remediate_keys, created) {
+        (true, Some(created)) => vec![Change::DeactivateAccessKey {
+            user: name.clone(),
+            created,
+        }],
+        _ => Vec::new(),
+    };
+    for (position, key) in row
+        .access_keys
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| key.active)
+    {
+        let label = format!("access key {} of {name}", position + 1);
+        if key
+            .created
+            .is_some_and(|created| older_than(created, max_age, now))
+        {
+            findings.push(KEY_TOO_OLD.finding(
+                arn,
+                format!(
+                    "{label} is older than {} days: rotate it with issue-key",
+                    settings.access_key_max_age_days
+                ),
+                json!(format!(
+                    "younger than {} days",
+                    settings.access_key_max_age_days
+                )),
+                json!(key.created.map(crate::onboarding::rfc3339)),
+                key_repair(key.created),
+            ));
+        }
+        let last_activity = key.last_used.or(key.created);
+        if last_activity.is_some_and(|at| older_than(at, max_unused, now)) {
+            findings.push(KEY_UNUSED.finding(
+                arn,
+                format!(
+                    "{label} has not been used for {} days",
+                    settings.access_key_max_unused_days
+                ),
+                json!(format!(
+                    "used within {} days",
+                    settings.access_key_max_unused_days
+                )),
+                json!(key.last_used.map(crate::onboarding::rfc3339)),
+                key_repair(key.created),
+            ));
+        }
+    }
+    if row.access_keys.iter().all(|key| key.active) {
+        findings.push(TOO_MANY_KEYS.finding(
+            arn,
+            format!("{name} has two active access keys; deactivate the one no longer in use"),
+            json!(1),
+            json!(2),
+            Vec::new(),
+        ));
+    }
+    findings
+}
+
+fn older_than(at: SystemTime, limit: Duration, now: SystemTime) -> bool {
+    now.duration_since(at).is_ok_and(|age| age > limit)
+}
+
+/// Every principal an Allow statement names, as text: ARNs, account ids, unique ids, `*`, and
+/// `Service:`/`Federated:` entries.
+fn allowed_principals(document: &Value) -> Vec<String> {
+    let mut principals = Vec::new();
+    for statement in statements(document) {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        match statement.get("Principal") {
+            Some(Value::String(star)) => principals.push(star.clone()),
+            Some(Value::Object(kinds)) => {
+                for (kind, ids) in kinds {
+                    for id in string_list(ids) {
+                        principals.push(if kind == "AWS" {
+                            id
+                        } else {
+                            format!("{kind}:{id}")
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    principals.sort();
+    principals.dedup();
+    principals
+}
+
+/// IAM replaces the ARN of a deleted user or role in a trust policy with its unique id (AIDA…, AROA…).
+fn is_unique_id(principal: &str) -> bool {
+    let prefix_ok = ["AIDA", "AROA"]
+        .iter()
+        .any(|prefix| principal.starts_with(prefix));
+    prefix_ok
+        && principal.len() >= 16
+        && principal
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// In account mode the root principal is safe only with a condition that limits it to the managed path.
+fn limited_to_managed_path(document: &Value, config: &Config, account: &Account) -> bool {
+    let managed_prefix = account.user_arn(&config.user_path, "");
+    statements(document)
+        .into_iter()
+        .filter(|statement| statement.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .all(|statement| {
+            let Some(Value::Object(operators)) = statement.get("Condition") else {
+                return false;
+            };
+            operators.iter().any(|(operator, keys)| {
+                let operator = operator.to_ascii_lowercase();
+                let limiting = ["arnlike", "arnequals", "stringlike", "stringequals"]
+                    .contains(&operator.as_str());
+                limiting
+                    && keys.as_object().is_some_and(|keys| {
+                        keys.iter().any(|(key, values)| {
+                            let values = string_list(values);
+                            key.eq_ignore_ascii_case("aws:PrincipalArn")
+                                && !values.is_empty()
+                                && values.iter().all(|v| v.starts_with(&managed_prefix))
+                        })
+                    })
+            })
+        })
+}
+
+fn join(items: &[&String]) -> String {
+    items
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub users: usize,
+    pub groups: usize,
+    pub roles: usize,
+    pub findings: usize,
+    pub by_severity: BTreeMap<Severity, usize>,
+    pub iam_calls: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checked_at: String,
+    pub account_id: String,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn new(
+        snapshot: &AccountSnapshot,
+        config: &Config,
+        account: &Account,
+        findings: Vec<Finding>,
+        iam_calls: usize,
+        now: SystemTime,
+    ) -> Self {
+        let mut by_severity = BTreeMap::new();
+        for finding in &findings {
+            *by_severity.entry(finding.severity).or_insert(0) += 1;
+        }
+        Report {
+            checked_at: crate::onboarding::rfc3339(now),
+            account_id: account.id.clone(),
+            summary: Summary {
+                users: snapshot
+                    .users
+                    .iter()
+                    .filter(|user| user.is_managed(config))
+                    .count(),
+                groups: snapshot.groups.len(),
+                roles: snapshot.roles.len(),
+                findings: findings.len(),
+                by_severity,
+                iam_calls,
+            },
+            findings,
+        }
+    }
+
+    /// One CloudWatch Embedded Metric Format document per rule, zero counts included so that alarms
+    /// see data every day.
+    pub fn metric_lines(&self, now: SystemTime) -> Vec<String> {
+        let millis = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        RULES
+            .iter()
+            .map(|rule| {
+                let count = self.findings.iter().filter(|f| f.rule == *rule).count();
+                json!({
+                    "_aws": {
+                        "Timestamp": millis,
+                        "CloudWatchMetrics": [{
+                            "Namespace": "IamOnboarding/Drift",
+                            "Dimensions": [["Rule"]],
+                            "Metrics": [{"Name": "Findings", "Unit": "Count"}]
+                        }]
+                    },
+                    "Rule": rule,
+                    "Findings": count
+                })
+                .to_string()
+            })
+            .collect()
+    }
+
+    /// The SNS alert: the summary and the worst findings first. Findings never hold secrets.
+    pub fn alert(&self, worst: usize) -> (String, String) {
+        let mut findings: Vec<&Finding> = self.findings.iter().collect();
+        findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
+        let subject = format!(
+            "IAM drift in {}: {} finding(s)",
+            self.account_id, self.summary.findings
+        );
+        let body = json!({
+            "checked_at": self.checked_at,
+            "account_id": self.account_id,
+            "summary": self.summary,
+            "worst_findings": findings.into_iter().take(worst).map(|f| json!({
+                "rule": f.rule, "severity": f.severity, "resource_arn": f.resource_arn, "message": f.message,
+                "remediation": f.remediation, "remediated": f.remediated
+            })).collect::<Vec<_>>()
+        });
+        (
+            subject,
+            serde_json::to_string_pretty(&body).unwrap_or_default(),
+        )
+    }
+}
+
+/// The scheduled check: read in bulk, find, and with `REMEDIATE=true` repair what is marked automatic.
+/// A repair that fails leaves its finding `remediated: false` and is logged; the others still run.
+pub async fn run(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    now: SystemTime,
+) -> crate::Result<Report> {
+    let calls_before = iam.iam_calls();
+    let snapshot = iam.snapshot(config).await?;
+    let mut findings = check(&snapshot, config, settings, account, now);
+    if settings.remediate {
+        let mut applied: Vec<Change> = Vec::new();
+        for finding in findings
+            .iter_mut()
+            .filter(|f| f.remediation == Remediation::Automatic)
+        {
+            let mut repaired = true;
+            for change in &finding.repair {
+                if applied.contains(change) {
+                    continue;
+                }
+                match iam.apply(change).await {
+                    Ok(_) => applied.push(change.clone()),
+                    Err(error) => {
+                        tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");
+                        repaired = false;
+                        break;
+                    }
+                }
+            }
+            finding.remediated = repaired;
+        }
+    }
+    Ok(Report::new(
+        &snapshot,
+        config,
+        account,
+        findings,
+        iam.iam_calls() - calls_before,
+        now,
+    ))
+}

@@ -1,0 +1,50 @@
+//! `drift-check`: the scheduled comparison of every managed user, grant group and catalog role with its
+//! desired state. The event's content is ignored: what the check does (and whether it repairs) comes
+//! from the configuration only, so nobody can widen it by sending an event.
+
+use provisioning::config::DriftSettings;
+use provisioning::drift::{Report, run};
+use serde_json::Value;
+
+use crate::app::App;
+
+/// How many findings the SNS alert lists, worst first.
+const ALERT_FINDINGS: usize = 10;
+
+pub struct DriftCheck {
+    pub app: App,
+    pub settings: DriftSettings,
+}
+
+pub async fn handle(check: &DriftCheck, _event: Value) -> provisioning::Result<Report> {
+    let app = &check.app;
+    let now = (app.clock)();
+    let report = run(&app.iam, &app.config, &check.settings, &app.account, now).await?;
+    for finding in &report.findings {
+        tracing::warn!(
+            rule = finding.rule,
+            severity = ?finding.severity,
+            resource_arn = %finding.resource_arn,
+            remediation = ?finding.remediation,
+            remediated = finding.remediated,
+            message = %finding.message,
+            "drift finding"
+        );
+    }
+    // Embedded Metric Format must be the whole log line, so it bypasses the JSON log formatter.
+    for line in report.metric_lines(now) {
+        println!("{line}");
+    }
+    if let Some(topic) = &check.settings.alert_topic_arn
+        && !report.findings.is_empty()
+    {
+        let (subject, message) = report.alert(ALERT_FINDINGS);
+        app.iam.publish_alert(topic, &subject, &message).await?;
+    }
+    tracing::info!(
+        findings = report.summary.findings,
+        iam_calls = report.summary.iam_calls,
+        "drift check done"
+    );
+    Ok(report)
+}

@@ -1,0 +1,29 @@
+//! `GET /users/{username}`: what a managed user has (roles, MFA, access keys) and whether it differs from
+//! its desired state. Self or admin; read-only.
+
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use provisioning::Result;
+use provisioning::lifecycle::{UserStatus, status};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::http::{HttpApiRequest, error_response, json_response};
+
+pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
+    let request = match HttpApiRequest::parse(event) {
+        Ok(request) => request,
+        Err(error) => return error_response(&error, "-"),
+    };
+    match run(app, &request).await {
+        Ok(status) => json_response(200, &status),
+        Err(error) => error_response(&error, request.request_id()),
+    }
+}
+
+async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
+    let caller = request.caller(&app.config)?;
+    let username = request.username_parameter()?;
+    // Authorised before IAM is read: a refusal says nothing about whether the user exists.
+    caller.may_act_on(&username, &app.config)?;
+    status(&app.iam, &app.config, &app.account, &username).await
+}

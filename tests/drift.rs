@@ -1,0 +1,568 @@
+//! The drift check against moto: a clean account is clean; each rule is triggered by a change made the
+//! way a person would make it (with the SDK, outside the project), found, repaired, and then clean again.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_iam::types::StatusType;
+use common::*;
+use functions::drift_check::{DriftCheck, handle};
+use functions::{enroll_mfa, onboard};
+use provisioning::config::DriftSettings;
+use provisioning::drift::{Remediation, Report};
+use serde_json::{Value, json};
+
+fn settings(vars: &[(&str, &str)]) -> DriftSettings {
+    DriftSettings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("valid drift settings")
+}
+
+async fn drift(
+    moto: &Moto,
+    config: &[(&str, &str)],
+    drift: &[(&str, &str)],
+    clock: fn() -> SystemTime,
+) -> Report {
+    let mut app = moto.app(config).await;
+    app.clock = clock;
+    let check = DriftCheck {
+        app,
+        settings: settings(drift),
+    };
+    handle(
+        &check,
+        json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+    )
+    .await
+    .expect("the drift check runs")
+}
+
+fn in_100_days() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(100 * 86_400)
+}
+
+fn rules(report: &Report) -> BTreeSet<(&'static str, String)> {
+    report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.resource_arn.clone()))
+        .collect()
+}
+
+/// Onboards `name` through the real handler and enables its virtual MFA device with two codes.
+async fn onboard_with_mfa(app: &functions::app::App, name: &str) {
+    let created =
+        reply(onboard::handle(app, http_event(self_service(name), json!({}), None)).await);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let (code1, code2) =
+        consecutive_codes(created.body["mfa"]["otpauth_uri"].as_str().expect("a seed"));
+    let enabled = reply(
+        enroll_mfa::handle(
+            app,
+            http_event(
+                self_service(name),
+                json!({"code1": code1, "code2": code2}),
+                Some(name),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+}
+
+fn user_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:user/onboarded/{name}")
+}
+
+const ROLE: &str = "ResourceCreatorRole";
+const GROUP: &str = "onboarding-ResourceCreatorRole";
+
+#[tokio::test]
+async fn manual_changes_are_found_reported_without_change_then_repaired() {
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "alice").await;
+    onboard_with_mfa(&app, "bob").await;
+
+    let clean = drift(&moto, &[], &[], SystemTime::now).await;
+    assert!(clean.findings.is_empty(), "{:#?}", clean.findings);
+    assert_eq!(
+        (
+            clean.summary.users,
+            clean.summary.groups,
+            clean.summary.roles
+        ),
+        (2, 1, 1)
+    );
+
+    // What people do in the console.
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    iam.attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_group().group_name("devs").send().await.unwrap();
+    iam.add_user_to_group()
+        .user_name("alice")
+        .group_name("devs")
+        .send()
+        .await
+        .unwrap();
+    iam.remove_user_from_group()
+        .user_name("alice")
+        .group_name(GROUP)
+        .send()
+        .await
+        .unwrap();
+    let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    iam.put_user_policy()
+        .user_name("bob")
+        .policy_name("quick-fix")
+        .policy_document(s3_all.to_string())
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name("bob")
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_group_policy()
+        .group_name(GROUP)
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_user()
+        .user_name("intruder")
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .user_name("intruder")
+        .group_name(GROUP)
+        .send()
+        .await
+        .unwrap();
+    iam.detach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/PowerUserAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let weakened = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}, "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{ACCOUNT}:user/onboarded/*")}}},
+        {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999999999999:root", "AIDAJQABLZS4A3QDU576Q"]}, "Action": "sts:AssumeRole",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
+    ]});
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(weakened.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let found = drift(&moto, &[], &[], SystemTime::now).await;
+    let group_arn = format!("arn:aws:iam::{ACCOUNT}:group/{GROUP}");
+    let expected: BTreeSet<(&str, String)> = [
+        ("role.trust-mfa-not-enforced", role_arn.clone()),
+        ("role.trust-principal-drift", role_arn.clone()),
+        ("role.trust-orphaned-principal", role_arn.clone()),
+        ("role.policy-drift", role_arn.clone()),
+        ("group.policy-drift", group_arn.clone()),
+        ("group.unmanaged-member", group_arn.clone()),
+        ("user.grant-missing", user_arn("alice")),
+        ("user.extra-permissions", user_arn("alice")),
+        ("user.extra-permissions", user_arn("bob")),
+        ("user.console-access", user_arn("bob")),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(rules(&found), expected, "{:#?}", found.findings);
+    assert!(
+        found
+            .findings
+            .iter()
+            .all(|f| f.remediation == Remediation::Automatic && !f.remediated)
+    );
+    assert_eq!(found.summary.findings, expected.len());
+    assert_eq!(
+        found.summary.by_severity[&provisioning::drift::Severity::Critical],
+        1
+    );
+    let mfa = found
+        .findings
+        .iter()
+        .find(|f| f.rule == "role.trust-mfa-not-enforced")
+        .unwrap();
+    assert!(mfa.message.contains("statement #1"), "{}", mfa.message);
+    let serialized = serde_json::to_value(&found).unwrap();
+    for field in [
+        "rule",
+        "severity",
+        "resource_arn",
+        "message",
+        "expected",
+        "actual",
+        "remediation",
+        "remediated",
+    ] {
+        assert!(serialized["findings"][0].get(field).is_some(), "{field}");
+    }
+    assert!(!serialized.to_string().contains("Sup3r-secret-pw!"));
+    // Report only: nothing was changed.
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.attached_policies().len(), 1);
+
+    let repaired = drift(&moto, &[], &[("REMEDIATE", "true")], SystemTime::now).await;
+    assert_eq!(rules(&repaired), expected);
+    assert!(
+        repaired.findings.iter().all(|f| f.remediated),
+        "{:#?}",
+        repaired.findings
+    );
+
+    let again = drift(&moto, &[], &[], SystemTime::now).await;
+    assert!(again.findings.is_empty(), "{:#?}", again.findings);
+    // The first check of an account also waits for the credential report to be generated.
+    let calls_for_two_users = again.summary.iam_calls;
+    // The unmanaged user left the grant group, and nothing else of it was touched.
+    assert!(
+        iam.list_groups_for_user()
+            .user_name("intruder")
+            .send()
+            .await
+            .unwrap()
+            .groups()
+            .is_empty()
+    );
+    assert!(iam.get_user().user_name("intruder").send().await.is_ok());
+    assert!(
+        iam.get_login_profile()
+            .user_name("bob")
+            .send()
+            .await
+            .is_err()
+    );
+    let trust = decode_policy(
+        iam.get_role()
+            .role_name(ROLE)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap(),
+    );
+    assert!(provisioning::trust::mfa_enforced(&trust));
+
+    // Cost grows with pages, not with users.
+    for name in ["carol", "dave", "erin", "frank", "grace", "heidi"] {
+        onboard_with_mfa(&app, name).await;
+    }
+    let bigger = drift(&moto, &[], &[], SystemTime::now).await;
+    assert_eq!(bigger.summary.users, 8);
+    assert_eq!(
+        bigger.summary.iam_calls, calls_for_two_users,
+        "one call per user would grow"
+    );
+}
+
+#[tokio::test]
+async fn keys_and_mfa_are_judged_by_the_injected_clock() {
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "erin").await;
+    iam.create_access_key()
+        .user_name("erin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply(onboard::handle(&app, http_event(self_service("carol"), json!({}), None)).await)
+            .status,
+        201
+    );
+    assert_eq!(
+        reply(
+            onboard::handle(
+                &app,
+                http_event(self_service("dave"), json!({"mfa": "none"}), None)
+            )
+            .await
+        )
+        .status,
+        201
+    );
+    let fido = format!("arn:aws:iam::{ACCOUNT}:u2f/onboarded/dave/fido-key-1");
+    iam.enable_mfa_device()
+        .user_name("dave")
+        .serial_number(&fido)
+        .authentication_code1("000000")
+        .authentication_code2("000000")
+        .send()
+        .await
+        .unwrap();
+
+    let today = drift(&moto, &[], &[], SystemTime::now).await;
+    let today_rules: BTreeSet<&str> = today.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(
+        today_rules,
+        ["user.mfa-not-totp", "user.too-many-active-keys"]
+            .into_iter()
+            .collect(),
+        "{:#?}",
+        today.findings
+    );
+
+    let later = drift(&moto, &[], &[], in_100_days).await;
+    let count = |rule: &str| later.findings.iter().filter(|f| f.rule == rule).count();
+    assert_eq!(
+        count("user.mfa-missing"),
+        1,
+        "carol never enrolled: {:#?}",
+        later.findings
+    );
+    assert_eq!(count("user.mfa-not-totp"), 1);
+    assert_eq!(
+        count("user.access-key-too-old"),
+        4,
+        "erin's two, carol's and dave's"
+    );
+    assert_eq!(count("user.access-key-unused"), 4);
+    assert_eq!(count("user.too-many-active-keys"), 1);
+    assert!(
+        later
+            .findings
+            .iter()
+            .all(|f| f.remediation == Remediation::Manual),
+        "keys are not repaired by default"
+    );
+
+    let repaired = drift(
+        &moto,
+        &[],
+        &[("REMEDIATE", "true"), ("REMEDIATE_KEYS", "true")],
+        in_100_days,
+    )
+    .await;
+    let key_findings: Vec<_> = repaired
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("user.access-key"))
+        .collect();
+    assert!(
+        key_findings
+            .iter()
+            .all(|f| f.remediation == Remediation::Automatic && f.remediated),
+        "{key_findings:#?}"
+    );
+    for user in ["erin", "carol", "dave"] {
+        let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+        assert!(
+            keys.access_key_metadata()
+                .iter()
+                .all(|k| k.status() == Some(&StatusType::Inactive)),
+            "{user}"
+        );
+        assert!(
+            iam.get_user().user_name(user).send().await.is_ok(),
+            "keys are deactivated, never the user"
+        );
+    }
+    let after: BTreeSet<&str> = drift(&moto, &[], &[], in_100_days)
+        .await
+        .findings
+        .iter()
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(
+        after,
+        ["user.mfa-missing", "user.mfa-not-totp"]
+            .into_iter()
+            .collect(),
+        "what is left needs a person"
+    );
+}
+
+#[tokio::test]
+async fn users_mode_trust_missing_principal_and_near_quota() {
+    let moto = Moto::start();
+    let config = [("TRUST_MODE", "users"), ("GRANT_MODE", "inline")];
+    let app = moto.app(&config).await;
+    let iam = moto.iam().await;
+    let mut onboarded = Vec::new();
+    loop {
+        let name = format!("user-{:02}-with-a-longer-name", onboarded.len());
+        let created = reply(
+            onboard::handle(
+                &app,
+                http_event(
+                    admin("lead"),
+                    json!({"username": name, "mfa": "none"}),
+                    None,
+                ),
+            )
+            .await,
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        onboarded.push(name);
+        let role = iam
+            .get_role()
+            .role_name(ROLE)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        let size = provisioning::policy::policy_size(&decode_policy(
+            role.assume_role_policy_document().unwrap(),
+        ));
+        if size * 10 > 2048 * 9 {
+            break;
+        }
+    }
+    let near = drift(&moto, &config, &[], SystemTime::now).await;
+    let near_rules: Vec<&str> = near.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(near_rules, ["role.trust-near-quota"]);
+    assert_eq!(near.findings[0].remediation, Remediation::Manual);
+
+    // Someone removes a principal by hand, and edits the inline grant of another user.
+    let role = iam
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let mut trust: Value = decode_policy(role.assume_role_policy_document().unwrap());
+    let kept: Vec<Value> = trust["Statement"][0]["Principal"]["AWS"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| **p != json!(user_arn(&onboarded[0])))
+        .cloned()
+        .collect();
+    trust["Statement"][0]["Principal"]["AWS"] = Value::Array(kept);
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    let widened = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]});
+    iam.put_user_policy()
+        .user_name(&onboarded[1])
+        .policy_name("AssumeResourceCreatorRole")
+        .policy_document(widened.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let found = drift(&moto, &config, &[("REMEDIATE", "true")], SystemTime::now).await;
+    let grant_missing: BTreeSet<String> = found
+        .findings
+        .iter()
+        .filter(|f| f.rule == "user.grant-missing")
+        .map(|f| f.resource_arn.clone())
+        .collect();
+    assert_eq!(
+        grant_missing,
+        [user_arn(&onboarded[0]), user_arn(&onboarded[1])]
+            .into_iter()
+            .collect(),
+        "{:#?}",
+        found.findings
+    );
+    assert!(
+        found
+            .findings
+            .iter()
+            .filter(|f| f.rule == "user.grant-missing")
+            .all(|f| f.remediated)
+    );
+    let after: Vec<&str> = drift(&moto, &config, &[], SystemTime::now)
+        .await
+        .findings
+        .iter()
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(after, ["role.trust-near-quota"]);
+    let role = iam
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let principals = provisioning::policy::trusted_aws_principals(&decode_policy(
+        role.assume_role_policy_document().unwrap(),
+    ));
+    assert!(principals.contains(&user_arn(&onboarded[0])));
+}
+
+#[tokio::test]
+async fn a_catalog_role_that_does_not_exist_is_created_by_the_repair() {
+    let moto = Moto::start();
+    let config = [(
+        "ROLE_CATALOG",
+        r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
+            {"name":"Auditor","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"],"max_session_duration":7200}]"#,
+    )];
+    let app = moto.app(&config).await;
+    onboard_with_mfa(&app, "alice").await;
+    let found = drift(&moto, &config, &[("REMEDIATE", "true")], SystemTime::now).await;
+    let found_rules: Vec<(&str, &str)> = found
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.resource_arn.as_str()))
+        .collect();
+    let auditor = format!("arn:aws:iam::{ACCOUNT}:role/Auditor");
+    assert_eq!(found_rules, [("role.missing", auditor.as_str())]);
+    assert!(found.findings[0].remediated);
+    let iam = moto.iam().await;
+    let role = iam
+        .get_role()
+        .role_name("Auditor")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    assert_eq!(role.max_session_duration(), Some(7200));
+    assert!(provisioning::trust::mfa_enforced(&decode_policy(
+        role.assume_role_policy_document().unwrap()
+    )));
+    assert!(
+        drift(&moto, &config, &[], SystemTime::now)
+            .await
+            .findings
+            .is_empty()
+    );
+}
