@@ -1010,3 +1010,278 @@ pub async fn run(
         now,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::{UserSpec, desired_user};
+    use crate::state::{CredentialRow, KeyUsage, ObservedGroup};
+
+    const NOW: Duration = Duration::from_secs(1_800_000_000);
+
+    fn account() -> Account {
+        Account {
+            id: "123456789012".into(),
+            partition: "aws".into(),
+        }
+    }
+
+    fn config(vars: &'static [(&'static str, &'static str)]) -> Config {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    fn settings() -> DriftSettings {
+        DriftSettings::from_lookup(|_| None).unwrap()
+    }
+
+    /// A snapshot of an account where `dev` was onboarded exactly as desired, MFA enabled, one fresh key.
+    fn clean(config: &Config) -> AccountSnapshot {
+        let account = account();
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let desired = desired_user(
+            UserSpec {
+                name: "dev",
+                roles: &config.catalog,
+                virtual_mfa: true,
+                requested_by: "dev",
+                requested_at: "t",
+            },
+            config,
+            &account,
+        );
+        let user = ObservedUser {
+            name: "dev".into(),
+            arn: desired.arn.clone(),
+            path: desired.path.clone(),
+            tags: desired.tags.iter().cloned().collect(),
+            permissions_boundary: desired.permissions_boundary.clone(),
+            groups: desired
+                .grants
+                .iter()
+                .filter_map(|g| g.group.clone())
+                .collect(),
+            inline_policies: desired
+                .grants
+                .iter()
+                .filter(|g| g.group.is_none())
+                .map(|g| (g.policy_name.clone(), g.document.clone()))
+                .collect(),
+            ..ObservedUser::default()
+        };
+        let role = desired_role(
+            &config.catalog[0],
+            config,
+            &account,
+            std::slice::from_ref(&desired.arn),
+        );
+        let grant = grant(&config.catalog[0], config, &account);
+        AccountSnapshot {
+            users: vec![user],
+            groups: grant
+                .group
+                .iter()
+                .map(|name| ObservedGroup {
+                    name: name.clone(),
+                    inline_policies: [(grant.policy_name.clone(), grant.document.clone())].into(),
+                    attached_policies: vec![],
+                })
+                .collect(),
+            roles: vec![ObservedRole {
+                name: role.name.clone(),
+                arn: role.arn.clone(),
+                trust_policy: role.trust_policy.clone(),
+                attached_policies: role.managed_policy_arns.clone(),
+                ..ObservedRole::default()
+            }],
+            credentials: [(
+                "dev".to_string(),
+                CredentialRow {
+                    user: "dev".into(),
+                    created: Some(now - Duration::from_secs(86_400)),
+                    password_enabled: false,
+                    mfa_active: true,
+                    access_keys: [
+                        KeyUsage {
+                            active: true,
+                            created: Some(now),
+                            last_used: Some(now),
+                        },
+                        KeyUsage::default(),
+                    ],
+                },
+            )]
+            .into(),
+            users_with_virtual_mfa: ["dev".to_string()].into(),
+            other_mfa_serials: Default::default(),
+            trust_policy_size_quota: 2048,
+        }
+    }
+
+    fn found(snapshot: &AccountSnapshot, config: &Config) -> Vec<&'static str> {
+        check(
+            snapshot,
+            config,
+            &settings(),
+            &account(),
+            SystemTime::UNIX_EPOCH + NOW,
+        )
+        .iter()
+        .map(|f| f.rule)
+        .collect()
+    }
+
+    #[test]
+    fn a_clean_account_in_every_mode_has_no_findings() {
+        for vars in [
+            &[][..],
+            &[("GRANT_MODE", "inline")][..],
+            &[("TRUST_MODE", "users")][..],
+            &[("MFA_MAX_AGE_SECONDS", "3600")][..],
+        ] {
+            let config = config(vars);
+            assert_eq!(
+                found(&clean(&config), &config),
+                Vec::<&str>::new(),
+                "{vars:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_boundary_is_drift_and_its_repair_sets_it() {
+        let config = config(&[(
+            "PERMISSIONS_BOUNDARY_ARN",
+            "arn:aws:iam::123456789012:policy/Boundary",
+        )]);
+        let mut snapshot = clean(&config);
+        snapshot.users[0].permissions_boundary =
+            Some("arn:aws:iam::aws:policy/AdministratorAccess".into());
+        let findings = check(
+            &snapshot,
+            &config,
+            &settings(),
+            &account(),
+            SystemTime::UNIX_EPOCH + NOW,
+        );
+        assert_eq!(
+            findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            ["user.boundary-drift"]
+        );
+        assert_eq!(
+            findings[0].repair,
+            vec![Change::SetUserBoundary {
+                user: "dev".into(),
+                policy_arn: "arn:aws:iam::123456789012:policy/Boundary".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn fido_only_mfa_cannot_assume_roles_but_hardware_totp_can() {
+        let config = config(&[]);
+        let mut snapshot = clean(&config);
+        snapshot.users_with_virtual_mfa.clear();
+        snapshot.other_mfa_serials.insert(
+            "dev".into(),
+            vec!["arn:aws:iam::123456789012:u2f/user/dev/key-ABC".into()],
+        );
+        assert_eq!(found(&snapshot, &config), ["user.mfa-not-totp"]);
+        snapshot
+            .other_mfa_serials
+            .insert("dev".into(), vec!["GAHT12345678".into()]);
+        assert_eq!(found(&snapshot, &config), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn the_root_principal_without_the_path_limit_trusts_the_whole_account() {
+        let config = config(&[]);
+        let mut snapshot = clean(&config);
+        snapshot.roles[0].trust_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]});
+        assert_eq!(found(&snapshot, &config), ["role.trust-principal-drift"]);
+    }
+
+    #[test]
+    fn a_missing_mfa_age_limit_is_trust_drift() {
+        let config = config(&[("MFA_MAX_AGE_SECONDS", "3600")]);
+        let mut snapshot = clean(&config);
+        let unlimited = crate::policy::trust_policy(&self::config(&[]), &account(), &[]);
+        snapshot.roles[0].trust_policy = unlimited;
+        assert_eq!(found(&snapshot, &config), ["role.trust-drift"]);
+    }
+
+    #[test]
+    fn unique_ids_are_recognised() {
+        assert!(is_unique_id("AIDAJQABLZS4A3QDU576Q"));
+        assert!(is_unique_id("AROAJQABLZS4A3QDU576Q"));
+        assert!(!is_unique_id("arn:aws:iam::123456789012:user/AIDA"));
+        assert!(!is_unique_id("AIDA"));
+    }
+
+    #[test]
+    fn grace_and_key_limits_use_the_clock() {
+        let config = config(&[]);
+        let mut snapshot = clean(&config);
+        let row = snapshot.credentials.get_mut("dev").unwrap();
+        row.mfa_active = false;
+        assert_eq!(
+            found(&snapshot, &config),
+            Vec::<&str>::new(),
+            "one day old: within the grace period"
+        );
+        let later = SystemTime::UNIX_EPOCH + NOW + Duration::from_secs(91 * 86_400);
+        let rules: Vec<&str> = check(&snapshot, &config, &settings(), &account(), later)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "user.mfa-missing",
+                "user.access-key-too-old",
+                "user.access-key-unused"
+            ]
+        );
+    }
+
+    #[test]
+    fn alerts_list_the_worst_findings_first_and_metrics_cover_every_rule() {
+        let config = config(&[]);
+        let mut snapshot = clean(&config);
+        snapshot
+            .credentials
+            .get_mut("dev")
+            .unwrap()
+            .password_enabled = true;
+        snapshot.roles[0].trust_policy["Statement"][0]["Condition"] =
+            serde_json::json!({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}});
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let findings = check(&snapshot, &config, &settings(), &account(), now);
+        let report = Report::new(&snapshot, &config, &account(), findings, 5, now);
+        let (subject, body) = report.alert(1);
+        assert!(subject.contains("123456789012"), "{subject}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["worst_findings"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            body["worst_findings"][0]["rule"],
+            "role.trust-mfa-not-enforced"
+        );
+        let lines = report.metric_lines(now);
+        assert_eq!(lines.len(), RULES.len());
+        let console: Value = serde_json::from_str(&lines[2]).unwrap();
+        assert_eq!(
+            (console["Rule"].as_str(), console["Findings"].as_u64()),
+            (Some("user.console-access"), Some(1))
+        );
+        assert_eq!(
+            console["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Findings"
+        );
+    }
+}
