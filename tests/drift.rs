@@ -566,3 +566,46 @@ async fn a_catalog_role_that_does_not_exist_is_created_by_the_repair() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn findings_are_sent_to_the_alert_topic() {
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    onboard_with_mfa(&app, "bob").await;
+    moto.iam()
+        .await
+        .create_login_profile()
+        .user_name("bob")
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+    let sns = aws_sdk_sns::Client::new(&moto.sdk_config().await);
+    let topic = sns
+        .create_topic()
+        .name("drift-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+
+    let report = drift(&moto, &[], &[("ALERT_TOPIC_ARN", &topic)], SystemTime::now).await;
+    assert_eq!(report.findings.len(), 1);
+    let (subject, body) = report.alert(10);
+    assert!(subject.contains("1 finding"), "{subject}");
+    assert!(
+        body.contains("user.console-access") && !body.contains("Sup3r-secret-pw!"),
+        "{body}"
+    );
+
+    // A topic that does not exist makes the run fail, so that a lost alert is seen in the function's errors.
+    let mut app = moto.app(&[]).await;
+    app.clock = SystemTime::now;
+    let missing = format!("arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic");
+    let check = DriftCheck {
+        app,
+        settings: settings(&[("ALERT_TOPIC_ARN", &missing)]),
+    };
+    assert!(handle(&check, json!({})).await.is_err());
+}

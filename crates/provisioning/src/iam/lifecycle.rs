@@ -4,31 +4,16 @@
 use aws_sdk_iam::types::{AssignmentStatusType, StatusType};
 use aws_smithy_types::date_time::Format;
 
-use super::{HttpResponse, Iam, NewAccessKey, Secret, aws_error, is_code};
+use super::{Iam, NewAccessKey, Secret, aws_error, is_code, tolerate_absent};
 use crate::error::{Error, Result};
 use crate::lifecycle::{AccessKey, KeyLastUsed, OtherCredentials, Removal, UserDeletion};
-
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use crate::plan::Change;
 
 /// IAM's answer for a key never used, or a service never named.
 const NOT_AVAILABLE: &str = "N/A";
 
 fn timestamp(time: &aws_smithy_types::DateTime) -> Option<String> {
     time.fmt(Format::DateTime).ok()
-}
-
-fn gone_is_done<T, E>(
-    operation: &'static str,
-    outcome: std::result::Result<T, SdkError<E, HttpResponse>>,
-) -> Result<()>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match outcome {
-        Ok(_) => Ok(()),
-        Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(()),
-        Err(error) => Err(aws_error(operation, error)),
-    }
 }
 
 impl Iam {
@@ -130,7 +115,7 @@ impl Iam {
             .access_key_id(key_id)
             .send()
             .await;
-        gone_is_done("DeleteAccessKey", deleted)
+        tolerate_absent("DeleteAccessKey", deleted)
     }
 
     pub async fn other_credentials(&self, user: &str) -> Result<OtherCredentials> {
@@ -202,15 +187,15 @@ impl Iam {
                     .serial_number(serial_number)
                     .send()
                     .await;
-                gone_is_done("DeactivateMFADevice", deactivated)
+                tolerate_absent("DeactivateMFADevice", deactivated)
             }
             Removal::DeleteVirtualMfaDevice { serial_number } => {
                 self.delete_virtual_mfa_device(serial_number).await
             }
-            Removal::DeleteLoginProfile { user } => {
-                let deleted = self.iam.delete_login_profile().user_name(user).send().await;
-                gone_is_done("DeleteLoginProfile", deleted)
-            }
+            Removal::DeleteLoginProfile { user } => self
+                .apply(&Change::DeleteLoginProfile { user: user.clone() })
+                .await
+                .map(drop),
             Removal::DeleteSigningCertificate {
                 user,
                 certificate_id,
@@ -222,7 +207,7 @@ impl Iam {
                     .certificate_id(certificate_id)
                     .send()
                     .await;
-                gone_is_done("DeleteSigningCertificate", deleted)
+                tolerate_absent("DeleteSigningCertificate", deleted)
             }
             Removal::DeleteSshPublicKey { user, key_id } => {
                 let deleted = self
@@ -232,7 +217,7 @@ impl Iam {
                     .ssh_public_key_id(key_id)
                     .send()
                     .await;
-                gone_is_done("DeleteSSHPublicKey", deleted)
+                tolerate_absent("DeleteSSHPublicKey", deleted)
             }
             Removal::DeleteServiceSpecificCredential {
                 user,
@@ -245,37 +230,28 @@ impl Iam {
                     .service_specific_credential_id(credential_id)
                     .send()
                     .await;
-                gone_is_done("DeleteServiceSpecificCredential", deleted)
+                tolerate_absent("DeleteServiceSpecificCredential", deleted)
             }
             Removal::DeleteUserPolicy { user, policy_name } => {
-                let deleted = self
-                    .iam
-                    .delete_user_policy()
-                    .user_name(user)
-                    .policy_name(policy_name)
-                    .send()
-                    .await;
-                gone_is_done("DeleteUserPolicy", deleted)
+                let change = Change::DeleteUserPolicy {
+                    user: user.clone(),
+                    policy_name: policy_name.clone(),
+                };
+                self.apply(&change).await.map(drop)
             }
             Removal::DetachUserPolicy { user, policy_arn } => {
-                let detached = self
-                    .iam
-                    .detach_user_policy()
-                    .user_name(user)
-                    .policy_arn(policy_arn)
-                    .send()
-                    .await;
-                gone_is_done("DetachUserPolicy", detached)
+                let change = Change::DetachUserPolicy {
+                    user: user.clone(),
+                    policy_arn: policy_arn.clone(),
+                };
+                self.apply(&change).await.map(drop)
             }
             Removal::RemoveUserFromGroup { user, group } => {
-                let removed = self
-                    .iam
-                    .remove_user_from_group()
-                    .user_name(user)
-                    .group_name(group)
-                    .send()
-                    .await;
-                gone_is_done("RemoveUserFromGroup", removed)
+                let change = Change::RemoveUserFromGroup {
+                    user: user.clone(),
+                    group: group.clone(),
+                };
+                self.apply(&change).await.map(drop)
             }
         }
     }

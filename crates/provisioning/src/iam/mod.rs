@@ -870,7 +870,7 @@ impl Iam {
 }
 
 /// Removing something that is already gone is success: repairs are idempotent.
-fn tolerate_absent<T, E>(
+pub(super) fn tolerate_absent<T, E>(
     operation: &'static str,
     outcome: std::result::Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<()>
