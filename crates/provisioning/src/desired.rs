@@ -6,9 +6,10 @@ use crate::account::Account;
 use crate::config::{CatalogRole, Config, GrantMode, TrustMode};
 use crate::names::{
     MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, grant_group_name,
-    grant_policy_name, roles_tag_value,
+    grant_policy_name, roles_in_tag, roles_tag_value,
 };
 use crate::policy::{assume_role_grant, trust_policy};
+use crate::state::ObservedUser;
 
 /// IAM's default when a role is created without `MaxSessionDuration`.
 pub const DEFAULT_MAX_SESSION_SECONDS: i32 = 3600;
@@ -130,4 +131,24 @@ pub fn kept_trust_principals(
         .filter(|arn| arn.starts_with(&managed_prefix))
         .cloned()
         .collect()
+}
+
+/// The catalog roles a managed user is entitled to: its `onboarding:roles` record, or for a user onboarded
+/// before that record existed, the grants it carries now (in either grant shape).
+pub fn entitled_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRole> {
+    match user.tags.get(ROLES_TAG) {
+        Some(value) => roles_in_tag(value)
+            .filter_map(|name| config.catalog_role(name))
+            .collect(),
+        None => config
+            .catalog
+            .iter()
+            .filter(|role| {
+                user.groups.contains(&grant_group_name(&role.name))
+                    || user
+                        .inline_policies
+                        .contains_key(&grant_policy_name(&role.name))
+            })
+            .collect(),
+    }
 }

@@ -12,10 +12,8 @@ use serde_json::{Value, json};
 
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
-use crate::desired::{DesiredRole, desired_role, grant};
-use crate::names::{
-    ROLE_INLINE_POLICY_NAME, ROLES_TAG, grant_group_name, grant_policy_name, roles_in_tag,
-};
+use crate::desired::{DesiredRole, desired_role, entitled_roles, grant};
+use crate::names::{ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
 use crate::policy::{canonical, policy_size, semantically_equal, statements, string_list};
 use crate::state::{AccountSnapshot, ObservedRole, ObservedUser};
@@ -181,26 +179,6 @@ const ROLE_POLICY_DRIFT: Rule = Rule {
     severity: Severity::High,
 };
 
-/// The roles a managed user holds: the `onboarding:roles` record, or for a user onboarded before that
-/// record existed, the grants it carries now.
-pub fn granted_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRole> {
-    match user.tags.get(ROLES_TAG) {
-        Some(value) => roles_in_tag(value)
-            .filter_map(|name| config.catalog_role(name))
-            .collect(),
-        None => config
-            .catalog
-            .iter()
-            .filter(|role| {
-                user.groups.contains(&grant_group_name(&role.name))
-                    || user
-                        .inline_policies
-                        .contains_key(&grant_policy_name(&role.name))
-            })
-            .collect(),
-    }
-}
-
 /// All findings for the account, roles first, then grant groups, then users: the order repairs apply in.
 pub fn check(
     snapshot: &AccountSnapshot,
@@ -216,7 +194,7 @@ pub fn check(
         .collect();
     let grants: BTreeMap<&str, Vec<&CatalogRole>> = managed
         .iter()
-        .map(|user| (user.name.as_str(), granted_roles(user, config)))
+        .map(|user| (user.name.as_str(), entitled_roles(user, config)))
         .collect();
     let holders = |role: &CatalogRole| -> Vec<String> {
         managed

@@ -7,14 +7,11 @@ use serde_json::Value;
 
 use crate::account::Account;
 use crate::config::{CatalogRole, Config};
-use crate::desired::{UserSpec, desired_user};
+use crate::desired::{UserSpec, desired_user, entitled_roles};
 use crate::error::{Error, Result};
 use crate::iam::{Iam, NewAccessKey};
 use crate::mfa::MfaView;
-use crate::names::{
-    REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, grant_group_name, grant_policy_name,
-    roles_in_tag,
-};
+use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
 use crate::onboarding::{
     AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, plan_onboarding,
 };
@@ -100,22 +97,6 @@ pub fn granted_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a Cat
         .collect()
 }
 
-/// Roles the user should hold: those granted now, and those the roles tag records (a grant someone
-/// removed by hand is a difference, not a role the user never had).
-fn entitled_roles(user: &ObservedUser, config: &Config) -> Vec<CatalogRole> {
-    let mut roles: Vec<CatalogRole> = granted_roles(user, config).into_iter().cloned().collect();
-    let recorded = user.tags.get(ROLES_TAG);
-    for name in recorded.into_iter().flat_map(|value| roles_in_tag(value)) {
-        if let Some(role) = config
-            .catalog_role(name)
-            .filter(|role| !roles.contains(role))
-        {
-            roles.push(role.clone());
-        }
-    }
-    roles
-}
-
 /// Reads a managed user. Unmanaged and absent users look the same from outside: nothing is revealed.
 async fn managed_user(iam: &Iam, config: &Config, username: &str) -> Result<ObservedUser> {
     match iam.observe_user(username).await? {
@@ -132,7 +113,7 @@ pub async fn status(
 ) -> Result<UserStatus> {
     let user = managed_user(iam, config, username).await?;
     let tag = |key: &str| user.tags.get(key).map(String::as_str).unwrap_or_default();
-    let entitled = entitled_roles(&user, config);
+    let entitled: Vec<CatalogRole> = entitled_roles(&user, config).into_iter().cloned().collect();
     let desired = desired_user(
         UserSpec {
             name: username,
@@ -701,6 +682,7 @@ async fn delete_user(iam: &Iam, username: &str, removed: &mut Vec<String>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::ROLES_TAG;
     use crate::state::AccessKeyInfo;
     use serde_json::json;
 
@@ -805,7 +787,7 @@ mod tests {
         };
         let names: Vec<String> = entitled_roles(&user, &config)
             .into_iter()
-            .map(|role| role.name)
+            .map(|role| role.name.clone())
             .collect();
         assert_eq!(
             names,
