@@ -1,4 +1,4 @@
-//! The built `onboard` binary, run as Lambda runs it: behind a Runtime API (a small emulator here),
+//! The built binaries, run as Lambda runs them: behind a Runtime API (a small emulator here),
 //! fed a sample event from `events/`, talking to IAM (moto) through the SDK.
 
 mod common;
@@ -71,12 +71,12 @@ fn event_file(name: &str) -> Value {
         .expect("sample event is JSON")
 }
 
-fn lambda_command(moto: &Moto, runtime_api: &str) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_onboard"));
+fn lambda_command(binary: &str, moto: &Moto, runtime_api: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "onboard")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "function")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", "us-east-1")
@@ -89,12 +89,12 @@ fn lambda_command(moto: &Moto, runtime_api: &str) -> tokio::process::Command {
     command
 }
 
-#[tokio::test]
-async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
-    let moto = Moto::start();
+/// Starts `binary` behind the emulator, serves it `event`, and returns where it answered (`req-1/response`
+/// or `req-1/error`), the answer, and everything it wrote to stdout.
+async fn invoke_once(binary: &str, moto: &Moto, event: Value) -> (String, Value, String) {
     let (outcomes, mut received) = mpsc::unbounded_channel();
     let emulator = Emulator {
-        event: event_file("onboard-self-service.json"),
+        event,
         served: Default::default(),
         outcomes,
     };
@@ -106,19 +106,34 @@ async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
     let runtime_api = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let mut function = lambda_command(&moto, &runtime_api)
+    let mut function = lambda_command(binary, moto, &runtime_api)
         .spawn()
-        .expect("the onboard binary starts");
+        .expect("the binary starts");
     let (path, response) = tokio::time::timeout(Duration::from_secs(60), received.recv())
         .await
         .expect("the function answers within a minute")
         .expect("an outcome");
     function.kill().await.ok();
-    let logs = function
+    let output = function
         .wait_with_output()
         .await
         .expect("the function's output");
-    let logs = String::from_utf8_lossy(&logs.stdout);
+    (
+        path,
+        response,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
+    let moto = Moto::start();
+    let (path, response, logs) = invoke_once(
+        env!("CARGO_BIN_EXE_onboard"),
+        &moto,
+        event_file("onboard-self-service.json"),
+    )
+    .await;
 
     assert_eq!(path, "req-1/response", "{response}");
     assert_eq!(response["statusCode"], 201, "{response}");
@@ -156,7 +171,7 @@ async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
 #[tokio::test]
 async fn an_invalid_configuration_fails_the_init_naming_the_variable() {
     let moto = Moto::start();
-    let output = lambda_command(&moto, "127.0.0.1:9")
+    let output = lambda_command(env!("CARGO_BIN_EXE_onboard"), &moto, "127.0.0.1:9")
         .env("TRUST_MODE", "everyone")
         .output()
         .await
@@ -166,5 +181,36 @@ async fn an_invalid_configuration_fails_the_init_naming_the_variable() {
     assert!(
         logs.contains("TRUST_MODE") && logs.contains("init failed"),
         "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn the_drift_check_binary_answers_a_scheduled_event_with_its_report() {
+    let moto = Moto::start();
+    let (path, report, logs) = invoke_once(
+        env!("CARGO_BIN_EXE_drift-check"),
+        &moto,
+        event_file("drift-check-scheduled.json"),
+    )
+    .await;
+    assert_eq!(path, "req-1/response", "{report}");
+    assert_eq!(report["account_id"], ACCOUNT);
+    // An empty account: the catalog role does not exist yet.
+    assert_eq!(report["summary"]["findings"], 1, "{report}");
+    assert_eq!(report["findings"][0]["rule"], "role.missing");
+    let metrics: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    assert_eq!(
+        metrics.len(),
+        provisioning::drift::RULES.len(),
+        "one EMF line per rule: {logs}"
+    );
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["Rule"] == "role.missing" && m["Findings"] == 1)
     );
 }
