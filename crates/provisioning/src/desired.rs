@@ -32,10 +32,18 @@ pub fn desired_role(
     account: &Account,
     trusted_users: &[String],
 ) -> DesiredRole {
+    let arn = account.role_arn(&role.name);
+    // IAM refuses an empty principal list: with nobody granted, a `users`-mode role trusts only itself,
+    // which lets nobody new in (offboarding the last user leaves it so, onboarding replaces it).
+    let placeholder = [arn.clone()];
+    let principals = match (config.trust_mode, trusted_users) {
+        (TrustMode::Users, []) => &placeholder[..],
+        _ => trusted_users,
+    };
     DesiredRole {
         name: role.name.clone(),
-        arn: account.role_arn(&role.name),
-        trust_policy: trust_policy(config, account, trusted_users),
+        trust_policy: trust_policy(config, account, principals),
+        arn,
         managed_policy_arns: role.managed_policy_arns.clone(),
         inline_policy: role.inline_policy.clone(),
         max_session_duration: role

@@ -1195,6 +1195,22 @@ mod tests {
     }
 
     #[test]
+    fn a_users_mode_role_nobody_holds_trusts_only_itself_and_that_is_not_drift() {
+        let config = config(&[("TRUST_MODE", "users")]);
+        let mut snapshot = clean(&config);
+        snapshot.users.clear();
+        snapshot.credentials.clear();
+        let nobody = desired_role(&config.catalog[0], &config, &account(), &[]);
+        assert_eq!(
+            nobody.trust_policy["Statement"][0]["Principal"]["AWS"],
+            nobody.arn
+        );
+        assert!(crate::trust::mfa_enforced(&nobody.trust_policy));
+        snapshot.roles[0].trust_policy = nobody.trust_policy;
+        assert_eq!(found(&snapshot, &config), Vec::<&str>::new());
+    }
+
+    #[test]
     fn unique_ids_are_recognised() {
         assert!(is_unique_id("AIDAJQABLZS4A3QDU576Q"));
         assert!(is_unique_id("AROAJQABLZS4A3QDU576Q"));
