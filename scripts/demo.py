@@ -55,7 +55,7 @@ def http_event(template, claims, body, username=None):
     return event
 
 
-def invoke(function, event, port):
+def invoke_raw(function, event, port):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
     out = subprocess.run(
@@ -64,7 +64,11 @@ def invoke(function, event, port):
         check=True, capture_output=True, text=True, cwd=ROOT,
     )
     os.unlink(f.name)
-    response = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def invoke(function, event, port):
+    response = invoke_raw(function, event, port)
     body = json.loads(response.get("body") or "{}")
     return response["statusCode"], body
 
@@ -160,6 +164,13 @@ def main():
 
         step("~/.aws/config for this user")
         print(body["aws_cli_config"])
+
+        step("drift-check: every managed user, grant group and catalog role against its desired state")
+        with open(os.path.join(ROOT, "events", "drift-check-scheduled.json")) as f:
+            report = invoke_raw("drift-check", json.load(f), invoke_port)
+        print(json.dumps(report["summary"], indent=2))
+        for finding in report["findings"]:
+            print(f"{finding['severity']:>8}  {finding['rule']}  {finding['message']}")
         step("done: the seed procedure, end to end, with no console clicks")
     finally:
         for process in reversed(processes):
