@@ -277,21 +277,13 @@ impl Iam {
             .filter_map(|policy| policy.policy_arn().map(str::to_string))
             .collect();
 
-        let keys = self
-            .iam
-            .list_access_keys()
-            .user_name(name)
-            .send()
-            .await
-            .map_err(|e| aws_error("ListAccessKeys", e))?;
-        observed.access_keys = keys
-            .access_key_metadata()
-            .iter()
-            .filter_map(|key| {
-                Some(AccessKeyInfo {
-                    id: key.access_key_id()?.to_string(),
-                    active: key.status() == Some(&StatusType::Active),
-                })
+        observed.access_keys = self
+            .access_keys(name)
+            .await?
+            .into_iter()
+            .map(|key| AccessKeyInfo {
+                id: key.id,
+                active: key.active,
             })
             .collect();
 
