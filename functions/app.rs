@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use provisioning::account::Account;
-use provisioning::config::{Config, ConfigError};
+use provisioning::config::{Config, ConfigError, DriftSettings};
 use provisioning::iam::events::EventBus;
 use provisioning::iam::{Iam, load_sdk_config};
 use provisioning::outcomes::event_bus_name;
@@ -17,6 +17,8 @@ pub struct App {
     pub clock: fn() -> SystemTime,
     /// `EVENT_BUS_NAME`: where onboarding and offboarding outcomes are published; `None` publishes nothing.
     pub events: Option<EventBus>,
+    /// The drift rules' limits and, for `drift-check`, whether to repair; `status` applies the same rules.
+    pub drift: DriftSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +32,13 @@ pub enum InitError {
 impl App {
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
+        let drift = DriftSettings::from_env()?;
         let bus = event_bus_name(|name| std::env::var(name).ok())?;
         let sdk_config = load_sdk_config().await;
-        let app = Self::new(config, &sdk_config).await?;
+        let app = App {
+            drift,
+            ..Self::new(config, &sdk_config).await?
+        };
         Ok(match bus {
             Some(name) => app.with_event_bus(EventBus::new(&sdk_config, name)),
             None => app,
@@ -55,6 +61,7 @@ impl App {
             account,
             clock: SystemTime::now,
             events: None,
+            drift: DriftSettings::default(),
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_iam::types::StatusType;
 use common::*;
-use functions::drift_check::{DriftCheck, handle};
+use functions::drift_check::handle;
 use functions::{enroll_mfa, onboard};
 use provisioning::config::DriftSettings;
 use provisioning::drift::{Remediation, Report};
@@ -31,12 +31,9 @@ async fn drift(
 ) -> Report {
     let mut app = moto.app(config).await;
     app.clock = clock;
-    let check = DriftCheck {
-        app,
-        settings: settings(drift),
-    };
+    app.drift = settings(drift);
     handle(
-        &check,
+        &app,
         json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
     )
     .await
@@ -603,9 +600,70 @@ async fn findings_are_sent_to_the_alert_topic() {
     let mut app = moto.app(&[]).await;
     app.clock = SystemTime::now;
     let missing = format!("arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic");
-    let check = DriftCheck {
-        app,
-        settings: settings(&[("ALERT_TOPIC_ARN", &missing)]),
+    app.drift = settings(&[("ALERT_TOPIC_ARN", &missing)]);
+    assert!(handle(&app, json!({})).await.is_err());
+}
+
+#[tokio::test]
+async fn status_applies_the_drift_rules_to_its_user() {
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "alice").await;
+    let status = |app| async move {
+        reply(
+            functions::status::handle(
+                app,
+                http_event(self_service("alice"), json!({}), Some("alice")),
+            )
+            .await,
+        )
     };
-    assert!(handle(&check, json!({})).await.is_err());
+    let clean = status(&app).await;
+    assert_eq!(clean.status, 200, "{}", clean.body);
+    assert_eq!(
+        (
+            clean.body["in_desired_state"].clone(),
+            clean.body["findings"].clone()
+        ),
+        (json!(true), json!([]))
+    );
+
+    iam.attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name("alice")
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+    let drifted = status(&app).await;
+    assert_eq!(drifted.body["in_desired_state"], false);
+    let rules: BTreeSet<&str> = drifted.body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        ["user.console-access", "user.extra-permissions"]
+            .into_iter()
+            .collect(),
+        "{}",
+        drifted.body
+    );
+    assert!(!drifted.body.to_string().contains("Sup3r-secret-pw!"));
+    assert!(
+        iam.get_login_profile()
+            .user_name("alice")
+            .send()
+            .await
+            .is_ok(),
+        "status only reads"
+    );
 }

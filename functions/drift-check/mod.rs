@@ -2,7 +2,6 @@
 //! desired state. The event's content is ignored: what the check does (and whether it repairs) comes
 //! from the configuration only, so nobody can widen it by sending an event.
 
-use provisioning::config::DriftSettings;
 use provisioning::drift::{Report, run};
 use serde_json::Value;
 
@@ -11,15 +10,9 @@ use crate::app::App;
 /// How many findings the SNS alert lists, worst first.
 const ALERT_FINDINGS: usize = 10;
 
-pub struct DriftCheck {
-    pub app: App,
-    pub settings: DriftSettings,
-}
-
-pub async fn handle(check: &DriftCheck, _event: Value) -> provisioning::Result<Report> {
-    let app = &check.app;
+pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
     let now = (app.clock)();
-    let report = run(&app.iam, &app.config, &check.settings, &app.account, now).await?;
+    let report = run(&app.iam, &app.config, &app.drift, &app.account, now).await?;
     for finding in &report.findings {
         tracing::warn!(
             rule = finding.rule,
@@ -35,7 +28,7 @@ pub async fn handle(check: &DriftCheck, _event: Value) -> provisioning::Result<R
     for line in report.metric_lines(now) {
         println!("{line}");
     }
-    if let Some(topic) = &check.settings.alert_topic_arn
+    if let Some(topic) = &app.drift.alert_topic_arn
         && !report.findings.is_empty()
     {
         let (subject, message) = report.alert(ALERT_FINDINGS);

@@ -25,5 +25,13 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
     let username = request.username_parameter()?;
     // Authorised before IAM is read: a refusal says nothing about whether the user exists.
     caller.may_act_on(&username, &app.config)?;
-    status(&app.iam, &app.config, &app.account, &username).await
+    status(
+        &app.iam,
+        &app.config,
+        &app.drift,
+        &app.account,
+        &username,
+        (app.clock)(),
+    )
+    .await
 }

@@ -155,6 +155,20 @@ pub struct DriftSettings {
     pub alert_topic_arn: Option<String>,
 }
 
+/// The documented defaults: report only, 7 days to enrol MFA, keys 90 days old or 45 days unused.
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings {
+            mfa_grace_days: 7,
+            access_key_max_age_days: 90,
+            access_key_max_unused_days: 45,
+            remediate: false,
+            remediate_keys: false,
+            alert_topic_arn: None,
+        }
+    }
+}
+
 impl DriftSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -183,10 +197,17 @@ impl DriftSettings {
                 format!("{arn:?} is not an SNS topic ARN"),
             ));
         }
+        let defaults = DriftSettings::default();
         Ok(DriftSettings {
-            mfa_grace_days: days("MFA_GRACE_DAYS", 7)?,
-            access_key_max_age_days: days("ACCESS_KEY_MAX_AGE_DAYS", 90)?,
-            access_key_max_unused_days: days("ACCESS_KEY_MAX_UNUSED_DAYS", 45)?,
+            mfa_grace_days: days("MFA_GRACE_DAYS", defaults.mfa_grace_days)?,
+            access_key_max_age_days: days(
+                "ACCESS_KEY_MAX_AGE_DAYS",
+                defaults.access_key_max_age_days,
+            )?,
+            access_key_max_unused_days: days(
+                "ACCESS_KEY_MAX_UNUSED_DAYS",
+                defaults.access_key_max_unused_days,
+            )?,
             remediate: flag("REMEDIATE")?,
             remediate_keys: flag("REMEDIATE_KEYS")?,
             alert_topic_arn,
@@ -376,16 +397,17 @@ mod tests {
     #[test]
     fn drift_settings_defaults_and_refusals() {
         let defaults = DriftSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(defaults, DriftSettings::default());
         assert_eq!(
-            defaults,
-            DriftSettings {
-                mfa_grace_days: 7,
-                access_key_max_age_days: 90,
-                access_key_max_unused_days: 45,
-                remediate: false,
-                remediate_keys: false,
-                alert_topic_arn: None
-            }
+            (
+                defaults.mfa_grace_days,
+                defaults.access_key_max_age_days,
+                defaults.access_key_max_unused_days
+            ),
+            (7, 90, 45)
+        );
+        assert!(
+            !defaults.remediate && !defaults.remediate_keys && defaults.alert_topic_arn.is_none()
         );
         for (variable, value) in [
             ("MFA_GRACE_DAYS", "a week"),

@@ -259,6 +259,51 @@ pub fn check(
     findings
 }
 
+/// The rules `status` applies to one user: those about the user itself, and about the catalog roles and
+/// grant groups it is entitled to. The rules about other principals (who else a trust policy names, who
+/// else sits in a grant group, how full the trust policy is) need the whole account and stay with the
+/// scheduled check.
+const PER_USER_RULES: [&str; 13] = [
+    "user.grant-missing",
+    "user.extra-permissions",
+    "user.console-access",
+    "user.mfa-missing",
+    "user.mfa-not-totp",
+    "user.access-key-too-old",
+    "user.access-key-unused",
+    "user.too-many-active-keys",
+    "user.boundary-drift",
+    "group.policy-drift",
+    "role.missing",
+    "role.trust-mfa-not-enforced",
+    "role.policy-drift",
+];
+
+/// The findings about `user`, from a snapshot that holds that user and its entitled roles and groups.
+pub fn check_user(
+    snapshot: &AccountSnapshot,
+    user: &ObservedUser,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    now: SystemTime,
+) -> Vec<Finding> {
+    let entitled = entitled_roles(user, config);
+    let concerns_user = |arn: &str| {
+        arn == user.arn
+            || entitled.iter().any(|role| {
+                arn == account.role_arn(&role.name)
+                    || arn == account.group_arn(&grant_group_name(&role.name))
+            })
+    };
+    check(snapshot, config, settings, account, now)
+        .into_iter()
+        .filter(|finding| {
+            PER_USER_RULES.contains(&finding.rule) && concerns_user(&finding.resource_arn)
+        })
+        .collect()
+}
+
 fn role_findings(
     desired: &DesiredRole,
     observed: &ObservedRole,
@@ -361,7 +406,7 @@ fn role_findings(
     }
 
     let size = policy_size(trust);
-    if size * 10 > quota * 9 {
+    if size.saturating_mul(10) > quota.saturating_mul(9) {
         findings.push(TRUST_NEAR_QUOTA.finding(
             &desired.arn,
             format!("the trust policy of {} uses {size} of {quota} characters; use TRUST_MODE=account or raise the quota", desired.name),

@@ -2,22 +2,26 @@
 //! (`rotate_key`), and their removal (`offboard`). Like onboarding, each is observe → decide → apply, and
 //! the decisions (`plan_rotation`, `plan_offboarding`, `without_principal`) are pure.
 
+use std::time::SystemTime;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::account::Account;
-use crate::config::{CatalogRole, Config};
+use crate::config::{CatalogRole, Config, DriftSettings, GrantMode};
 use crate::desired::{UserSpec, desired_user, entitled_roles};
+use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
 use crate::iam::{Iam, NewAccessKey};
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
 use crate::onboarding::{
-    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, plan_onboarding,
+    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, parse_timestamp,
+    plan_onboarding,
 };
 use crate::plan::Change;
 use crate::policy::{statements, string_list};
-use crate::state::ObservedUser;
+use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedUser};
 
 /// An access key as `ListAccessKeys` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +81,12 @@ pub struct UserStatus {
     pub roles: Vec<Named>,
     pub mfa: MfaView,
     pub access_keys: Vec<AccessKeyStatus>,
+    /// No differences and no findings.
     pub in_desired_state: bool,
     /// What onboarding the user again would change, one line each.
     pub differences: Vec<String>,
+    /// The drift check's rules applied to this user (and to its roles and grant groups).
+    pub findings: Vec<Finding>,
 }
 
 /// Catalog roles the user holds a grant for, in either grant shape (a `GRANT_MODE` switch leaves the old
@@ -108,8 +115,10 @@ async fn managed_user(iam: &Iam, config: &Config, username: &str) -> Result<Obse
 pub async fn status(
     iam: &Iam,
     config: &Config,
+    settings: &DriftSettings,
     account: &Account,
     username: &str,
+    now: SystemTime,
 ) -> Result<UserStatus> {
     let user = managed_user(iam, config, username).await?;
     let tag = |key: &str| user.tags.get(key).map(String::as_str).unwrap_or_default();
@@ -156,6 +165,8 @@ pub async fn status(
         });
     }
     let differences: Vec<String> = changes.iter().map(describe).collect();
+    let snapshot = drift_snapshot(iam, config, &user, &entitled, &access_keys).await?;
+    let findings = check_user(&snapshot, &user, config, settings, account, now);
     Ok(UserStatus {
         roles: granted_roles(&user, config)
             .into_iter()
@@ -170,9 +181,66 @@ pub async fn status(
         },
         mfa,
         access_keys,
-        in_desired_state: differences.is_empty(),
+        in_desired_state: differences.is_empty() && findings.is_empty(),
         differences,
+        findings,
     })
+}
+
+/// The drift check's view of one user, read per user: the user, its entitled roles and grant groups, and
+/// the credential-report row rebuilt from `status`'s own reads (the real report is account-wide and can be
+/// four hours old).
+async fn drift_snapshot(
+    iam: &Iam,
+    config: &Config,
+    user: &ObservedUser,
+    entitled: &[CatalogRole],
+    keys: &[AccessKeyStatus],
+) -> Result<AccountSnapshot> {
+    let mut snapshot = AccountSnapshot {
+        users: vec![user.clone()],
+        // How full a trust policy is concerns the account, not this user: judged by the scheduled check.
+        trust_policy_size_quota: usize::MAX,
+        ..AccountSnapshot::default()
+    };
+    for role in entitled {
+        snapshot.roles.extend(iam.observe_role(&role.name).await?);
+        if config.grant_mode == GrantMode::Group {
+            snapshot
+                .groups
+                .extend(iam.observe_group(&grant_group_name(&role.name)).await?);
+        }
+    }
+    let mut usage = [KeyUsage::default(), KeyUsage::default()];
+    for (slot, key) in usage.iter_mut().zip(keys) {
+        *slot = KeyUsage {
+            active: key.status == KeyStatus::Active,
+            created: key.created.as_deref().and_then(parse_timestamp),
+            last_used: key.last_used_date.as_deref().and_then(parse_timestamp),
+        };
+    }
+    if user
+        .mfa_devices
+        .iter()
+        .any(|serial| serial.contains(":mfa/"))
+    {
+        snapshot.users_with_virtual_mfa.insert(user.name.clone());
+    } else {
+        snapshot
+            .other_mfa_serials
+            .insert(user.name.clone(), user.mfa_devices.clone());
+    }
+    snapshot.credentials.insert(
+        user.name.clone(),
+        CredentialRow {
+            user: user.name.clone(),
+            created: user.created,
+            password_enabled: iam.has_login_profile(&user.name).await?,
+            mfa_active: !user.mfa_devices.is_empty(),
+            access_keys: usage,
+        },
+    );
+    Ok(snapshot)
 }
 
 /// One line per change, for people: `status` shows what is not as it should be.

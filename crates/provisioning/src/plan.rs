@@ -355,6 +355,7 @@ mod tests {
                 active: true,
             }],
             mfa_devices: vec!["arn:aws:iam::123456789012:mfa/onboarded/developer".into()],
+            created: None,
         }
     }
 

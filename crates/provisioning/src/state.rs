@@ -12,6 +12,7 @@ pub struct ObservedUser {
     pub name: String,
     pub arn: String,
     pub path: String,
+    pub created: Option<std::time::SystemTime>,
     pub tags: BTreeMap<String, String>,
     pub permissions_boundary: Option<String>,
     pub groups: Vec<String>,

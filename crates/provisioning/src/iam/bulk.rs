@@ -11,6 +11,7 @@ use super::{Iam, aws_error, decode, is_code};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::names::grant_group_name;
+use crate::onboarding::parse_timestamp;
 use crate::state::{
     AccountSnapshot, CredentialRow, KeyUsage, ObservedGroup, ObservedRole, ObservedUser,
 };
@@ -91,6 +92,9 @@ impl Iam {
                         .iter()
                         .map(|t| (t.key().to_string(), t.value().to_string()))
                         .collect(),
+                    created: user
+                        .create_date()
+                        .and_then(|date| SystemTime::try_from(*date).ok()),
                     permissions_boundary: user
                         .permissions_boundary()
                         .and_then(|b| b.permissions_boundary_arn())
@@ -239,12 +243,12 @@ pub fn parse_credential_report(content: &[u8]) -> Result<BTreeMap<String, Creden
         let field = |name: &str| column(name).and_then(|i| record.get(i)).unwrap_or("");
         let key = |n: u8| KeyUsage {
             active: field(&format!("access_key_{n}_active")) == "true",
-            created: timestamp(field(&format!("access_key_{n}_last_rotated"))),
-            last_used: timestamp(field(&format!("access_key_{n}_last_used_date"))),
+            created: parse_timestamp(field(&format!("access_key_{n}_last_rotated"))),
+            last_used: parse_timestamp(field(&format!("access_key_{n}_last_used_date"))),
         };
         let row = CredentialRow {
             user: field("user").to_string(),
-            created: timestamp(field("user_creation_time")),
+            created: parse_timestamp(field("user_creation_time")),
             password_enabled: field("password_enabled") == "true",
             mfa_active: field("mfa_active") == "true",
             access_keys: [key(1), key(2)],
@@ -252,21 +256,6 @@ pub fn parse_credential_report(content: &[u8]) -> Result<BTreeMap<String, Creden
         rows.insert(row.user.clone(), row);
     }
     Ok(rows)
-}
-
-/// Report timestamps are ISO 8601 (`2024-11-01T10:00:00+00:00`); `N/A`, `no_information` and the like
-/// mean "never".
-fn timestamp(text: &str) -> Option<SystemTime> {
-    let normalized = text
-        .strip_suffix("+00:00")
-        .map(|t| format!("{t}Z"))
-        .unwrap_or_else(|| text.to_string());
-    let parsed = aws_smithy_types::DateTime::from_str(
-        &normalized,
-        aws_smithy_types::date_time::Format::DateTime,
-    )
-    .ok()?;
-    SystemTime::try_from(parsed).ok()
 }
 
 #[cfg(test)]
@@ -282,7 +271,7 @@ dev,arn:aws:iam::123456789012:user/onboarded/dev,2026-01-01T10:00:00+00:00,true,
         let dev = &rows["dev"];
         assert!(dev.password_enabled && !dev.mfa_active);
         assert!(dev.access_keys[0].active && !dev.access_keys[1].active);
-        assert_eq!(dev.created, timestamp("2026-01-01T10:00:00+00:00"));
+        assert_eq!(dev.created, parse_timestamp("2026-01-01T10:00:00+00:00"));
         assert!(dev.created.is_some());
         assert_eq!(
             dev.access_keys[0].last_used,

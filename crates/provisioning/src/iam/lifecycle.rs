@@ -118,12 +118,17 @@ impl Iam {
         tolerate_absent("DeleteAccessKey", deleted)
     }
 
+    /// Whether the user has a console password.
+    pub async fn has_login_profile(&self, user: &str) -> Result<bool> {
+        match self.iam.get_login_profile().user_name(user).send().await {
+            Ok(_) => Ok(true),
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(false),
+            Err(error) => Err(aws_error("GetLoginProfile", error)),
+        }
+    }
+
     pub async fn other_credentials(&self, user: &str) -> Result<OtherCredentials> {
-        let login_profile = match self.iam.get_login_profile().user_name(user).send().await {
-            Ok(_) => true,
-            Err(error) if is_code(&error, &["NoSuchEntity"]) => false,
-            Err(error) => return Err(aws_error("GetLoginProfile", error)),
-        };
+        let login_profile = self.has_login_profile(user).await?;
         let certificates = self
             .iam
             .list_signing_certificates()

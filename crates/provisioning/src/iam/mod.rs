@@ -205,6 +205,7 @@ impl Iam {
                 .iter()
                 .map(|tag| (tag.key().to_string(), tag.value().to_string()))
                 .collect(),
+            created: std::time::SystemTime::try_from(*user.create_date()).ok(),
             permissions_boundary: user
                 .permissions_boundary()
                 .and_then(|boundary| boundary.permissions_boundary_arn())
