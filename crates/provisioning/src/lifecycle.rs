@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::account::Account;
-use crate::config::{CatalogRole, Config, DriftSettings, GrantMode};
+use crate::config::{CatalogRole, Config, DriftSettings};
 use crate::desired::{UserSpec, desired_user, entitled_roles};
 use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
@@ -16,8 +16,8 @@ use crate::iam::{Iam, NewAccessKey};
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
 use crate::onboarding::{
-    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, parse_timestamp,
-    plan_onboarding,
+    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, ObservedGrants, observe_grants,
+    parse_timestamp, plan_onboarding,
 };
 use crate::plan::Change;
 use crate::policy::{statements, string_list};
@@ -135,8 +135,8 @@ pub async fn status(
         config,
         account,
     );
-    let (changes, _) =
-        plan_onboarding(iam, config, account, &desired, Some(&user), &entitled).await?;
+    let grants = observe_grants(iam, config, account, &entitled).await?;
+    let (changes, _) = plan_onboarding(config, account, &desired, Some(&user), &entitled, &grants);
 
     let mfa = match user.mfa_devices.first() {
         Some(serial) => MfaView::enabled(serial.clone()),
@@ -165,7 +165,7 @@ pub async fn status(
         });
     }
     let differences: Vec<String> = changes.iter().map(describe).collect();
-    let snapshot = drift_snapshot(iam, config, &user, &entitled, &access_keys).await?;
+    let snapshot = drift_snapshot(iam, &user, grants, &access_keys).await?;
     let findings = check_user(&snapshot, &user, config, settings, account, now);
     Ok(UserStatus {
         roles: granted_roles(&user, config)
@@ -192,25 +192,18 @@ pub async fn status(
 /// four hours old).
 async fn drift_snapshot(
     iam: &Iam,
-    config: &Config,
     user: &ObservedUser,
-    entitled: &[CatalogRole],
+    grants: ObservedGrants,
     keys: &[AccessKeyStatus],
 ) -> Result<AccountSnapshot> {
     let mut snapshot = AccountSnapshot {
         users: vec![user.clone()],
+        roles: grants.roles,
+        groups: grants.groups,
         // How full a trust policy is concerns the account, not this user: judged by the scheduled check.
         trust_policy_size_quota: usize::MAX,
         ..AccountSnapshot::default()
     };
-    for role in entitled {
-        snapshot.roles.extend(iam.observe_role(&role.name).await?);
-        if config.grant_mode == GrantMode::Group {
-            snapshot
-                .groups
-                .extend(iam.observe_group(&grant_group_name(&role.name)).await?);
-        }
-    }
     let mut usage = [KeyUsage::default(), KeyUsage::default()];
     for (slot, key) in usage.iter_mut().zip(keys) {
         *slot = KeyUsage {

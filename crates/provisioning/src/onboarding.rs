@@ -17,7 +17,7 @@ use crate::mfa::MfaView;
 use crate::names::{ROLES_TAG, roles_in_tag};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
-use crate::state::ObservedUser;
+use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
 
 /// IAM's documented propagation time for a new access key.
 pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
@@ -93,15 +93,15 @@ pub async fn onboard(
         account,
     );
 
+    let grants = observe_grants(iam, config, account, &order.roles).await?;
     let (mut changes, roles) = plan_onboarding(
-        iam,
         config,
         account,
         &desired,
         observed.as_ref(),
         &order.roles,
-    )
-    .await?;
+        &grants,
+    );
     if !order.issue_secrets {
         changes.retain(|change| {
             !matches!(
@@ -155,32 +155,61 @@ pub async fn onboard(
     })
 }
 
-/// Everything onboarding `desired` with `roles` would change (the user, its grants, the roles), and the
-/// roles as they must be. Also how `status` tells whether a user differs from its desired state.
-pub async fn plan_onboarding(
+/// The catalog roles and grant groups an onboarding plan compares against, read once.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedGrants {
+    pub roles: Vec<ObservedRole>,
+    pub groups: Vec<ObservedGroup>,
+}
+
+impl ObservedGrants {
+    fn role(&self, name: &str) -> Option<&ObservedRole> {
+        self.roles.iter().find(|role| role.name == name)
+    }
+
+    fn group(&self, name: &str) -> Option<&ObservedGroup> {
+        self.groups.iter().find(|group| group.name == name)
+    }
+}
+
+pub async fn observe_grants(
     iam: &Iam,
+    config: &Config,
+    account: &Account,
+    catalog_roles: &[CatalogRole],
+) -> Result<ObservedGrants> {
+    let mut observed = ObservedGrants::default();
+    for role in catalog_roles {
+        observed.roles.extend(iam.observe_role(&role.name).await?);
+        if let Some(group) = grant(role, config, account).group {
+            observed.groups.extend(iam.observe_group(&group).await?);
+        }
+    }
+    Ok(observed)
+}
+
+/// The plan of one user and the catalog roles and grant groups it needs; pure.
+pub fn plan_onboarding(
     config: &Config,
     account: &Account,
     desired: &DesiredUser,
     observed: Option<&ObservedUser>,
     catalog_roles: &[CatalogRole],
-) -> Result<(Vec<Change>, Vec<DesiredRole>)> {
+    grants: &ObservedGrants,
+) -> (Vec<Change>, Vec<DesiredRole>) {
     let mut changes = plan_user(desired, observed);
     let mut roles = Vec::new();
     for role in catalog_roles {
-        let desired_role = role_for(iam, config, account, role, &desired.arn).await?;
-        let observed_role = iam.observe_role(&role.name).await?;
-        changes.extend(plan_role(&desired_role, observed_role.as_ref()));
+        let observed_role = grants.role(&role.name);
+        let desired_role = role_for(config, account, role, observed_role, &desired.arn);
+        changes.extend(plan_role(&desired_role, observed_role));
         let grant = grant(role, config, account);
         if let Some(group) = &grant.group {
-            changes.extend(plan_grant_group(
-                &grant,
-                iam.observe_group(group).await?.as_ref(),
-            ));
+            changes.extend(plan_grant_group(&grant, grants.group(group)));
         }
         roles.push(desired_role);
     }
-    Ok((changes, roles))
+    (changes, roles)
 }
 
 pub fn rfc3339(time: SystemTime) -> String {
@@ -216,16 +245,17 @@ pub fn managed_or_absent(
     }
 }
 
-async fn role_for(
-    iam: &Iam,
+/// In `users` mode the desired trust policy keeps the managed users it already names and adds this one.
+fn role_for(
     config: &Config,
     account: &Account,
-    role: &crate::config::CatalogRole,
+    role: &CatalogRole,
+    observed: Option<&ObservedRole>,
     user_arn: &str,
-) -> Result<DesiredRole> {
+) -> DesiredRole {
     let mut principals = Vec::new();
     if config.trust_mode == TrustMode::Users {
-        if let Some(current) = iam.observe_role(&role.name).await? {
+        if let Some(current) = observed {
             principals = kept_trust_principals(
                 &trusted_aws_principals(&current.trust_policy),
                 config,
@@ -234,7 +264,7 @@ async fn role_for(
         }
         principals.push(user_arn.to_string());
     }
-    Ok(desired_role(role, config, account, &principals))
+    desired_role(role, config, account, &principals)
 }
 
 async fn refuse_oversized_trust_policies(iam: &Iam, changes: &[Change]) -> Result<()> {
@@ -284,7 +314,7 @@ async fn keep_principal_in_trust_policy(
         if present {
             return Ok(());
         }
-        let desired = role_for(iam, config, account, role, user_arn).await?;
+        let desired = role_for(config, account, role, current.as_ref(), user_arn);
         for change in plan_role(&desired, current.as_ref()) {
             iam.apply(&change).await?;
         }
