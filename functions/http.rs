@@ -48,6 +48,11 @@ pub struct Jwt {
 
 impl HttpApiRequest {
     pub fn parse(event: Value) -> Result<Self> {
+        if !event.is_object() {
+            return Err(Error::InvalidRequest(
+                "not an API Gateway HTTP API event: not a JSON object".into(),
+            ));
+        }
         serde_json::from_value(event).map_err(|error| {
             Error::InvalidRequest(format!("not an API Gateway HTTP API event: {error}"))
         })
@@ -68,15 +73,31 @@ impl HttpApiRequest {
         Caller::from_claims(claims, config)
     }
 
-    /// The JSON body; an absent or empty body reads as `{}`.
+    /// The JSON body; an absent or empty body reads as `{}`. A body above [`MAX_BODY_BYTES`] is refused
+    /// unread, and a body must be a JSON object: serde would also read a struct from an array
+    /// (`["someone"]`), a shape without field names that `deny_unknown_fields` cannot check.
     pub fn json_body<T: DeserializeOwned>(&self) -> Result<T> {
+        let within_limit = |size: usize| {
+            if size > MAX_BODY_BYTES {
+                Err(Error::RequestTooLarge {
+                    size,
+                    limit: MAX_BODY_BYTES,
+                })
+            } else {
+                Ok(())
+            }
+        };
         let text = match (&self.body, self.is_base64_encoded) {
             (None, _) => String::new(),
-            (Some(body), false) => body.clone(),
+            (Some(body), false) => {
+                within_limit(body.len())?;
+                body.clone()
+            }
             (Some(body), true) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(body)
                     .map_err(|_| Error::InvalidRequest("the body is not valid base64".into()))?;
+                within_limit(bytes.len())?;
                 String::from_utf8(bytes)
                     .map_err(|_| Error::InvalidRequest("the body is not UTF-8".into()))?
             }
@@ -86,6 +107,14 @@ impl HttpApiRequest {
         } else {
             text.as_str()
         };
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(Error::InvalidRequest(
+                "invalid request body: not a JSON object".into(),
+            ));
+        }
         serde_json::from_str(text)
             .map_err(|error| Error::InvalidRequest(format!("invalid request body: {error}")))
     }
@@ -106,14 +135,19 @@ impl HttpApiRequest {
     }
 }
 
+/// The largest request body read: every body the functions take is a few hundred bytes at most.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 pub fn status_of(error: &Error) -> u16 {
     match error.code() {
         "unauthenticated" => 401,
         "forbidden" => 403,
         "user_not_found" => 404,
+        "request_too_large" => 413,
         "user_exists_unmanaged" | "mfa_already_enabled" | "trust_policy_full" | "too_many_keys" => {
             409
         }
+        "upstream_unavailable" => 503,
         "internal" => 500,
         _ => 400,
     }
@@ -145,11 +179,21 @@ pub fn error_response(error: &Error, request_id: &str) -> ApiGatewayV2httpRespon
     } else {
         tracing::warn!(request_id, code = error.code(), error = %error, "request refused");
     }
-    json_response(
+    let mut response = json_response(
         status,
         &json!({"error": {"code": error.code(), "message": error.public_message()}}),
-    )
+    );
+    if status == 503 {
+        response.headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    response
 }
+
+/// IAM's throttling clears within seconds; sooner, the retry would likely meet it again.
+const RETRY_AFTER_SECONDS: &str = "5";
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +244,53 @@ mod tests {
         );
         assert_eq!(
             HttpApiRequest::parse(json!("a string")).unwrap_err().code(),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn a_body_above_the_limit_is_refused_unread() {
+        let padded = format!("{{\"mfa\": \"none\"}}{}", " ".repeat(MAX_BODY_BYTES));
+        let plain = HttpApiRequest::parse(json!({"body": padded})).unwrap();
+        let error = plain.json_body::<Value>().unwrap_err();
+        assert_eq!(error.code(), "request_too_large");
+        assert_eq!(status_of(&error), 413);
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(" ".repeat(MAX_BODY_BYTES + 1));
+        let encoded =
+            HttpApiRequest::parse(json!({"body": encoded, "isBase64Encoded": true})).unwrap();
+        assert_eq!(
+            encoded.json_body::<Value>().unwrap_err().code(),
+            "request_too_large"
+        );
+        let at_limit = format!("{{}}{}", " ".repeat(MAX_BODY_BYTES - 2));
+        let at_limit = HttpApiRequest::parse(json!({"body": at_limit})).unwrap();
+        assert_eq!(at_limit.json_body::<Value>().unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_body_is_a_json_object_or_nothing() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[serde(default)]
+            username: Option<String>,
+        }
+        for body in ["[]", "[\"carol\"]", " \n[null]", "null", "\"carol\"", "5"] {
+            let request = HttpApiRequest::parse(json!({"body": body})).unwrap();
+            let error = request.json_body::<Body>().unwrap_err();
+            assert_eq!(error.code(), "invalid_request", "{body}");
+        }
+        let object =
+            HttpApiRequest::parse(json!({"body": " \r\n{\"username\": \"carol\"}"})).unwrap();
+        assert_eq!(
+            object.json_body::<Body>().unwrap().username.as_deref(),
+            Some("carol")
+        );
+        assert_eq!(
+            HttpApiRequest::parse(json!([null, false, {}, {}]))
+                .unwrap_err()
+                .code(),
             "invalid_request"
         );
     }

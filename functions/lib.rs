@@ -12,4 +12,5 @@ pub mod http;
 pub mod issue_key;
 pub mod offboard;
 pub mod onboard;
+pub mod runtime;
 pub mod status;

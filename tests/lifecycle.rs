@@ -16,24 +16,6 @@ use functions::{issue_key, offboard, onboard, status};
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
 
-async fn onboard_as(app: &App, claims: Value, body: Value) -> Reply {
-    reply(onboard::handle(app, http_event(claims, body, None)).await)
-}
-
-async fn status_as(app: &App, claims: Value, username: &str) -> Reply {
-    reply(status::handle(app, http_event(claims, json!({}), Some(username))).await)
-}
-
-async fn issue_key_as(app: &App, claims: Value, username: &str) -> Reply {
-    reply(issue_key::handle(app, http_event(claims, json!({}), Some(username))).await)
-}
-
-async fn offboard_as(app: &App, claims: Value, username: &str) -> Reply {
-    let mut event = http_event(claims, json!({}), Some(username));
-    event["body"] = Value::Null;
-    reply(offboard::handle(app, event).await)
-}
-
 fn eventbridge(id: &str, detail_type: &str, detail: Value) -> Value {
     json!({
         "version": "0",

@@ -4,16 +4,8 @@ mod common;
 
 use aws_credential_types::Credentials;
 use common::*;
-use functions::{enroll_mfa, onboard};
-use serde_json::{Value, json};
-
-async fn onboard_as(app: &functions::app::App, claims: Value, body: Value) -> Reply {
-    reply(onboard::handle(app, http_event(claims, body, None)).await)
-}
-
-async fn enroll_as(app: &functions::app::App, claims: Value, username: &str, body: Value) -> Reply {
-    reply(enroll_mfa::handle(app, http_event(claims, body, Some(username))).await)
-}
+use functions::onboard;
+use serde_json::json;
 
 #[tokio::test]
 async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {

@@ -6,13 +6,14 @@ use provisioning::drift::{Report, run};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::runtime::within_deadline;
 
 /// How many findings the SNS alert lists, worst first.
 const ALERT_FINDINGS: usize = 10;
 
 pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
     let now = (app.clock)();
-    let report = run(&app.iam, &app.config, &app.drift, &app.account, now).await?;
+    let report = within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await?;
     for finding in &report.findings {
         tracing::warn!(
             rule = finding.rule,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::runtime::within_deadline;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +33,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Ok(request) => request,
         Err(error) => return error_response(&error, "-"),
     };
-    match run(app, &request).await {
+    match within_deadline(run(app, &request)).await {
         Ok(view) => {
             tracing::info!(request_id = request.request_id(), status = ?view.status, "mfa enrolment step done");
             json_response(

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::runtime::within_deadline;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +24,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Ok(request) => request,
         Err(error) => return error_response(&error, "-"),
     };
-    match run(app, &request).await {
+    match within_deadline(run(app, &request)).await {
         Ok(rotation) => {
             tracing::info!(
                 request_id = request.request_id(),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::events::{EventBridgeRequest, EventReply, Reply, failed, publish};
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::runtime::within_deadline;
 
 /// A DELETE carries no body; anything in one is refused rather than ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -32,7 +33,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Err(error) => return error_response(&error, "-"),
     };
     let request_id = request.request_id();
-    match run(app, &request).await {
+    match within_deadline(run(app, &request)).await {
         Ok((result, requested_by)) => {
             tracing::info!(request_id, user = %result.user.name, outcome = ?result.outcome, "offboarding done");
             publish(app, &user_offboarded(request_id, &requested_by, &result)).await;
@@ -65,11 +66,11 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
         Ok(request) => request,
         Err(error) => return failed(app, Request::Offboarding, None, &error).await,
     };
-    let outcome = async {
+    let outcome = within_deadline(async {
         let order = offboarding_order(&request.detail_type, &request.detail)?;
         let result = offboard(&app.iam, &app.config, &app.account, &order.username).await?;
         Ok::<_, Error>((result, order.requested_by))
-    }
+    })
     .await;
     match outcome {
         Ok((result, requested_by)) => {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::events::{EventBridgeRequest, EventReply, Reply, failed, publish};
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::runtime::within_deadline;
 
 /// The binary's entry point: API Gateway and EventBridge events each get their own answer.
 pub async fn invoke(app: &App, event: Value) -> Reply {
@@ -28,7 +29,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Err(error) => return error_response(&error, "-"),
     };
     let request_id = request.request_id();
-    match run(app, &request).await {
+    match within_deadline(run(app, &request)).await {
         Ok((result, requested_by)) => {
             let status = if result.created_secret { 201 } else { 200 };
             tracing::info!(request_id, user = %result.user.name, status, "onboarded");
@@ -56,11 +57,11 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
         Ok(request) => request,
         Err(error) => return failed(app, Request::Onboarding, None, &error).await,
     };
-    let outcome = async {
+    let outcome = within_deadline(async {
         let order = onboarding_order(&request.detail_type, &request.detail, &app.config)?;
         let result = onboard(&app.iam, &app.config, &app.account, &order, (app.clock)()).await?;
         Ok::<_, provisioning::Error>((result, order.requested_by))
-    }
+    })
     .await;
     match outcome {
         Ok((result, requested_by)) => {

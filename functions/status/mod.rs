@@ -8,13 +8,14 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::runtime::within_deadline;
 
 pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
     let request = match HttpApiRequest::parse(event) {
         Ok(request) => request,
         Err(error) => return error_response(&error, "-"),
     };
-    match run(app, &request).await {
+    match within_deadline(run(app, &request)).await {
         Ok(status) => json_response(200, &status),
         Err(error) => error_response(&error, request.request_id()),
     }

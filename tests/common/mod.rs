@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+pub mod proxy;
+
+use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
@@ -72,17 +74,11 @@ impl Moto {
     }
 
     pub async fn sdk_config(&self) -> SdkConfig {
-        self.sdk_config_as(Credentials::new("testing", "testing", None, None, "moto"))
-            .await
+        sdk_config_at(&self.endpoint).await
     }
 
     pub async fn sdk_config_as(&self, credentials: Credentials) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials)
-            .load()
-            .await
+        sdk_config_for(&self.endpoint, credentials).await
     }
 
     /// An IAM client independent of the code under test, to set up and read back what IAM holds.
@@ -91,18 +87,40 @@ impl Moto {
     }
 
     pub async fn app(&self, vars: &[(&str, &str)]) -> App {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = Config::from_lookup(|name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-        .expect("valid test configuration");
-        App::new(config, &self.sdk_config().await)
-            .await
-            .expect("the app starts against moto")
+        app_at(&self.endpoint, vars).await
     }
+}
+
+/// The product's SDK settings (retries, timeouts), pointed at `endpoint` (moto, or a proxy in front).
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
+    sdk_config_for(
+        endpoint,
+        Credentials::new("testing", "testing", None, None, "moto"),
+    )
+    .await
+}
+
+async fn sdk_config_for(endpoint: &str, credentials: Credentials) -> SdkConfig {
+    provisioning::iam::sdk_config_loader()
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// The functions' `App` with `vars` as its environment, talking to IAM at `endpoint`.
+pub async fn app_at(endpoint: &str, vars: &[(&str, &str)]) -> App {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config =
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("valid test configuration");
+    App::new(config, &sdk_config_at(endpoint).await)
+        .await
+        .expect("the app starts against moto")
 }
 
 /// An API Gateway HTTP API event as the JWT authorizer delivers it.
@@ -126,6 +144,28 @@ pub fn http_event(claims: Value, body: Value, username: Option<&str>) -> Value {
         event["routeKey"] = json!("POST /users/{username}/mfa");
     }
     event
+}
+
+pub async fn onboard_as(app: &App, claims: Value, body: Value) -> Reply {
+    reply(functions::onboard::handle(app, http_event(claims, body, None)).await)
+}
+
+pub async fn enroll_as(app: &App, claims: Value, username: &str, body: Value) -> Reply {
+    reply(functions::enroll_mfa::handle(app, http_event(claims, body, Some(username))).await)
+}
+
+pub async fn status_as(app: &App, claims: Value, username: &str) -> Reply {
+    reply(functions::status::handle(app, http_event(claims, json!({}), Some(username))).await)
+}
+
+pub async fn issue_key_as(app: &App, claims: Value, username: &str) -> Reply {
+    reply(functions::issue_key::handle(app, http_event(claims, json!({}), Some(username))).await)
+}
+
+pub async fn offboard_as(app: &App, claims: Value, username: &str) -> Reply {
+    let mut event = http_event(claims, json!({}), Some(username));
+    event["body"] = Value::Null;
+    reply(functions::offboard::handle(app, event).await)
 }
 
 pub fn self_service(email: &str) -> Value {

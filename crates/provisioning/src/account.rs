@@ -51,6 +51,15 @@ impl Account {
         self.iam_arn(&format!("group/{name}"))
     }
 
+    /// The managed policy that serves as the lock on a role's trust policy (`iam::locks`).
+    pub fn trust_lock_arn(&self, role: &str) -> String {
+        self.iam_arn(&format!(
+            "policy{}{}",
+            crate::names::TRUST_LOCK_PATH,
+            crate::names::trust_lock_name(role)
+        ))
+    }
+
     pub fn mfa_serial(&self, path: &str, name: &str) -> String {
         self.iam_arn(&format!("mfa{path}{name}"))
     }

@@ -12,10 +12,13 @@ use serde_json::{Value, json};
 
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
-use crate::desired::{DesiredRole, desired_role, entitled_roles, grant};
+use crate::desired::{DesiredRole, desired_role, entitled_roles, grant, kept_trust_principals};
+use crate::iam::locks::with_trust_lock;
 use crate::names::{ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
-use crate::policy::{canonical, policy_size, semantically_equal, statements, string_list};
+use crate::policy::{
+    canonical, policy_size, semantically_equal, statements, string_list, trusted_aws_principals,
+};
 use crate::state::{AccountSnapshot, ObservedRole, ObservedUser};
 use crate::trust::mfa_loopholes;
 
@@ -989,6 +992,55 @@ impl Report {
     }
 }
 
+/// Applies one repair. In `users` mode a trust policy lists every holder and onboardings edit it while the
+/// check runs, so its repair is made under the role's trust lock, against a fresh read: a user onboarded
+/// since the snapshot was read is not in the snapshot, and keeps its principal.
+async fn repair(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    account: &Account,
+    snapshot: &AccountSnapshot,
+    change: &Change,
+) -> crate::Result<()> {
+    let users_mode = config.trust_mode == TrustMode::Users;
+    let Change::UpdateTrustPolicy { role, trust_policy } = change else {
+        return iam.apply(change).await.map(|_| ());
+    };
+    let Some(catalog_role) = config.catalog_role(role).filter(|_| users_mode) else {
+        return iam.apply(change).await.map(|_| ());
+    };
+    with_trust_lock(iam, role, &account.trust_lock_arn(role), async || {
+        let known: BTreeSet<&str> = snapshot
+            .users
+            .iter()
+            .map(|user| user.arn.as_str())
+            .collect();
+        let current = iam.observe_role(role).await?;
+        let newcomers = current
+            .map(|current| {
+                kept_trust_principals(
+                    &trusted_aws_principals(&current.trust_policy),
+                    config,
+                    account,
+                )
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|principal| !known.contains(principal.as_str()));
+        let mut principals =
+            kept_trust_principals(&trusted_aws_principals(trust_policy), config, account);
+        principals.extend(newcomers);
+        let trust_policy = desired_role(catalog_role, config, account, &principals).trust_policy;
+        iam.apply(&Change::UpdateTrustPolicy {
+            role: role.clone(),
+            trust_policy,
+        })
+        .await
+        .map(|_| ())
+    })
+    .await
+}
+
 /// The scheduled check: read in bulk, find, and with `REMEDIATE=true` repair what is marked automatic.
 /// A repair that fails leaves its finding `remediated: false` and is logged; the others still run.
 pub async fn run(
@@ -1012,8 +1064,8 @@ pub async fn run(
                 if applied.contains(change) {
                     continue;
                 }
-                match iam.apply(change).await {
-                    Ok(_) => applied.push(change.clone()),
+                match repair(iam, config, account, &snapshot, change).await {
+                    Ok(()) => applied.push(change.clone()),
                     Err(error) => {
                         tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");
                         repaired = false;

@@ -7,6 +7,8 @@ use std::fmt;
 pub enum Error {
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("the request body is {size} bytes, above the limit of {limit}")]
+    RequestTooLarge { size: usize, limit: usize },
     #[error("{0}")]
     InvalidUsername(String),
     #[error("role {0:?} is not in the role catalog")]
@@ -38,6 +40,17 @@ pub enum Error {
         "user {0:?} already has two active access keys; an administrator must deactivate one before another can be issued"
     )]
     TooManyKeys(String),
+    /// `CreateAccessKey` took effect but its answer, the only copy of the secret, was lost on the way.
+    #[error(
+        "an access key was created for {0:?} but IAM's answer holding its secret was lost; \
+         POST /users/{0}/access-keys replaces it"
+    )]
+    KeySecretLost(String),
+    /// The invocation's deadline came before IAM answered (throttling, slow or failing calls).
+    #[error(
+        "IAM did not answer in time; what was done so far is finished by sending the same request again"
+    )]
+    DeadlineExceeded,
     #[error("IAM call {operation} failed: {detail}")]
     Aws {
         operation: &'static str,
@@ -50,6 +63,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidRequest(_) => "invalid_request",
+            Error::RequestTooLarge { .. } => "request_too_large",
             Error::InvalidUsername(_) => "invalid_username",
             Error::UnknownRole(_) => "unknown_role",
             Error::Unauthenticated(_) => "unauthenticated",
@@ -60,6 +74,11 @@ impl Error {
             Error::InvalidMfaCodes => "invalid_mfa_codes",
             Error::TrustPolicyFull { .. } => "trust_policy_full",
             Error::TooManyKeys(_) => "too_many_keys",
+            Error::DeadlineExceeded
+            | Error::KeySecretLost(_)
+            | Error::Aws {
+                retryable: true, ..
+            } => "upstream_unavailable",
             Error::Aws { .. } => "internal",
         }
     }
@@ -68,6 +87,11 @@ impl Error {
     /// to the log line, not to the person on the other end.
     pub fn public_message(&self) -> String {
         match self {
+            Error::Aws {
+                retryable: true, ..
+            } => "IAM is throttling or failing; what was done so far is finished by sending the same \
+                  request again in a few seconds"
+                .to_string(),
             Error::Aws { .. } => {
                 "an internal error occurred; nothing secret was created, and the request can be retried"
                     .to_string()
@@ -79,10 +103,12 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Aws {
-                retryable: true,
-                ..
-            }
+            Error::DeadlineExceeded
+                | Error::KeySecretLost(_)
+                | Error::Aws {
+                    retryable: true,
+                    ..
+                }
         )
     }
 

@@ -12,16 +12,17 @@ use crate::config::{CatalogRole, Config, DriftSettings};
 use crate::desired::{UserSpec, desired_user, entitled_roles};
 use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
+use crate::iam::locks::with_trust_lock;
 use crate::iam::{Iam, NewAccessKey};
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
 use crate::onboarding::{
     AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, ObservedGrants, observe_grants,
-    parse_timestamp, plan_onboarding,
+    parse_timestamp, plan_onboarding, record_key_shown,
 };
 use crate::plan::Change;
 use crate::policy::{statements, string_list};
-use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedUser};
+use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedRole, ObservedUser};
 
 /// An access key as `ListAccessKeys` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,11 +358,14 @@ pub async fn rotate_key(
     wait_until_usable: bool,
 ) -> Result<KeyRotation> {
     let user = managed_user(iam, config, username).await?;
-    let plan = plan_rotation(&iam.access_keys(username).await?, username)?;
+    let keys = iam.access_keys(username).await?;
+    let plan = plan_rotation(&keys, username)?;
     if let Some(key_id) = &plan.delete {
         iam.delete_access_key(username, key_id).await?;
     }
-    let key = iam.create_access_key(username).await?;
+    let kept = keys.len() - usize::from(plan.delete.is_some());
+    let key = iam.create_access_key(username, kept).await?;
+    record_key_shown(iam, username, &key).await;
     // From here on the new secret exists and must reach the person: a failure to deactivate the old key
     // is reported in the response (it stays active), not as an error that would lose the secret.
     let previous_access_key = match &plan.deactivate {
@@ -407,6 +411,7 @@ fn new_key_view(key: &NewAccessKey, usable: Option<bool>) -> AccessKeyView {
         secret_access_key: Some(key.secret.expose().to_string()),
         usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
         usable,
+        ..AccessKeyView::default()
     }
 }
 
@@ -679,40 +684,35 @@ pub async fn offboard(
     })
 }
 
-/// How often the trust policy is re-read after our edit: a concurrent `users`-mode onboarding may write
-/// back a version it read before our edit, principal included.
-const TRUST_EDIT_ATTEMPTS: usize = 4;
-
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it
-/// was there. In `account` mode the policy names no user and nothing changes.
+/// was there. The edit is made under the role's trust lock, against a fresh read; a policy that does not
+/// name the user (always so in `account` mode) is left alone without taking the lock.
 async fn remove_trusted_principal(
     iam: &Iam,
     account: &Account,
     role: &str,
     user_arn: &str,
 ) -> Result<bool> {
-    let mut edited = false;
-    for _ in 0..TRUST_EDIT_ATTEMPTS {
-        let Some(observed) = iam.observe_role(role).await? else {
-            return Ok(edited);
-        };
-        let Some(trust_policy) =
+    let edit = |observed: Option<ObservedRole>| {
+        observed.and_then(|observed| {
             without_principal(&observed.trust_policy, user_arn, &account.role_arn(role))
-        else {
-            return Ok(edited);
+        })
+    };
+    if edit(iam.observe_role(role).await?).is_none() {
+        return Ok(false);
+    }
+    with_trust_lock(iam, role, &account.trust_lock_arn(role), async || {
+        let Some(trust_policy) = edit(iam.observe_role(role).await?) else {
+            return Ok(false);
         };
         iam.apply(&Change::UpdateTrustPolicy {
             role: role.to_string(),
             trust_policy,
         })
         .await?;
-        edited = true;
-    }
-    Err(Error::aws(
-        "UpdateAssumeRolePolicy",
-        format!("{user_arn} kept reappearing in the trust policy of {role}"),
-        true,
-    ))
+        Ok(true)
+    })
+    .await
 }
 
 /// Service-specific credentials (CodeCommit, Keyspaces) are rare, and not every IAM implementation lists

@@ -31,6 +31,15 @@ pub const REQUESTED_AT_TAG: &str = "onboarding:requested-at";
 /// The catalog roles granted to a user. The grant itself (a group membership, an inline policy) can be
 /// removed by anyone; this record is what lets the drift check notice that it went missing.
 pub const ROLES_TAG: &str = "onboarding:roles";
+/// Where the trust-policy locks live (`iam::locks`): customer managed policies that are never attached.
+pub const TRUST_LOCK_PATH: &str = "/onboarding/locks/";
+
+pub fn trust_lock_name(role: &str) -> String {
+    format!("onboarding-trust-lock-{role}")
+}
+
+/// The id of the last access key whose secret a response carried (`onboard` or `issue-key`).
+pub const KEY_SHOWN_TAG: &str = "onboarding:key-shown";
 
 /// Tag values cannot hold commas; role names cannot hold spaces.
 pub fn roles_tag_value<'a>(roles: impl IntoIterator<Item = &'a str>) -> String {

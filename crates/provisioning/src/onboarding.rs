@@ -12,9 +12,10 @@ use crate::desired::{
     DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, grant, kept_trust_principals,
 };
 use crate::error::{Error, Result};
+use crate::iam::locks::with_trust_lock;
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
 use crate::mfa::MfaView;
-use crate::names::{ROLES_TAG, roles_in_tag};
+use crate::names::{KEY_SHOWN_TAG, ROLES_TAG, roles_in_tag};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
@@ -24,8 +25,6 @@ pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
 /// Below the functions' 29 s timeout (API Gateway gives up at 30 s): a key created by a request that
 /// timed out would be a secret nobody ever receives.
 pub(crate) const KEY_WAIT_LIMIT: Duration = Duration::from_secs(20);
-/// Concurrent `users`-mode onboardings can overwrite each other's trust policy edits; each re-checks its own.
-const TRUST_WRITE_ATTEMPTS: usize = 4;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Named {
@@ -33,7 +32,7 @@ pub struct Named {
     pub arn: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AccessKeyView {
     pub access_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +41,12 @@ pub struct AccessKeyView {
     pub usable_after_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usable: Option<bool>,
+    /// On a replay: the key exists, but no response ever carried its secret (the request that created it
+    /// died or timed out before answering). `recover_with` replaces it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret_lost: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recover_with: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +69,33 @@ pub async fn onboard(
     order: &OnboardingOrder,
     now: SystemTime,
 ) -> Result<OnboardingResult> {
+    if let Some(result) =
+        onboard_once(iam, config, account, order, now, order.issue_secrets).await?
+    {
+        return Ok(result);
+    }
+    // A concurrent request created the user between our read and our CreateUser. That request hands out
+    // the key and the MFA seed; this one finishes whatever else it asked for, as a replay would.
+    onboard_once(iam, config, account, order, now, false)
+        .await?
+        .ok_or_else(|| {
+            Error::aws(
+                "CreateUser",
+                format!("{} was created and deleted while we looked", order.username),
+                true,
+            )
+        })
+}
+
+/// One observe → plan → apply pass; `None` when CreateUser found the user made since it was observed.
+async fn onboard_once(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    order: &OnboardingOrder,
+    now: SystemTime,
+    issue_secrets: bool,
+) -> Result<Option<OnboardingResult>> {
     let requested_at = rfc3339(now);
     let observed = managed_or_absent(
         iam.observe_user(&order.username).await?,
@@ -102,7 +134,7 @@ pub async fn onboard(
         &order.roles,
         &grants,
     );
-    if !order.issue_secrets {
+    if !issue_secrets {
         changes.retain(|change| {
             !matches!(
                 change,
@@ -111,23 +143,50 @@ pub async fn onboard(
         });
     }
     if config.trust_mode == TrustMode::Users {
+        // Refused before anything is created; checked again under the lock, against a fresh read.
         refuse_oversized_trust_policies(iam, &changes).await?;
+        changes.retain(|change| !matches!(change, Change::UpdateTrustPolicy { .. }));
     }
 
-    let mut new_key = None;
+    // A device left by an earlier request that died before answering (no key's secret was ever shown)
+    // holds a seed nobody received: it is issued again, so this answer can carry one.
+    let seed_never_shown = observed
+        .as_ref()
+        .is_some_and(|user| !user.tags.contains_key(KEY_SHOWN_TAG));
+    let creates_device = changes
+        .iter()
+        .any(|change| matches!(change, Change::EnsureVirtualMfaDevice { .. }));
+    if seed_never_shown && creates_device {
+        iam.delete_virtual_mfa_device(&account.mfa_serial(&config.user_path, &order.username))
+            .await?;
+    }
+
+    // The key comes last: a request that fails before it has created no secret, and one that fails
+    // after it has nothing left to do but answer.
+    let creates_key = changes
+        .iter()
+        .any(|change| matches!(change, Change::CreateAccessKey { .. }));
+    changes.retain(|change| !matches!(change, Change::CreateAccessKey { .. }));
     let mut new_device = None;
     for change in in_apply_order(changes) {
         match iam.apply(&change).await? {
-            Applied::AccessKey(key) => new_key = Some(key),
+            Applied::UserAlreadyExists => return Ok(None),
             Applied::VirtualMfaDevice(device) => new_device = device,
-            Applied::Done => {}
+            Applied::AccessKey(_) | Applied::Done => {}
         }
     }
     if config.trust_mode == TrustMode::Users {
         for role in &order.roles {
-            keep_principal_in_trust_policy(iam, config, account, role, &desired.arn).await?;
+            add_principal_to_trust_policy(iam, config, account, role, &desired.arn).await?;
         }
     }
+    let new_key = if creates_key {
+        let key = iam.create_access_key(&order.username, 0).await?;
+        record_key_shown(iam, &order.username, &key).await;
+        Some(key)
+    } else {
+        None
+    };
 
     let observed_after = observed.as_ref();
     let usable = match (&new_key, order.wait_until_usable) {
@@ -136,7 +195,7 @@ pub async fn onboard(
     };
     let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
     let access_key = access_key_view(observed_after, new_key.as_ref(), usable);
-    Ok(OnboardingResult {
+    Ok(Some(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
         aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
         user: Named {
@@ -152,7 +211,21 @@ pub async fn onboard(
             })
             .collect(),
         mfa,
-    })
+    }))
+}
+
+/// Tags the user with the id of the key whose secret is about to be answered, so that a replay can tell a
+/// key whose secret was handed out from one whose creating request died before answering. Best effort:
+/// the secret in hand matters more than the record, and a missing record only makes a replay advise a
+/// rotation that was not needed.
+pub(crate) async fn record_key_shown(iam: &Iam, user: &str, key: &NewAccessKey) {
+    let change = Change::TagUser {
+        user: user.to_string(),
+        tags: vec![(KEY_SHOWN_TAG.to_string(), key.id.clone())],
+    };
+    if let Err(error) = iam.apply(&change).await {
+        tracing::warn!(user, access_key_id = %key.id, error = %error, "could not record that the key's secret was shown");
+    }
 }
 
 /// The catalog roles and grant groups an onboarding plan compares against, read once.
@@ -295,38 +368,31 @@ async fn refuse_oversized_trust_policies(iam: &Iam, changes: &[Change]) -> Resul
     Ok(())
 }
 
-/// Read-modify-write of a trust policy has no lock in IAM: another onboarding may have written its own
-/// version between our read and our write. Re-read until our principal is there.
-async fn keep_principal_in_trust_policy(
+/// In `users` mode the trust policy lists every holder: adding one is a read-modify-write, done under the
+/// role's trust lock so that concurrent onboardings and offboardings never drop each other's principal.
+async fn add_principal_to_trust_policy(
     iam: &Iam,
     config: &Config,
     account: &Account,
-    role: &crate::config::CatalogRole,
+    role: &CatalogRole,
     user_arn: &str,
 ) -> Result<()> {
-    for _ in 0..TRUST_WRITE_ATTEMPTS {
-        let current = iam.observe_role(&role.name).await?;
-        let present = current.as_ref().is_some_and(|r| {
-            trusted_aws_principals(&r.trust_policy)
-                .iter()
-                .any(|p| p == user_arn)
-        });
-        if present {
-            return Ok(());
-        }
-        let desired = role_for(config, account, role, current.as_ref(), user_arn);
-        for change in plan_role(&desired, current.as_ref()) {
-            iam.apply(&change).await?;
-        }
-    }
-    Err(Error::aws(
-        "UpdateAssumeRolePolicy",
-        format!(
-            "{user_arn} kept disappearing from the trust policy of {}",
-            role.name
-        ),
-        true,
-    ))
+    with_trust_lock(
+        iam,
+        &role.name,
+        &account.trust_lock_arn(&role.name),
+        async || {
+            let current = iam.observe_role(&role.name).await?;
+            let desired = role_for(config, account, role, current.as_ref(), user_arn);
+            let changes = plan_role(&desired, current.as_ref());
+            refuse_oversized_trust_policies(iam, &changes).await?;
+            for change in changes {
+                iam.apply(&change).await?;
+            }
+            Ok(())
+        },
+    )
+    .await
 }
 
 fn mfa_view(
@@ -353,24 +419,30 @@ fn access_key_view(
     new_key: Option<&NewAccessKey>,
     usable: Option<bool>,
 ) -> AccessKeyView {
-    match new_key {
-        Some(key) => AccessKeyView {
+    if let Some(key) = new_key {
+        return AccessKeyView {
             access_key_id: Some(key.id.clone()),
             secret_access_key: Some(key.secret.expose().to_string()),
             usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
             usable,
-        },
-        None => AccessKeyView {
-            access_key_id: observed.and_then(|user| {
-                let active = user.access_keys.iter().find(|key| key.active);
-                active
-                    .or(user.access_keys.first())
-                    .map(|key| key.id.clone())
-            }),
-            secret_access_key: None,
-            usable_after_seconds: None,
-            usable: None,
-        },
+            secret_lost: false,
+            recover_with: None,
+        };
+    }
+    let Some(user) = observed else {
+        return AccessKeyView::default();
+    };
+    let key = user
+        .access_keys
+        .iter()
+        .find(|key| key.active)
+        .or(user.access_keys.first());
+    let secret_lost = key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
+    AccessKeyView {
+        access_key_id: key.map(|key| key.id.clone()),
+        secret_lost,
+        recover_with: secret_lost.then(|| format!("POST /users/{}/access-keys", user.name)),
+        ..AccessKeyView::default()
     }
 }
 

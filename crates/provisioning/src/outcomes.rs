@@ -143,7 +143,7 @@ mod tests {
                 access_key_id: Some("AKIAEXAMPLE".into()),
                 secret_access_key: Some("wJalrXUtnFEMI".into()),
                 usable_after_seconds: Some(15),
-                usable: None,
+                ..AccessKeyView::default()
             },
             roles: vec![Named {
                 name: "ResourceCreatorRole".into(),

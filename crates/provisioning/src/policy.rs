@@ -122,7 +122,7 @@ pub fn semantically_equal(a: &Value, b: &Value) -> bool {
 pub fn canonical(document: &Value) -> Value {
     let mut canonical_statements: Vec<Value> = statements(document)
         .into_iter()
-        .map(canonical_statement)
+        .map(|statement| keys_sorted(canonical_statement(statement)))
         .collect();
     canonical_statements.sort_by_key(Value::to_string);
     canonical_statements.dedup();
@@ -130,6 +130,23 @@ pub fn canonical(document: &Value) -> Value {
         "Version": document.get("Version").cloned().unwrap_or(Value::Null),
         "Statement": canonical_statements
     })
+}
+
+/// Objects keep the order their keys were written in, and statements are sorted and deduplicated by
+/// their text: without one key order, `{"Effect", "Action"}` and `{"Action", "Effect"}` would differ.
+fn keys_sorted(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut fields: Vec<(String, Value)> = fields
+                .into_iter()
+                .map(|(key, value)| (key, keys_sorted(value)))
+                .collect();
+            fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(fields.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(keys_sorted).collect()),
+        other => other,
+    }
 }
 
 fn canonical_statement(statement: &Value) -> Value {
@@ -324,6 +341,21 @@ mod tests {
         let single_statement = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}});
         let as_list = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"]}]});
         assert!(semantically_equal(&single_statement, &as_list));
+    }
+
+    #[test]
+    fn the_order_of_keys_does_not_count() {
+        let written = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "iam:*", "Resource": "*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}
+        ]});
+        let reordered = json!({"Statement": [
+            {"Resource": "*", "Action": "s3:*", "Effect": "Allow"},
+            {"Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}, "Bool": {"aws:SecureTransport": "false"}},
+             "Resource": "*", "Action": "iam:*", "Effect": "Deny"}
+        ], "Version": "2012-10-17"});
+        assert!(semantically_equal(&written, &reordered));
     }
 
     #[test]

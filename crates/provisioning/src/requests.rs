@@ -40,6 +40,12 @@ fn detail(detail_type: &str, expected: &str, detail: &Value) -> Result<RequestDe
             "detail-type {detail_type:?} is not {expected:?}"
         )));
     }
+    // serde reads a struct from an array too (`["dev", null, "hr"]`): no field names, nothing to check.
+    if !detail.is_object() {
+        return Err(Error::InvalidRequest(
+            "invalid event detail: not a JSON object".into(),
+        ));
+    }
     let detail = RequestDetail::deserialize(detail)
         .map_err(|error| Error::InvalidRequest(format!("invalid event detail: {error}")))?;
     validate_requested_by(&detail.requested_by)?;
@@ -200,6 +206,11 @@ mod tests {
                 "unknown_role",
             ),
             ("Onboarding Requested", json!("dev"), "invalid_request"),
+            (
+                "Onboarding Requested",
+                json!(["dev", ["BreakGlass"], "hr"]),
+                "invalid_request",
+            ),
             (
                 "Offboarding Requested",
                 json!({"username": "dev", "requested_by": "hr"}),

@@ -67,20 +67,35 @@ fn covers_assume_role(statement: &Value) -> bool {
     false
 }
 
-/// IAM action patterns: `*` any run of characters, `?` any one character.
+/// IAM action patterns: `*` any run of characters, `?` any one character. Backtracks to the last `*`
+/// only (at most pattern × text steps): a pattern such as `sts:****…x` in a hostile trust policy must not
+/// make the analysis, and with it the drift check, run for an exponential time.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    fn go(pattern: &[u8], text: &[u8]) -> bool {
-        match (pattern.first(), text.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                go(&pattern[1..], text) || (!text.is_empty() && go(pattern, &text[1..]))
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
+    let (mut p, mut t) = (0, 0);
+    // The last `*` seen, and where in the text it stops absorbing characters for now.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
             }
-            (Some(b'?'), Some(_)) => go(&pattern[1..], &text[1..]),
-            (Some(p), Some(t)) if p == t => go(&pattern[1..], &text[1..]),
-            _ => false,
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    star = Some((star_p, star_t + 1));
+                    p = star_p + 1;
+                    t = star_t + 1;
+                }
+                None => return false,
+            },
         }
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// `"Principal": "*"`, or an `AWS` entry. Services and federated principals do not sign in with MFA and

@@ -4,10 +4,24 @@
 use aws_sdk_iam::types::{AssignmentStatusType, StatusType};
 use aws_smithy_types::date_time::Format;
 
-use super::{Iam, NewAccessKey, Secret, aws_error, is_code, tolerate_absent};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+
+use super::{
+    Iam, NewAccessKey, Secret, aws_error, is_code, is_throttling, outcome_unknown, tolerate_absent,
+};
 use crate::error::{Error, Result};
 use crate::lifecycle::{AccessKey, KeyLastUsed, OtherCredentials, Removal, UserDeletion};
 use crate::plan::Change;
+
+/// Between attempts at creating a key, when IAM throttled or its answer was lost.
+const KEY_CREATION_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
 
 /// IAM's answer for a key never used, or a service never named.
 const NOT_AVAILABLE: &str = "N/A";
@@ -78,21 +92,49 @@ impl Iam {
     }
 
     /// A key for key rotation; IAM's two-key limit (a concurrent rotation won the race) is `too_many_keys`.
-    pub async fn create_access_key(&self, user: &str) -> Result<NewAccessKey> {
-        let output = match self.iam.create_access_key().user_name(user).send().await {
-            Ok(output) => output,
-            Err(error) if is_code(&error, &["LimitExceeded"]) => {
-                return Err(Error::TooManyKeys(user.to_string()));
+    /// Creates one access key for a user that holds `known_keys` keys, without the SDK's automatic retry:
+    /// retrying an attempt whose answer was lost on the way back would make a second key, and the first
+    /// one's secret would be gone. A refusal that changed nothing (throttling) is retried here; an outcome
+    /// we cannot know (dropped connection, timeout, 5xx) is settled by listing the keys first.
+    pub async fn create_access_key(&self, user: &str, known_keys: usize) -> Result<NewAccessKey> {
+        let mut delays = KEY_CREATION_RETRY_DELAYS.iter();
+        loop {
+            let attempt = self
+                .iam
+                .create_access_key()
+                .user_name(user)
+                .customize()
+                .config_override(
+                    aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let error = match attempt {
+                Ok(output) => {
+                    let key = output.access_key().ok_or_else(|| {
+                        Error::aws("CreateAccessKey", "the response holds no key", false)
+                    })?;
+                    return Ok(NewAccessKey {
+                        id: key.access_key_id().to_string(),
+                        secret: Secret::new(key.secret_access_key()),
+                    });
+                }
+                Err(error) if is_code(&error, &["LimitExceeded"]) => {
+                    return Err(Error::TooManyKeys(user.to_string()));
+                }
+                Err(error) => error,
+            };
+            let Some(delay) = delays.next() else {
+                return Err(aws_error("CreateAccessKey", error));
+            };
+            if outcome_unknown(&error) && self.access_keys(user).await?.len() > known_keys {
+                return Err(Error::KeySecretLost(user.to_string()));
             }
-            Err(error) => return Err(aws_error("CreateAccessKey", error)),
-        };
-        let key = output
-            .access_key()
-            .ok_or_else(|| Error::aws("CreateAccessKey", "the response holds no key", false))?;
-        Ok(NewAccessKey {
-            id: key.access_key_id().to_string(),
-            secret: Secret::new(key.secret_access_key()),
-        })
+            if !is_throttling(&error) && !outcome_unknown(&error) {
+                return Err(aws_error("CreateAccessKey", error));
+            }
+            tokio::time::sleep(*delay).await;
+        }
     }
 
     pub async fn deactivate_access_key(&self, user: &str, key_id: &str) -> Result<()> {

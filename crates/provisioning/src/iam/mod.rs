@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{StatusType, SummaryKeyType, Tag};
@@ -59,6 +60,8 @@ pub struct NewMfaDevice {
 #[derive(Debug)]
 pub enum Applied {
     Done,
+    /// `CreateUser` found a user of that name, made since it was observed (a concurrent request).
+    UserAlreadyExists,
     AccessKey(NewAccessKey),
     /// `None`: a device was already waiting to be enabled, and its seed is not ours to show again.
     VirtualMfaDevice(Option<NewMfaDevice>),
@@ -72,6 +75,7 @@ mod alerts;
 mod bulk;
 pub mod events;
 mod lifecycle;
+pub mod locks;
 
 #[derive(Clone, Debug)]
 pub struct Iam {
@@ -101,13 +105,30 @@ impl Intercept for CountCalls {
     }
 }
 
-/// Loads the SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), with the
-/// standard retry mode so throttling and 5xx answers are retried with backoff by the SDK itself.
-pub async fn load_sdk_config() -> SdkConfig {
+/// The SDK settings every function uses; `load_sdk_config` adds the environment (credentials, region,
+/// `AWS_ENDPOINT_URL`), tests add moto's endpoint.
+///
+/// Standard retry mode: throttling, 5xx and dropped connections are retried with jittered exponential
+/// backoff. An attempt that hangs is cut off so it can be retried; the invocation's deadline bounds the
+/// whole (see the functions' `runtime`).
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(6))
-        .load()
-        .await
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        )
+}
+
+/// IAM answers in well under a second; a page of GetAccountAuthorizationDetails for a large account in
+/// a few. Longer than this, the attempt is presumed lost and retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn load_sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
 }
 
 fn error_code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
@@ -122,25 +143,37 @@ type HttpResponse = aws_smithy_runtime_api::http::Response;
 
 /// Maps an SDK failure that survived the SDK's own retries to a domain error. Throttling and 5xx are
 /// marked retryable so a caller (or EventBridge) may try again later.
+/// IAM refused the call for its rate: nothing was changed, and the same call can be sent again.
+fn is_throttling<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    match error {
+        SdkError::ServiceError(service) => {
+            service.raw().status().as_u16() == 429
+                || service
+                    .err()
+                    .code()
+                    .is_some_and(|code| code.contains("Throttl") || code == "RequestLimitExceeded")
+        }
+        _ => false,
+    }
+}
+
+/// The call may or may not have taken effect: the connection dropped, the answer was late or lost, or
+/// IAM failed on its side.
+fn outcome_unknown<E>(error: &SdkError<E, HttpResponse>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
+        _ => false,
+    }
+}
+
 fn aws_error<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            status >= 500
-                || status == 429
-                || service
-                    .err()
-                    .code()
-                    .is_some_and(|code| code.contains("Throttl"))
-        }
-        _ => false,
-    };
+    let retryable = is_throttling(&error) || outcome_unknown(&error);
     let detail = match error.code() {
         Some(code) => format!("{code}: {}", error.message().unwrap_or("")),
         None => aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
@@ -467,9 +500,9 @@ impl Iam {
                     .set_permissions_boundary(permissions_boundary.clone());
                 match request.send().await {
                     Ok(_) => {}
-                    // Someone made a user of that name since we looked: only carry on if it is ours.
+                    // Someone made a user of that name since we looked: the caller finds out whose.
                     Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
-                        return Err(Error::UserExistsUnmanaged(name.clone()));
+                        return Ok(Applied::UserAlreadyExists);
                     }
                     Err(error) => return Err(aws_error("CreateUser", error)),
                 }
@@ -502,9 +535,10 @@ impl Iam {
                 .await;
                 match created {
                     Ok(_) => {}
-                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
-                        self.update_trust_policy(name, &document).await?;
-                    }
+                    // Created since we looked, by a concurrent onboarding with the same catalog entry. In
+                    // `users` mode its trust policy is edited next, under the lock; overwriting it here
+                    // would drop the other request's principal.
+                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {}
                     Err(error) => return Err(aws_error("CreateRole", error)),
                 }
             }
@@ -588,21 +622,12 @@ impl Iam {
                     .await
                     .map_err(|e| aws_error("PutUserPolicy", e))?;
             }
+            // Planned only for a user that holds no key.
             Change::CreateAccessKey { user } => {
-                let output = self
-                    .iam
-                    .create_access_key()
-                    .user_name(user)
-                    .send()
+                return self
+                    .create_access_key(user, 0)
                     .await
-                    .map_err(|e| aws_error("CreateAccessKey", e))?;
-                let key = output.access_key().ok_or_else(|| {
-                    Error::aws("CreateAccessKey", "the response holds no key", false)
-                })?;
-                return Ok(Applied::AccessKey(NewAccessKey {
-                    id: key.access_key_id().to_string(),
-                    secret: Secret::new(key.secret_access_key()),
-                }));
+                    .map(Applied::AccessKey);
             }
             Change::EnsureVirtualMfaDevice { user, path } => {
                 return self

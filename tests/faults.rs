@@ -1,0 +1,465 @@
+//! Faults from IAM, injected on the wire by a proxy in front of moto: throttling, 5xx, dropped
+//! connections, slow answers, IAM's "Invalid principal" for a new user, answers lost after the change was
+//! made, a step that fails for good, and the invocation's deadline. Each test ends by reading IAM back
+//! with a client that bypasses the proxy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::proxy::{Fault, FaultKind, FaultProxy, When};
+use common::*;
+use functions::app::App;
+use functions::runtime::with_deadline;
+use serde_json::json;
+
+const ROLE: &str = "ResourceCreatorRole";
+const GROUP: &str = "onboarding-ResourceCreatorRole";
+
+/// What IAM holds for one person, in the terms a clean onboarding is judged by. Key ids and dates
+/// differ from run to run; their number and state do not.
+#[derive(Debug, PartialEq)]
+struct EndState {
+    user_exists: bool,
+    /// `true` per key when active.
+    keys: Vec<bool>,
+    groups: Vec<String>,
+    /// Virtual MFA devices named after the user, assigned or not.
+    mfa_devices: Vec<String>,
+    /// Whether the role's trust policy names the user (`users` mode).
+    trusted: bool,
+    /// Trust-policy locks left behind.
+    locks: Vec<String>,
+}
+
+async fn end_state(iam: &aws_sdk_iam::Client, user: &str) -> EndState {
+    let user_exists = iam.get_user().user_name(user).send().await.is_ok();
+    let keys = match iam.list_access_keys().user_name(user).send().await {
+        Ok(keys) => keys
+            .access_key_metadata()
+            .iter()
+            .map(|key| key.status() == Some(&aws_sdk_iam::types::StatusType::Active))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let groups = match iam.list_groups_for_user().user_name(user).send().await {
+        Ok(groups) => groups
+            .groups()
+            .iter()
+            .map(|g| g.group_name().to_string())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let devices = iam
+        .list_virtual_mfa_devices()
+        .send()
+        .await
+        .expect("moto lists MFA devices");
+    let mfa_devices = devices
+        .virtual_mfa_devices()
+        .iter()
+        .map(|d| d.serial_number().to_string())
+        .filter(|serial| serial.ends_with(&format!("/{user}")))
+        .collect();
+    let trusted = match iam.get_role().role_name(ROLE).send().await {
+        Ok(role) => {
+            let document = role.role().and_then(|r| r.assume_role_policy_document());
+            document.is_some_and(|d| decode_policy(d).to_string().contains(&format!("/{user}\"")))
+        }
+        Err(_) => false,
+    };
+    let locks = iam
+        .list_policies()
+        .path_prefix("/onboarding/locks/")
+        .send()
+        .await
+        .expect("moto lists policies")
+        .policies()
+        .iter()
+        .filter_map(|p| p.policy_name().map(str::to_string))
+        .collect();
+    EndState {
+        user_exists,
+        keys,
+        groups,
+        mfa_devices,
+        trusted,
+        locks,
+    }
+}
+
+fn clean_onboarding(user: &str, users_mode: bool) -> EndState {
+    EndState {
+        user_exists: true,
+        keys: vec![true],
+        groups: vec![GROUP.to_string()],
+        mfa_devices: vec![format!("arn:aws:iam::{ACCOUNT}:mfa/onboarded/{user}")],
+        trusted: users_mode,
+        locks: Vec::new(),
+    }
+}
+
+fn gone() -> EndState {
+    EndState {
+        user_exists: false,
+        keys: Vec::new(),
+        groups: Vec::new(),
+        mfa_devices: Vec::new(),
+        trusted: false,
+        locks: Vec::new(),
+    }
+}
+
+fn mode_vars(users_mode: bool) -> Vec<(&'static str, &'static str)> {
+    if users_mode {
+        vec![("TRUST_MODE", "users")]
+    } else {
+        Vec::new()
+    }
+}
+
+fn fired(proxy: &FaultProxy, kind: &FaultKind) -> usize {
+    proxy
+        .injected()
+        .iter()
+        .filter(|(_, injected)| injected == kind)
+        .count()
+}
+
+/// Onboard, enrol MFA, rotate twice, status, drift check, offboard: every step through a proxy that
+/// throttles, fails and drops a share of all calls. The SDK's retries (and ours, for the one call that
+/// must not be repeated blindly) get every operation through, and each ends exactly as without faults.
+async fn the_whole_life_survives(users_mode: bool) {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &mode_vars(users_mode)).await;
+    let iam = moto.iam().await;
+    let me = "faulty@example.com";
+    // About one call in four fails, and retries are faulted too. Far more, and the SDK's retry quota
+    // (its guard against retry storms) runs dry, as it is meant to.
+    proxy.inject(Fault::everywhere(FaultKind::Throttling, When::EveryNth(6)));
+    proxy.inject(Fault::everywhere(
+        FaultKind::ServiceFailure,
+        When::EveryNth(9),
+    ));
+    proxy.inject(Fault::everywhere(FaultKind::Drop, When::EveryNth(11)));
+
+    let created = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(end_state(&iam, me).await, clean_onboarding(me, users_mode));
+
+    let uri = created.body["mfa"]["otpauth_uri"].as_str().expect("a seed");
+    let (first, second) = consecutive_codes(uri);
+    let enrolled = enroll_as(
+        &app,
+        self_service(me),
+        me,
+        json!({"code1": first, "code2": second}),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+
+    for _ in 0..2 {
+        let rotated = issue_key_as(&app, self_service(me), me).await;
+        assert_eq!(rotated.status, 201, "{}", rotated.body);
+    }
+    let keys = end_state(&iam, me).await.keys;
+    assert_eq!(keys.len(), 2, "rotation keeps the new key and one inactive");
+    assert_eq!(keys.iter().filter(|active| **active).count(), 1);
+
+    let status = status_as(&app, self_service(me), me).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+
+    let report = functions::drift_check::handle(&app, json!({}))
+        .await
+        .expect("the drift check ends");
+    let report = serde_json::to_value(&report).expect("a JSON report");
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(
+        !rules
+            .iter()
+            .any(|rule| rule.starts_with("role.") || rule.starts_with("group.")),
+        "faults left drift behind: {rules:?}"
+    );
+
+    let offboarded = offboard_as(&app, admin("admin@example.com"), me).await;
+    assert_eq!(offboarded.status, 200, "{}", offboarded.body);
+    assert_eq!(end_state(&iam, me).await, gone());
+
+    for kind in [
+        FaultKind::Throttling,
+        FaultKind::ServiceFailure,
+        FaultKind::Drop,
+    ] {
+        assert!(fired(&proxy, &kind) > 0, "{kind:?} was never injected");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_5xx_and_dropped_connections_are_survived_in_account_mode() {
+    the_whole_life_survives(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_5xx_and_dropped_connections_are_survived_in_users_mode() {
+    the_whole_life_survives(true).await;
+}
+
+#[tokio::test]
+async fn slow_answers_are_waited_for_and_a_new_users_invalid_principal_is_waited_out() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[("TRUST_MODE", "users")]).await;
+    let iam = moto.iam().await;
+    let me = "patient@example.com";
+    proxy.inject(Fault::on(
+        "iam:CreateRole",
+        FaultKind::InvalidPrincipal,
+        When::First(2),
+    ));
+    proxy.inject(Fault::everywhere(
+        FaultKind::Slow(Duration::from_millis(700)),
+        When::EveryNth(3),
+    ));
+
+    let created = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(end_state(&iam, me).await, clean_onboarding(me, true));
+    assert_eq!(fired(&proxy, &FaultKind::InvalidPrincipal), 2);
+    assert!(fired(&proxy, &FaultKind::Slow(Duration::from_millis(700))) > 0);
+}
+
+#[tokio::test]
+async fn out_of_time_answers_503_with_retry_after_and_the_same_request_then_finishes() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let iam = moto.iam().await;
+    let me = "late@example.com";
+    proxy.inject(Fault::on(
+        "iam:CreateVirtualMFADevice",
+        FaultKind::Throttling,
+        When::Always,
+    ));
+
+    let started = Instant::now();
+    let response = with_deadline(
+        Instant::now() + Duration::from_secs(3),
+        functions::onboard::handle(&app, http_event(self_service(me), json!({}), None)),
+    )
+    .await;
+    let late = reply(response);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(late.status, 503, "{}", late.body);
+    assert_eq!(late.error_code(), "upstream_unavailable");
+    assert_eq!(late.header("retry-after"), "5");
+    assert!(late.body.get("access_key").is_none());
+    let half = end_state(&iam, me).await;
+    assert!(
+        half.keys.is_empty(),
+        "no key before the MFA device: {half:?}"
+    );
+
+    proxy.heal();
+    let finished = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(finished.status, 201, "{}", finished.body);
+    assert!(finished.body["access_key"]["secret_access_key"].is_string());
+    assert!(finished.body["mfa"]["otpauth_uri"].is_string());
+    assert_eq!(end_state(&iam, me).await, clean_onboarding(me, false));
+}
+
+/// The IAM calls onboarding writes with, in order; `users` mode adds the trust-policy lock and edit.
+const ONBOARDING_WRITES: [&str; 9] = [
+    "iam:CreateUser",
+    "iam:CreateRole",
+    "iam:AttachRolePolicy",
+    "iam:CreateGroup",
+    "iam:PutGroupPolicy",
+    "iam:AddUserToGroup",
+    "iam:CreateVirtualMFADevice",
+    "iam:CreatePolicy",
+    "iam:CreateAccessKey",
+];
+
+async fn onboarding_dies_at_each_step(users_mode: bool) {
+    for step in ONBOARDING_WRITES {
+        if step == "iam:CreatePolicy" && !users_mode {
+            continue;
+        }
+        let moto = Moto::start();
+        let proxy = FaultProxy::start(&moto.endpoint).await;
+        let app = app_at(&proxy.endpoint, &mode_vars(users_mode)).await;
+        let iam = moto.iam().await;
+        let me = "halfway@example.com";
+
+        proxy.inject(Fault::on(step, FaultKind::AccessDenied, When::Always));
+        let failed = onboard_as(&app, self_service(me), json!({})).await;
+        assert_eq!(failed.status, 500, "{step}: {}", failed.body);
+        assert!(failed.body.get("access_key").is_none(), "{step}");
+        assert!(
+            end_state(&iam, me).await.keys.is_empty(),
+            "{step}: no key is made before every other step is done"
+        );
+
+        proxy.heal();
+        let finished = onboard_as(&app, self_service(me), json!({})).await;
+        assert!(
+            finished.status == 201 || finished.status == 200,
+            "{step}: {}",
+            finished.body
+        );
+        assert!(
+            finished.body["access_key"]["secret_access_key"].is_string(),
+            "{step}: the retry hands out the key: {}",
+            finished.body
+        );
+        assert!(
+            finished.body["mfa"]["otpauth_uri"].is_string(),
+            "{step}: the retry hands out an MFA seed nobody received before: {}",
+            finished.body
+        );
+        assert_eq!(
+            end_state(&iam, me).await,
+            clean_onboarding(me, users_mode),
+            "{step}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn onboarding_killed_at_any_step_is_finished_by_the_same_request_account_mode() {
+    onboarding_dies_at_each_step(false).await;
+}
+
+#[tokio::test]
+async fn onboarding_killed_at_any_step_is_finished_by_the_same_request_users_mode() {
+    onboarding_dies_at_each_step(true).await;
+}
+
+#[tokio::test]
+async fn a_key_whose_answer_was_lost_is_reported_on_the_retry_and_issue_key_recovers() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let iam = moto.iam().await;
+    let me = "unlucky@example.com";
+    proxy.inject(Fault::on(
+        "iam:CreateAccessKey",
+        FaultKind::LoseAnswer,
+        When::First(1),
+    ));
+
+    let lost = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(lost.status, 503, "{}", lost.body);
+    assert_eq!(lost.error_code(), "upstream_unavailable");
+    assert_eq!(
+        end_state(&iam, me).await.keys,
+        vec![true],
+        "one key, not a second one made by a blind retry"
+    );
+
+    // The MFA seed made by the first request never reached anyone either: the retry issues a new one.
+    let retried = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(retried.status, 201, "{}", retried.body);
+    assert!(retried.body["mfa"]["otpauth_uri"].is_string());
+    let key = &retried.body["access_key"];
+    assert!(key.get("secret_access_key").is_none());
+    assert_eq!(key["secret_lost"], true, "{key}");
+    assert_eq!(
+        key["recover_with"],
+        format!("POST /users/{me}/access-keys"),
+        "{key}"
+    );
+    assert_eq!(
+        end_state(&iam, me).await.keys,
+        vec![true],
+        "the retry made no key"
+    );
+
+    let recovered = issue_key_as(&app, self_service(me), me).await;
+    assert_eq!(recovered.status, 201, "{}", recovered.body);
+    assert!(recovered.body["access_key"]["secret_access_key"].is_string());
+    let replay = onboard_as(&app, self_service(me), json!({})).await;
+    assert!(
+        replay.body["access_key"].get("secret_lost").is_none(),
+        "after issue-key the active key's secret was shown: {}",
+        replay.body
+    );
+}
+
+/// The IAM calls offboarding writes with: everything the user holds is removed before the user.
+const OFFBOARDING_WRITES: [&str; 7] = [
+    "iam:DeleteAccessKey",
+    "iam:DeactivateMFADevice",
+    "iam:DeleteVirtualMFADevice",
+    "iam:RemoveUserFromGroup",
+    "iam:CreatePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteUser",
+];
+
+async fn onboarded_with_mfa(app: &App, me: &str) {
+    let created = onboard_as(app, self_service(me), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let uri = created.body["mfa"]["otpauth_uri"].as_str().expect("a seed");
+    let (first, second) = consecutive_codes(uri);
+    let enrolled = enroll_as(
+        app,
+        self_service(me),
+        me,
+        json!({"code1": first, "code2": second}),
+    )
+    .await;
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+}
+
+#[tokio::test]
+async fn offboarding_killed_at_any_step_is_finished_by_the_same_request() {
+    for step in OFFBOARDING_WRITES {
+        let moto = Moto::start();
+        let proxy = FaultProxy::start(&moto.endpoint).await;
+        let app = app_at(&proxy.endpoint, &[("TRUST_MODE", "users")]).await;
+        let iam = moto.iam().await;
+        let me = "leaver@example.com";
+        onboarded_with_mfa(&app, me).await;
+
+        proxy.inject(Fault::on(step, FaultKind::AccessDenied, When::Always));
+        let failed = offboard_as(&app, admin("admin@example.com"), me).await;
+        assert_eq!(failed.status, 500, "{step}: {}", failed.body);
+        assert!(end_state(&iam, me).await.user_exists, "{step}");
+
+        proxy.heal();
+        let finished = offboard_as(&app, admin("admin@example.com"), me).await;
+        assert_eq!(finished.status, 200, "{step}: {}", finished.body);
+        assert_eq!(end_state(&iam, me).await, gone(), "{step}");
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_fails_for_good_is_reported_without_aws_details() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    proxy.inject(Fault::on(
+        "iam:AddUserToGroup",
+        FaultKind::AccessDenied,
+        When::Always,
+    ));
+    let failed = onboard_as(&app, self_service("denied@example.com"), json!({})).await;
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.error_code(), "internal");
+    assert!(
+        !failed.body.to_string().contains("AccessDenied"),
+        "{}",
+        failed.body
+    );
+}
