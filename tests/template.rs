@@ -613,7 +613,7 @@ fn is_iam_write(action: &str) -> bool {
 }
 
 /// The resources functions may change: managed users and their MFA devices (under `UserPath`), the
-/// catalog roles and their grant groups.
+/// catalog roles and their grant groups, and the trust-policy locks (never-attached policies).
 struct Scope {
     user_path: String,
     catalog_roles: Vec<String>,
@@ -631,6 +631,7 @@ impl Scope {
         let mut allowed = vec![
             format!("user{}*", self.user_path),
             format!("mfa{}*", self.user_path),
+            "policy/onboarding/locks/*".to_string(),
         ];
         for role in &self.catalog_roles {
             allowed.push(format!("role/{role}"));
