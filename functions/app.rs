@@ -9,6 +9,7 @@ use provisioning::config::{Config, ConfigError, DriftSettings};
 use provisioning::iam::events::EventBus;
 use provisioning::iam::{Iam, load_sdk_config};
 use provisioning::outcomes::event_bus_name;
+use tracing_subscriber::util::SubscriberInitExt;
 
 pub struct App {
     pub config: Config,
@@ -78,12 +79,24 @@ pub async fn init() -> Result<App, InitError> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = json_logs(filter, std::io::stdout).try_init();
+}
+
+/// The functions' log format, writing to `writer` (tests read it back).
+pub fn json_logs<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
-        .init();
+        .with_writer(writer)
+        .finish()
 }
 
 /// How a failed invocation (not an HTTP refusal) is reported to Lambda: the error type says whether a

@@ -93,6 +93,7 @@ impl Fault {
 struct Shared {
     faults: Vec<Fault>,
     calls: Vec<String>,
+    bodies: Vec<Bytes>,
     injected: Vec<(String, FaultKind)>,
 }
 
@@ -152,6 +153,15 @@ impl FaultProxy {
     /// Every call seen, as `service:Action`, in arrival order (retries included).
     pub fn calls(&self) -> Vec<String> {
         self.lock().calls.clone()
+    }
+
+    /// Every request body sent, as text (the query protocol's form, or JSON).
+    pub fn request_bodies(&self) -> Vec<String> {
+        self.lock()
+            .bodies
+            .iter()
+            .map(|body| String::from_utf8_lossy(body).into_owned())
+            .collect()
     }
 
     pub fn clear_calls(&self) {
@@ -235,6 +245,7 @@ async fn forward(
     let fault = {
         let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
         shared.calls.push(call.clone());
+        shared.bodies.push(body.clone());
         let fired = shared
             .faults
             .iter_mut()

@@ -16,6 +16,7 @@ pub mod outcomes;
 pub mod plan;
 pub mod policy;
 pub mod requests;
+pub mod secret;
 pub mod state;
 pub mod trust;
 

@@ -408,7 +408,7 @@ pub async fn rotate_key(
 fn new_key_view(key: &NewAccessKey, usable: Option<bool>) -> AccessKeyView {
     AccessKeyView {
         access_key_id: Some(key.id.clone()),
-        secret_access_key: Some(key.secret.expose().to_string()),
+        secret_access_key: Some(key.secret.clone()),
         usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
         usable,
         ..AccessKeyView::default()

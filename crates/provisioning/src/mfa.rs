@@ -8,6 +8,7 @@ use crate::account::Account;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::iam::{Iam, NewMfaDevice};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,9 +25,9 @@ pub struct MfaView {
     pub serial_number: Option<String>,
     pub status: MfaStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub otpauth_uri: Option<String>,
+    pub otpauth_uri: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub qr_code_png_base64: Option<String>,
+    pub qr_code_png_base64: Option<Secret>,
 }
 
 impl MfaView {
@@ -74,8 +75,8 @@ impl MfaView {
         Ok(MfaView {
             serial_number: Some(device.serial_number.clone()),
             status: MfaStatus::Pending,
-            otpauth_uri: Some(otpauth_uri),
-            qr_code_png_base64: Some(qr_code_png_base64),
+            otpauth_uri: Some(Secret::new(otpauth_uri)),
+            qr_code_png_base64: Some(Secret::new(qr_code_png_base64)),
         })
     }
 }
@@ -183,11 +184,11 @@ mod tests {
             partition: "aws".into(),
         };
         let view = MfaView::new_device(&device, "dev@example.com", &account).unwrap();
-        let uri = view.otpauth_uri.unwrap();
+        let uri = view.otpauth_uri.unwrap().expose().to_string();
         assert!(uri.starts_with("otpauth://totp/"), "{uri}");
         assert!(uri.contains("secret=JBSWY3DPEHPK3PXP"), "{uri}");
         assert!(uri.contains("issuer=AWS%20123456789012"), "{uri}");
-        let png = view.qr_code_png_base64.unwrap();
+        let png = view.qr_code_png_base64.unwrap().expose().to_string();
         assert!(
             png.starts_with("iVBORw0KGgo"),
             "base64 of the PNG signature"

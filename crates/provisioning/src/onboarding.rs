@@ -18,6 +18,7 @@ use crate::mfa::MfaView;
 use crate::names::{KEY_SHOWN_TAG, ROLES_TAG, roles_in_tag};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
+use crate::secret::Secret;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
 
 /// IAM's documented propagation time for a new access key.
@@ -36,7 +37,7 @@ pub struct Named {
 pub struct AccessKeyView {
     pub access_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usable_after_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -422,7 +423,7 @@ fn access_key_view(
     if let Some(key) = new_key {
         return AccessKeyView {
             access_key_id: Some(key.id.clone()),
-            secret_access_key: Some(key.secret.expose().to_string()),
+            secret_access_key: Some(key.secret.clone()),
             usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
             usable,
             secret_lost: false,

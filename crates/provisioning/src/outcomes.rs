@@ -113,6 +113,7 @@ mod tests {
     use crate::lifecycle::OffboardingOutcome;
     use crate::mfa::MfaView;
     use crate::onboarding::{AccessKeyView, Named};
+    use crate::secret::Secret;
 
     #[test]
     fn the_bus_is_optional_and_checked() {
@@ -141,7 +142,7 @@ mod tests {
             },
             access_key: AccessKeyView {
                 access_key_id: Some("AKIAEXAMPLE".into()),
-                secret_access_key: Some("wJalrXUtnFEMI".into()),
+                secret_access_key: Some(Secret::new("wJalrXUtnFEMI")),
                 usable_after_seconds: Some(15),
                 ..AccessKeyView::default()
             },

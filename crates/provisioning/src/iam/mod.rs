@@ -2,7 +2,6 @@
 //! responses into `state` types and applies `plan::Change`s, each one idempotent.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -19,31 +18,13 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationIn
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
 
+pub use crate::secret::Secret;
+
 use crate::account::Account;
 use crate::error::{Error, Result};
 use crate::plan::Change;
 use crate::policy::decode_document;
 use crate::state::{AccessKeyInfo, ObservedGroup, ObservedRole, ObservedUser};
-
-/// A value that must never reach a log line: `Debug` and `Display` print a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct NewAccessKey {
