@@ -39,13 +39,12 @@ pub async fn within_deadline<T>(work: impl Future<Output = Result<T>>) -> Result
         .unwrap_or(Err(Error::DeadlineExceeded))
 }
 
-/// The Lambda context's deadline (milliseconds since the epoch) as an `Instant`.
-fn deadline_of(context: &lambda_runtime::Context) -> Instant {
-    let remaining = context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    Instant::now() + remaining
+/// The Lambda context's deadline (milliseconds since the epoch) as an `Instant`. `None` when it has already
+/// passed as the invocation arrives: Lambda never delivers such an invocation, but a local emulator does
+/// when it queued the event while compiling the function (`cargo lambda watch`'s first invoke).
+fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
+    let remaining = context.deadline().duration_since(SystemTime::now()).ok()?;
+    Some(Instant::now() + remaining)
 }
 
 /// Starts the function: init (configuration, clients, account) once, then one `handler` call per
@@ -60,7 +59,55 @@ where
     let app: &'static App = Box::leak(Box::new(crate::app::init().await?));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        with_deadline(deadline_of(&event.context), handler(app, event.payload)).await
+        match deadline_of(&event.context) {
+            Some(deadline) => with_deadline(deadline, handler(app, event.payload)).await,
+            None => {
+                tracing::warn!("the invocation arrived after its deadline; running it without one");
+                handler(app, event.payload).await
+            }
+        }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context_with_deadline(deadline: SystemTime) -> lambda_runtime::Context {
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|since| since.as_millis() as u64)
+            .unwrap_or(0);
+        context
+    }
+
+    #[test]
+    fn a_deadline_already_passed_is_no_deadline() {
+        let past = context_with_deadline(SystemTime::now() - Duration::from_secs(60));
+        assert_eq!(deadline_of(&past), None);
+        let future = context_with_deadline(SystemTime::now() + Duration::from_secs(29));
+        let remaining = deadline_of(&future)
+            .expect("a deadline")
+            .duration_since(Instant::now());
+        assert!(remaining > Duration::from_secs(27) && remaining <= Duration::from_secs(29));
+    }
+
+    #[tokio::test]
+    async fn work_past_the_deadline_is_cut_off_with_a_retryable_error() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(())
+        };
+        let outcome = with_deadline(
+            Instant::now() + ANSWER_MARGIN + Duration::from_millis(100),
+            within_deadline(slow),
+        )
+        .await;
+        let error = outcome.expect_err("cut off");
+        assert_eq!(error.code(), "upstream_unavailable");
+        assert!(error.is_retryable());
+        assert_eq!(within_deadline(async { Ok(7) }).await.ok(), Some(7));
+    }
 }
