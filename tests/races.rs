@@ -173,6 +173,11 @@ async fn five_identical_requests_make_one_user_one_key_and_one_answer_with_the_s
         if !reply.body["access_key"]["secret_access_key"].is_string() {
             assert_eq!(reply.status, 200, "{}", reply.body);
             assert!(reply.body["mfa"].get("otpauth_uri").is_none());
+            assert!(
+                reply.body["access_key"].get("secret_lost").is_none(),
+                "a concurrent request's key is not a lost one: {}",
+                reply.body
+            );
         }
     }
     let users = iam.list_users().send().await.expect("users");

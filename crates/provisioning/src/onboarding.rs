@@ -195,7 +195,9 @@ async fn onboard_once(
         _ => None,
     };
     let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
-    let access_key = access_key_view(observed_after, new_key.as_ref(), usable);
+    // A request that lost the race to create the user cannot tell a lost secret from one the winner is
+    // about to answer with; it says nothing about it.
+    let access_key = access_key_view(observed_after, new_key.as_ref(), usable, issue_secrets);
     Ok(Some(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
         aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
@@ -419,6 +421,7 @@ fn access_key_view(
     observed: Option<&ObservedUser>,
     new_key: Option<&NewAccessKey>,
     usable: Option<bool>,
+    judge_lost: bool,
 ) -> AccessKeyView {
     if let Some(key) = new_key {
         return AccessKeyView {
@@ -438,7 +441,8 @@ fn access_key_view(
         .iter()
         .find(|key| key.active)
         .or(user.access_keys.first());
-    let secret_lost = key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
+    let secret_lost =
+        judge_lost && key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
     AccessKeyView {
         access_key_id: key.map(|key| key.id.clone()),
         secret_lost,
