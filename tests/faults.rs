@@ -149,14 +149,7 @@ async fn the_whole_life_survives(users_mode: bool) {
     assert_eq!(end_state(&iam, me).await, clean_onboarding(me, users_mode));
 
     let uri = created.body["mfa"]["otpauth_uri"].as_str().expect("a seed");
-    let (first, second) = consecutive_codes(uri);
-    let enrolled = enroll_as(
-        &app,
-        self_service(me),
-        me,
-        json!({"code1": first, "code2": second}),
-    )
-    .await;
+    let enrolled = enroll_with_seed(&app, self_service(me), me, uri).await;
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
 
     for _ in 0..2 {
@@ -411,14 +404,7 @@ async fn onboarded_with_mfa(app: &App, me: &str) {
     let created = onboard_as(app, self_service(me), json!({})).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let uri = created.body["mfa"]["otpauth_uri"].as_str().expect("a seed");
-    let (first, second) = consecutive_codes(uri);
-    let enrolled = enroll_as(
-        app,
-        self_service(me),
-        me,
-        json!({"code1": first, "code2": second}),
-    )
-    .await;
+    let enrolled = enroll_with_seed(app, self_service(me), me, uri).await;
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
 }
 

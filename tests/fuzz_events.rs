@@ -538,17 +538,9 @@ fn eventbridge_case(function: Function) -> BoxedStrategy<Value> {
             },
         )
         .prop_map(|((_, detail_type), (_, detail), envelope, id)| {
-            let mut event = json!({
-                "version": "0",
-                "id": id,
-                "detail-type": detail_type,
-                "source": "com.example.hr",
-                "account": ACCOUNT,
-                "time": "2026-11-25T10:00:00Z",
-                "region": "us-east-1",
-                "resources": [],
-                "detail": detail,
-            });
+            // The detail type may itself be hostile (not a string), so the envelope is built here.
+            let mut event = eventbridge(&id, "", detail);
+            event["detail-type"] = detail_type;
             match envelope {
                 Some((field, None)) => {
                     event.as_object_mut().unwrap().remove(field);

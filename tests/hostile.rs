@@ -94,20 +94,6 @@ fn encoded(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn eventbridge(detail_type: &str, detail: Value) -> Value {
-    json!({
-        "version": "0",
-        "id": "hostile-1",
-        "detail-type": detail_type,
-        "source": "com.example.hr",
-        "account": ACCOUNT,
-        "time": "2026-11-25T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail
-    })
-}
-
 /// The functions that read a body, each with an admin acting on `DEV`: any body let through would
 /// change IAM (onboard the admin, re-issue DEV's MFA device, give DEV a key, or remove DEV).
 const BODY_READERS: [Function; 4] = [
@@ -313,7 +299,7 @@ async fn roles_outside_the_catalog_or_given_as_arns() {
         if roles.as_array().is_some_and(|r| !r.is_empty()) {
             let detail =
                 json!({"username": "new@example.com", "roles": roles, "requested_by": "HR-1"});
-            let event = eventbridge("Onboarding Requested", detail);
+            let event = eventbridge("hostile-1", "Onboarding Requested", detail);
             let code = if code == "unknown_role" {
                 code
             } else {
@@ -631,10 +617,10 @@ async fn eventbridge_requests_that_must_be_refused() {
         ),
     ] {
         for (case, detail, code) in &both {
-            let event = eventbridge(detail_type, detail.clone());
+            let event = eventbridge("hostile-1", detail_type, detail.clone());
             account.refuses(function, event, None, code, case).await;
         }
-        let event = eventbridge(other_type, user(json!({})));
+        let event = eventbridge("hostile-1", other_type, user(json!({})));
         account
             .refuses(function, event, None, "invalid_request", other_type)
             .await;
@@ -645,7 +631,7 @@ async fn eventbridge_requests_that_must_be_refused() {
             ("a numeric id", "id", json!(1)),
             ("a numeric detail-type", "detail-type", json!(1)),
         ] {
-            let mut event = eventbridge(detail_type, user(json!({})));
+            let mut event = eventbridge("hostile-1", detail_type, user(json!({})));
             if value.is_null() {
                 event.as_object_mut().unwrap().remove(field);
             } else {
@@ -659,6 +645,7 @@ async fn eventbridge_requests_that_must_be_refused() {
         }
     }
     let event = eventbridge(
+        "hostile-1",
         "Onboarding Requested",
         user(json!({"roles": ["arn:aws:iam::123456789012:role/BreakGlass"]})),
     );
@@ -666,6 +653,7 @@ async fn eventbridge_requests_that_must_be_refused() {
         .refuses(Function::Onboard, event, None, "unknown_role", "a role ARN")
         .await;
     let event = eventbridge(
+        "hostile-1",
         "Offboarding Requested",
         json!({"username": DEV, "requested_by": "HR-1", "roles": ["ResourceCreatorRole"]}),
     );

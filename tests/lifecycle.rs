@@ -16,20 +16,6 @@ use functions::{issue_key, offboard, onboard, status};
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
 
-fn eventbridge(id: &str, detail_type: &str, detail: Value) -> Value {
-    json!({
-        "version": "0",
-        "id": id,
-        "detail-type": detail_type,
-        "source": "com.example.hr",
-        "account": ACCOUNT,
-        "time": "2026-11-25T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail
-    })
-}
-
 fn to_json(value: impl serde::Serialize) -> Value {
     serde_json::to_value(value).expect("serialisable")
 }

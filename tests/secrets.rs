@@ -82,23 +82,10 @@ async fn no_secret_reaches_a_log_line_an_error_or_an_event_even_at_trace_level()
     assert_eq!(refused.status, 403, "{}", refused.body);
     answers.push(refused.body);
 
-    let (first, second) = consecutive_codes(&uri);
-    let enrolled = enroll_as(
-        &app,
-        self_service(me),
-        me,
-        json!({"code1": first, "code2": second}),
-    )
-    .await;
+    let enrolled = enroll_with_seed(&app, self_service(me), me, &uri).await;
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
     answers.push(enrolled.body);
-    let again = enroll_as(
-        &app,
-        self_service(me),
-        me,
-        json!({"code1": first, "code2": second}),
-    )
-    .await;
+    let again = enroll_with_seed(&app, self_service(me), me, &uri).await;
     assert_eq!(again.status, 409, "{}", again.body);
     answers.push(again.body);
 

@@ -168,6 +168,38 @@ pub async fn offboard_as(app: &App, claims: Value, username: &str) -> Reply {
     reply(functions::offboard::handle(app, event).await)
 }
 
+/// An EventBridge event as the HR system's rule delivers it.
+pub fn eventbridge(id: &str, detail_type: &str, detail: Value) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": detail_type,
+        "source": "com.example.hr",
+        "account": ACCOUNT,
+        "time": "2026-11-25T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail
+    })
+}
+
+/// Enables the device whose otpauth URI onboarding returned, with two consecutive codes from it.
+pub async fn enroll_with_seed(
+    app: &App,
+    claims: Value,
+    username: &str,
+    otpauth_uri: &str,
+) -> Reply {
+    let (code1, code2) = consecutive_codes(otpauth_uri);
+    enroll_as(
+        app,
+        claims,
+        username,
+        json!({"code1": code1, "code2": code2}),
+    )
+    .await
+}
+
 pub fn self_service(email: &str) -> Value {
     json!({"email": email, "sub": "0000"})
 }
