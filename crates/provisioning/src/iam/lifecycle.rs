@@ -124,15 +124,15 @@ impl Iam {
                 }
                 Err(error) => error,
             };
-            let Some(delay) = delays.next() else {
-                return Err(aws_error("CreateAccessKey", error));
-            };
-            if outcome_unknown(&error) && self.access_keys(user).await?.len() > known_keys {
-                return Err(Error::KeySecretLost(user.to_string()));
-            }
             if !is_throttling(&error) && !outcome_unknown(&error) {
                 return Err(aws_error("CreateAccessKey", error));
             }
+            if outcome_unknown(&error) && self.access_keys(user).await?.len() > known_keys {
+                return Err(Error::KeySecretLost(user.to_string()));
+            }
+            let Some(delay) = delays.next() else {
+                return Err(aws_error("CreateAccessKey", error));
+            };
             tokio::time::sleep(*delay).await;
         }
     }
