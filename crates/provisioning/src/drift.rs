@@ -1015,7 +1015,14 @@ async fn repair(
             .iter()
             .map(|user| user.arn.as_str())
             .collect();
-        let current = iam.observe_role(role).await?;
+        let current = iam
+            .observe_role(
+                role,
+                crate::iam::Reading::ForPlan {
+                    inline_policy: None,
+                },
+            )
+            .await?;
         let newcomers = current
             .map(|current| {
                 kept_trust_principals(

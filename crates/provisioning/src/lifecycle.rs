@@ -13,7 +13,7 @@ use crate::desired::{UserSpec, desired_user, entitled_roles};
 use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
 use crate::iam::locks::with_trust_lock;
-use crate::iam::{Iam, NewAccessKey};
+use crate::iam::{Iam, NewAccessKey, Reading};
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
 use crate::onboarding::{
@@ -136,7 +136,7 @@ pub async fn status(
         config,
         account,
     );
-    let grants = observe_grants(iam, config, account, &entitled).await?;
+    let grants = observe_grants(iam, config, account, &entitled, true).await?;
     let (changes, _) = plan_onboarding(config, account, &desired, Some(&user), &entitled, &grants);
 
     let mfa = match user.mfa_devices.first() {
@@ -684,6 +684,11 @@ pub async fn offboard(
     })
 }
 
+/// Removing a principal reads the trust policy; what else the role holds does not matter here.
+const TRUST_POLICY_ONLY: Reading<'static> = Reading::ForPlan {
+    inline_policy: None,
+};
+
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it
 /// was there. The edit is made under the role's trust lock, against a fresh read; a policy that does not
 /// name the user (always so in `account` mode) is left alone without taking the lock.
@@ -698,11 +703,11 @@ async fn remove_trusted_principal(
             without_principal(&observed.trust_policy, user_arn, &account.role_arn(role))
         })
     };
-    if edit(iam.observe_role(role).await?).is_none() {
+    if edit(iam.observe_role(role, TRUST_POLICY_ONLY).await?).is_none() {
         return Ok(false);
     }
     with_trust_lock(iam, role, &account.trust_lock_arn(role), async || {
-        let Some(trust_policy) = edit(iam.observe_role(role).await?) else {
+        let Some(trust_policy) = edit(iam.observe_role(role, TRUST_POLICY_ONLY).await?) else {
             return Ok(false);
         };
         iam.apply(&Change::UpdateTrustPolicy {

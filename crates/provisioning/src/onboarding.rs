@@ -13,9 +13,9 @@ use crate::desired::{
 };
 use crate::error::{Error, Result};
 use crate::iam::locks::with_trust_lock;
-use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
+use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
 use crate::mfa::MfaView;
-use crate::names::{KEY_SHOWN_TAG, ROLES_TAG, roles_in_tag};
+use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME, ROLES_TAG, roles_in_tag};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::secret::Secret;
@@ -126,7 +126,7 @@ async fn onboard_once(
         account,
     );
 
-    let grants = observe_grants(iam, config, account, &order.roles).await?;
+    let grants = observe_grants(iam, config, account, &order.roles, false).await?;
     let (mut changes, roles) = plan_onboarding(
         config,
         account,
@@ -143,9 +143,10 @@ async fn onboard_once(
             )
         });
     }
+    let mut quota = None;
     if config.trust_mode == TrustMode::Users {
         // Refused before anything is created; checked again under the lock, against a fresh read.
-        refuse_oversized_trust_policies(iam, &changes).await?;
+        quota = refuse_oversized_trust_policies(iam, &changes, None).await?;
         changes.retain(|change| !matches!(change, Change::UpdateTrustPolicy { .. }));
     }
 
@@ -178,7 +179,7 @@ async fn onboard_once(
     }
     if config.trust_mode == TrustMode::Users {
         for role in &order.roles {
-            add_principal_to_trust_policy(iam, config, account, role, &desired.arn).await?;
+            add_principal_to_trust_policy(iam, config, account, role, &desired.arn, quota).await?;
         }
     }
     let new_key = if creates_key {
@@ -248,20 +249,49 @@ impl ObservedGrants {
     }
 }
 
+/// Reads the catalog roles and their grant groups: everything they hold when `complete` (what `status`
+/// judges), otherwise only what an onboarding plan compares.
 pub async fn observe_grants(
     iam: &Iam,
     config: &Config,
     account: &Account,
     catalog_roles: &[CatalogRole],
+    complete: bool,
 ) -> Result<ObservedGrants> {
     let mut observed = ObservedGrants::default();
     for role in catalog_roles {
-        observed.roles.extend(iam.observe_role(&role.name).await?);
-        if let Some(group) = grant(role, config, account).group {
-            observed.groups.extend(iam.observe_group(&group).await?);
+        let reading = if complete {
+            Reading::Complete
+        } else {
+            role_reading_for_plan(role)
+        };
+        observed
+            .roles
+            .extend(iam.observe_role(&role.name, reading).await?);
+        let grant = grant(role, config, account);
+        if let Some(group) = &grant.group {
+            let reading = if complete {
+                Reading::Complete
+            } else {
+                Reading::ForPlan {
+                    inline_policy: Some(&grant.policy_name),
+                }
+            };
+            observed
+                .groups
+                .extend(iam.observe_group(group, reading).await?);
         }
     }
     Ok(observed)
+}
+
+fn role_reading_for_plan(role: &CatalogRole) -> Reading<'static> {
+    Reading::ForPlan {
+        inline_policy: role
+            .inline_policy
+            .is_some()
+            .then_some(ROLE_INLINE_POLICY_NAME),
+    }
 }
 
 /// The plan of one user and the catalog roles and grant groups it needs; pure.
@@ -343,8 +373,14 @@ fn role_for(
     desired_role(role, config, account, &principals)
 }
 
-async fn refuse_oversized_trust_policies(iam: &Iam, changes: &[Change]) -> Result<()> {
-    let mut quota = None;
+/// Refuses a trust policy above the account's quota; returns the quota if it had to be read, so that a
+/// second check in the same request need not read it again (`known`).
+async fn refuse_oversized_trust_policies(
+    iam: &Iam,
+    changes: &[Change],
+    known: Option<usize>,
+) -> Result<Option<usize>> {
+    let mut quota = known;
     for change in changes {
         let (Change::CreateRole {
             name: role,
@@ -368,7 +404,7 @@ async fn refuse_oversized_trust_policies(iam: &Iam, changes: &[Change]) -> Resul
             });
         }
     }
-    Ok(())
+    Ok(quota)
 }
 
 /// In `users` mode the trust policy lists every holder: adding one is a read-modify-write, done under the
@@ -379,16 +415,19 @@ async fn add_principal_to_trust_policy(
     account: &Account,
     role: &CatalogRole,
     user_arn: &str,
+    quota: Option<usize>,
 ) -> Result<()> {
     with_trust_lock(
         iam,
         &role.name,
         &account.trust_lock_arn(&role.name),
         async || {
-            let current = iam.observe_role(&role.name).await?;
+            let current = iam
+                .observe_role(&role.name, role_reading_for_plan(role))
+                .await?;
             let desired = role_for(config, account, role, current.as_ref(), user_arn);
             let changes = plan_role(&desired, current.as_ref());
-            refuse_oversized_trust_policies(iam, &changes).await?;
+            refuse_oversized_trust_policies(iam, &changes, quota).await?;
             for change in changes {
                 iam.apply(&change).await?;
             }

@@ -58,6 +58,16 @@ pub mod events;
 mod lifecycle;
 pub mod locks;
 
+/// How much of a role or group to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Reading<'a> {
+    /// Everything it holds: what `status` reports and judges.
+    Complete,
+    /// What a plan compares: the entity (a role's trust policy and attached policies) and the one inline
+    /// policy the plan writes, if any. Onboarding reads this much, saving the listing calls.
+    ForPlan { inline_policy: Option<&'a str> },
+}
+
 #[derive(Clone, Debug)]
 pub struct Iam {
     iam: aws_sdk_iam::Client,
@@ -317,7 +327,11 @@ impl Iam {
         Ok(Some(observed))
     }
 
-    pub async fn observe_role(&self, name: &str) -> Result<Option<ObservedRole>> {
+    pub async fn observe_role(
+        &self,
+        name: &str,
+        reading: Reading<'_>,
+    ) -> Result<Option<ObservedRole>> {
         let output = match self.iam.get_role().role_name(name).send().await {
             Ok(output) => output,
             Err(error) if is_code(&error, &["NoSuchEntity"]) => return Ok(None),
@@ -345,26 +359,34 @@ impl Iam {
             .filter_map(|policy| policy.policy_arn().map(str::to_string))
             .collect();
         let mut inline_policies = BTreeMap::new();
-        let names = self
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send();
-        for policy_name in names
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| aws_error("ListRolePolicies", e))?
-        {
-            let policy = self
+        let names = match reading {
+            Reading::Complete => self
+                .iam
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| aws_error("ListRolePolicies", e))?,
+            Reading::ForPlan { inline_policy } => {
+                inline_policy.into_iter().map(str::to_string).collect()
+            }
+        };
+        for policy_name in names {
+            let policy = match self
                 .iam
                 .get_role_policy()
                 .role_name(name)
                 .policy_name(&policy_name)
                 .send()
                 .await
-                .map_err(|e| aws_error("GetRolePolicy", e))?;
+            {
+                Ok(policy) => policy,
+                Err(error) if is_code(&error, &["NoSuchEntity"]) => continue,
+                Err(error) => return Err(aws_error("GetRolePolicy", error)),
+            };
             inline_policies.insert(
                 policy_name,
                 decode("GetRolePolicy", policy.policy_document())?,
@@ -380,7 +402,11 @@ impl Iam {
         }))
     }
 
-    pub async fn observe_group(&self, name: &str) -> Result<Option<ObservedGroup>> {
+    pub async fn observe_group(
+        &self,
+        name: &str,
+        reading: Reading<'_>,
+    ) -> Result<Option<ObservedGroup>> {
         match self
             .iam
             .get_group()
@@ -397,45 +423,55 @@ impl Iam {
             name: name.to_string(),
             ..ObservedGroup::default()
         };
-        let names = self
-            .iam
-            .list_group_policies()
-            .group_name(name)
-            .into_paginator()
-            .items()
-            .send();
-        for policy_name in names
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| aws_error("ListGroupPolicies", e))?
-        {
-            let policy = self
+        let names = match reading {
+            Reading::Complete => self
+                .iam
+                .list_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| aws_error("ListGroupPolicies", e))?,
+            Reading::ForPlan { inline_policy } => {
+                inline_policy.into_iter().map(str::to_string).collect()
+            }
+        };
+        for policy_name in names {
+            let policy = match self
                 .iam
                 .get_group_policy()
                 .group_name(name)
                 .policy_name(&policy_name)
                 .send()
                 .await
-                .map_err(|e| aws_error("GetGroupPolicy", e))?;
+            {
+                Ok(policy) => policy,
+                Err(error) if is_code(&error, &["NoSuchEntity"]) => continue,
+                Err(error) => return Err(aws_error("GetGroupPolicy", error)),
+            };
             observed.inline_policies.insert(
                 policy_name,
                 decode("GetGroupPolicy", policy.policy_document())?,
             );
         }
-        let attached = self
-            .iam
-            .list_attached_group_policies()
-            .group_name(name)
-            .into_paginator()
-            .items()
-            .send();
-        observed.attached_policies = attached
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| aws_error("ListAttachedGroupPolicies", e))?
-            .iter()
-            .filter_map(|policy| policy.policy_arn().map(str::to_string))
-            .collect();
+        if matches!(reading, Reading::Complete) {
+            let attached = self
+                .iam
+                .list_attached_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send();
+            observed.attached_policies = attached
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| aws_error("ListAttachedGroupPolicies", e))?
+                .iter()
+                .filter_map(|policy| policy.policy_arn().map(str::to_string))
+                .collect();
+        }
         Ok(Some(observed))
     }
 
