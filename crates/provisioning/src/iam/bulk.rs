@@ -20,6 +20,9 @@ use crate::state::{
 const REPORT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 const REPORT_POLLS: usize = 30;
 
+/// IAM's largest page (its default is 100): the check's cost grows by one call per thousand users.
+const PAGE_SIZE: i32 = 1000;
+
 impl Iam {
     pub async fn snapshot(&self, config: &Config) -> Result<AccountSnapshot> {
         let mut snapshot = self.authorization_details(config).await?;
@@ -71,6 +74,7 @@ impl Iam {
             .filter(EntityType::User)
             .filter(EntityType::Group)
             .filter(EntityType::Role)
+            .max_items(PAGE_SIZE)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -211,6 +215,7 @@ impl Iam {
             .iam
             .list_virtual_mfa_devices()
             .assignment_status(AssignmentStatusType::Assigned)
+            .max_items(PAGE_SIZE)
             .into_paginator()
             .items()
             .send()
