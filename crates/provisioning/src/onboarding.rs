@@ -192,7 +192,13 @@ async fn onboard_once(
 
     let observed_after = observed.as_ref();
     let usable = match (&new_key, order.wait_until_usable) {
-        (Some(key), true) => Some(iam.wait_until_key_usable(key, KEY_WAIT_LIMIT).await?),
+        // The secret exists now and must reach the person: a failed check says "not yet usable".
+        (Some(key), true) => Some(
+            iam.wait_until_key_usable(key, KEY_WAIT_LIMIT)
+                .await
+                .inspect_err(|error| tracing::warn!(user = %order.username, error = %error, "could not check the new key with STS"))
+                .unwrap_or(false),
+        ),
         _ => None,
     };
     let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
