@@ -270,7 +270,7 @@ impl Bench {
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            // What Lambda sets for provided.al2023; the functions' HTTPS client depends on it.
+            // What Lambda sets for provided.al2023 (the SDK puts it in its user agent).
             .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
