@@ -780,7 +780,8 @@ fn api_throttling(template: &Yaml, scenario: &Scenario) -> Vec<Finding> {
 }
 
 /// Every HTTP API writes a JSON access log, with the fields of ACCESS_LOG_FIELDS, to a log group of this
-/// template that has a retention.
+/// template that has a retention and survives the stack (`DeletionPolicy` and `UpdateReplacePolicy`
+/// `Retain`: an audit log is not deleted with what it audits).
 fn api_access_log(template: &Yaml, scenario: &Scenario) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (id, api) in http_apis(template) {
@@ -800,14 +801,19 @@ fn api_access_log(template: &Yaml, scenario: &Scenario) -> Vec<Finding> {
                 .and_then(|arn| arn.strip_suffix(".Arn>"));
             let retained = group.is_some_and(|group| {
                 of_type(template, "AWS::Logs::LogGroup").any(|(log, resource)| {
-                    log == group && property(resource, "RetentionInDays").is_some()
+                    let kept =
+                        |policy| resource.get(policy).and_then(Yaml::as_str) == Some("Retain");
+                    log == group
+                        && property(resource, "RetentionInDays").is_some()
+                        && kept("DeletionPolicy")
+                        && kept("UpdateReplacePolicy")
                 })
             });
             if !retained {
                 findings.push(finding(
                     "api-access-log",
                     id,
-                    format!("the destination {destination:?} is not a log group of this template with a retention"),
+                    format!("the destination {destination:?} is not a retained log group of this template with a retention"),
                 ));
             }
         }
@@ -953,8 +959,62 @@ fn iam_writers(statements: &[Statement]) -> BTreeSet<String> {
         .collect()
 }
 
+/// `Ref name`, as the name.
+fn ref_name(value: &Yaml) -> Option<&str> {
+    match intrinsic(value)? {
+        (function, argument) if function == "Ref" => argument.as_str(),
+        _ => None,
+    }
+}
+
+/// The one way a reservation may be left out: `!If [C, !Ref P, !Ref AWS::NoValue]`, where the template
+/// defines `C` as `!Not [!Equals [!Ref P, "0"]]` and `P` is a parameter whose default is positive. So a
+/// deploy that says nothing is bounded, and only an operator who sets `P` to 0 (an account whose whole
+/// concurrency quota is smaller than a reservation, and so is the bound) goes without. Gives `P`.
+fn reservation_opt_out<'a>(template: &'a Yaml, value: &'a Yaml) -> Option<&'a str> {
+    let (function, argument) = intrinsic(value)?;
+    let [condition, then, otherwise] = argument.as_sequence()?.as_slice() else {
+        return None;
+    };
+    if function != "Fn::If" || ref_name(otherwise) != Some("AWS::NoValue") {
+        return None;
+    }
+    let parameter = ref_name(then)?;
+    let definition = template.get("Conditions")?.get(condition.as_str()?)?;
+    let (not, negated) = intrinsic(definition)?;
+    let [equals] = negated.as_sequence()?.as_slice() else {
+        return None;
+    };
+    let (equals_fn, operands) = intrinsic(equals)?;
+    let [left, right] = operands.as_sequence()?.as_slice() else {
+        return None;
+    };
+    let zero = matches!(plain_scalar(right), Some(text) if text == "0");
+    let default = template
+        .get("Parameters")?
+        .get(parameter)?
+        .get("Default")
+        .map(plain);
+    (not == "Fn::Not"
+        && equals_fn == "Fn::Equals"
+        && ref_name(left) == Some(parameter)
+        && zero
+        && positive_number(&default))
+    .then_some(parameter)
+}
+
+/// A plain YAML scalar as text (`0` and `"0"` alike); `None` for anything else.
+fn plain_scalar(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::String(text) => Some(text.clone()),
+        Yaml::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
 /// Every function that others can trigger and that writes IAM has a reserved concurrency: it bounds how
 /// many IAM write sequences a flood of requests (a stolen token, a flood of events) can run at once.
+/// Left out only through `reservation_opt_out`.
 fn writers_without_reserved_concurrency(
     template: &Yaml,
     scenario: &Scenario,
@@ -963,12 +1023,17 @@ fn writers_without_reserved_concurrency(
     let triggered = externally_triggered(template, scenario);
     let mut findings = Vec::new();
     for writer in iam_writers(statements).intersection(&triggered) {
-        let values = resources(template)
+        let declared = resources(template)
             .find(|(id, _)| id == writer)
-            .and_then(|(_, function)| property(function, "ReservedConcurrentExecutions"))
+            .and_then(|(_, function)| property(function, "ReservedConcurrentExecutions"));
+        let values = declared
             .map(|value| eval(value, scenario))
             .unwrap_or_else(|| vec![None]);
-        if !values.iter().all(positive_number) {
+        let opted_out = declared.and_then(|value| reservation_opt_out(template, value));
+        let bounded = values
+            .iter()
+            .all(|value| positive_number(value) || (value.is_none() && opted_out.is_some()));
+        if !bounded {
             findings.push(finding(
                 "reserved-concurrency",
                 writer.as_str(),
@@ -1405,6 +1470,20 @@ fn an_api_without_a_complete_access_log_is_refused() {
     let mut template = real_template();
     properties_mut(&mut template, "ApiAccessLogGroup").shift_remove("RetentionInDays");
     assert!(reported(&check(&template), "api-access-log", "Api"));
+
+    for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+        let mut template = real_template();
+        template
+            .get_mut("Resources")
+            .and_then(|resources| resources.get_mut("ApiAccessLogGroup"))
+            .and_then(Yaml::as_mapping_mut)
+            .expect("the access log group")
+            .insert(yaml(policy), yaml("Delete"));
+        assert!(
+            reported(&check(&template), "api-access-log", "Api"),
+            "{policy}"
+        );
+    }
 }
 
 #[test]
@@ -1430,6 +1509,57 @@ fn a_route_outside_the_checked_api_is_refused() {
         &check(&template),
         "api-entry-point",
         "StatusFunction"
+    ));
+}
+
+#[test]
+fn a_reservation_is_left_out_only_by_setting_its_parameter_to_zero() {
+    // The real template's form is accepted (the_template_passes_every_check); the same !If behind any
+    // other condition, or with a parameter that defaults to no reservation, is not.
+    let mut template = real_template();
+    properties_mut(&mut template, "OnboardFunction").insert(
+        yaml("ReservedConcurrentExecutions"),
+        yaml("!If [HasAlertEmail, !Ref WriterReservedConcurrency, !Ref AWS::NoValue]"),
+    );
+    assert!(reported(
+        &check(&template),
+        "reserved-concurrency",
+        "OnboardFunction"
+    ));
+
+    let mut template = real_template();
+    template
+        .get_mut("Parameters")
+        .and_then(|parameters| parameters.get_mut("WriterReservedConcurrency"))
+        .and_then(Yaml::as_mapping_mut)
+        .expect("the parameter")
+        .insert(yaml("Default"), yaml("0"));
+    let findings = check(&template);
+    for function in [
+        "OnboardFunction",
+        "EnrollMfaFunction",
+        "IssueKeyFunction",
+        "OffboardFunction",
+    ] {
+        assert!(
+            reported(&findings, "reserved-concurrency", function),
+            "{function}"
+        );
+    }
+
+    let mut template = real_template();
+    template
+        .get_mut("Conditions")
+        .and_then(Yaml::as_mapping_mut)
+        .expect("conditions")
+        .insert(
+            yaml("ReservesWriterConcurrency"),
+            yaml("!Not [!Equals [!Ref WriterReservedConcurrency, \"10\"]]"),
+        );
+    assert!(reported(
+        &check(&template),
+        "reserved-concurrency",
+        "IssueKeyFunction"
     ));
 }
 
