@@ -33,6 +33,20 @@ pub enum FaultKind {
     InvalidPrincipal,
     /// The request reaches IAM and takes effect, but the answer never comes back.
     LoseAnswer,
+    /// An error answer in the query protocol (IAM, STS) with this status and code, for refusals moto
+    /// never makes: `InvalidAuthenticationCode` (403) for wrong MFA codes, `InvalidClientTokenId` (403)
+    /// for a key STS does not know yet. Nothing is changed.
+    Refuse { status: u16, code: &'static str },
+    /// This answer (a JSON protocol's body, e.g. EventBridge's) instead of upstream's; the request never
+    /// reaches upstream.
+    Answer {
+        content_type: &'static str,
+        body: String,
+    },
+    /// Upstream's answer to a list call, which moto always gives in one page, served in pages of at most
+    /// this many items (fewer when the request's `MaxItems` asks for fewer), with `IsTruncated` and a
+    /// `Marker` that the next request must send back, as IAM pages.
+    Pages(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -89,12 +103,27 @@ impl Fault {
     }
 }
 
+/// One call as it crossed the wire: what was asked and what IAM (or an injected fault) answered.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    /// `service:Action`, as in [`FaultProxy::calls`].
+    pub call: String,
+    /// The access key id the request was signed with: who made the call.
+    pub caller: String,
+    /// The request body (the query protocol's form, or JSON).
+    pub request: String,
+    /// The HTTP status of the answer; `None` when no answer came back (dropped or lost).
+    pub status: Option<u16>,
+    pub response: String,
+}
+
 #[derive(Default)]
 struct Shared {
     faults: Vec<Fault>,
     calls: Vec<String>,
     bodies: Vec<Bytes>,
     injected: Vec<(String, FaultKind)>,
+    exchanges: Vec<Exchange>,
 }
 
 pub struct FaultProxy {
@@ -168,6 +197,16 @@ impl FaultProxy {
         self.lock().calls.clear();
     }
 
+    /// Every call with its answer, in the order the answers came back.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.lock().exchanges.clone()
+    }
+
+    /// Forgets the recorded exchanges, so that the next [`FaultProxy::exchanges`] shows only later calls.
+    pub fn clear_exchanges(&self) {
+        self.lock().exchanges.clear();
+    }
+
     /// The faults that actually fired, as `(call, kind)`.
     pub fn injected(&self) -> Vec<(String, FaultKind)> {
         self.lock().injected.clone()
@@ -209,7 +248,19 @@ fn call_name(request: &hyper::http::request::Parts, body: &[u8]) -> String {
     format!("{service}:{action}")
 }
 
-fn error_answer(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+/// The access key id of the SigV4 `Credential=` scope.
+fn signing_key(request: &hyper::http::request::Parts) -> String {
+    request
+        .headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn error_answer(status: u16, code: &str, message: &str) -> Response<Bytes> {
     let body = format!(
         "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>{}</Type>\
          <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
@@ -218,8 +269,8 @@ fn error_answer(status: u16, code: &str, message: &str) -> Response<Full<Bytes>>
     Response::builder()
         .status(status)
         .header("content-type", "text/xml")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+        .body(Bytes::from(body))
+        .unwrap_or_else(|_| Response::new(Bytes::new()))
 }
 
 #[derive(Debug)]
@@ -242,16 +293,44 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
     let call = call_name(&parts, &body);
+    let answer = answer(&parts, body.clone(), &call, &shared, client, upstream).await;
+    let exchange = Exchange {
+        caller: signing_key(&parts),
+        call,
+        request: String::from_utf8_lossy(&body).into_owned(),
+        status: answer.as_ref().ok().map(|answer| answer.status().as_u16()),
+        response: answer
+            .as_ref()
+            .map(|answer| String::from_utf8_lossy(answer.body()).into_owned())
+            .unwrap_or_default(),
+    };
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .exchanges
+        .push(exchange);
+    Ok(answer?.map(Full::new))
+}
+
+/// The answer to one call: an injected fault's, or upstream's.
+async fn answer(
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    call: &str,
+    shared: &Mutex<Shared>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: String,
+) -> Result<Response<Bytes>, Dropped> {
     let fault = {
         let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
-        shared.calls.push(call.clone());
+        shared.calls.push(call.to_string());
         shared.bodies.push(body.clone());
         let fired = shared
             .faults
             .iter_mut()
-            .find_map(|fault| fault.fires(&call).then(|| fault.kind.clone()));
+            .find_map(|fault| fault.fires(call).then(|| fault.kind.clone()));
         if let Some(kind) = &fired {
-            shared.injected.push((call.clone(), kind.clone()));
+            shared.injected.push((call.to_string(), kind.clone()));
         }
         fired
     };
@@ -270,10 +349,36 @@ async fn forward(
                 "Invalid principal in policy: \"AWS\":\"arn:aws:iam::123456789012:user/new\"",
             ));
         }
+        Some(FaultKind::Refuse { status, code }) => {
+            return Ok(error_answer(*status, code, "injected refusal"));
+        }
+        Some(FaultKind::Answer { content_type, body }) => {
+            return Ok(Response::builder()
+                .status(200)
+                .header("content-type", *content_type)
+                .body(Bytes::from(body.clone()))
+                .unwrap_or_else(|_| Response::new(Bytes::new())));
+        }
+        Some(FaultKind::Pages(size)) => {
+            return paged(parts, &body, *size, client, &upstream).await;
+        }
         Some(FaultKind::Drop) => return Err(Dropped),
         Some(FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
         Some(FaultKind::LoseAnswer) | None => {}
     }
+    let answer = upstream_answer(parts, body, client, &upstream).await?;
+    if fault == Some(FaultKind::LoseAnswer) {
+        return Err(Dropped);
+    }
+    Ok(answer)
+}
+
+async fn upstream_answer(
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+) -> Result<Response<Bytes>, Dropped> {
     let path = parts
         .uri
         .path_and_query()
@@ -283,14 +388,142 @@ async fn forward(
         .method(parts.method.clone())
         .uri(format!("{upstream}{path}"));
     for (name, value) in &parts.headers {
-        outgoing = outgoing.header(name, value);
+        // The body may have been rewritten; hyper sets the length of the one sent.
+        if name != hyper::header::CONTENT_LENGTH {
+            outgoing = outgoing.header(name, value);
+        }
     }
     let outgoing = outgoing.body(Full::new(body)).map_err(|_| Dropped)?;
     let answer = client.request(outgoing).await.map_err(|_| Dropped)?;
     let (parts, body) = answer.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
-    if fault == Some(FaultKind::LoseAnswer) {
-        return Err(Dropped);
+    Ok(Response::from_parts(parts, body))
+}
+
+/// The lists a paged IAM answer holds, in the order moto writes them.
+const PAGED_LISTS: [&str; 5] = [
+    "UserDetailList",
+    "GroupDetailList",
+    "RoleDetailList",
+    "Policies",
+    "VirtualMFADevices",
+];
+
+/// One page of upstream's whole list: upstream is asked without `Marker` and `MaxItems` (so that it answers
+/// everything, whatever its own paging), and the items from the request's `Marker` on are served.
+async fn paged(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    size: usize,
+    client: Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+) -> Result<Response<Bytes>, Dropped> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(body)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let start = match param("Marker") {
+        None => 0,
+        Some(marker) => match marker.strip_prefix("fault-proxy-page-").map(str::parse) {
+            Some(Ok(start)) => start,
+            _ => return Ok(error_answer(400, "ValidationError", "Invalid Marker.")),
+        },
+    };
+    let size = param("MaxItems")
+        .and_then(|max| max.parse::<usize>().ok())
+        .map_or(size, |max| max.min(size))
+        .max(1);
+    let whole: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form.iter()
+                .filter(|(key, _)| key != "Marker" && key != "MaxItems"),
+        )
+        .finish();
+    let answer = upstream_answer(parts, Bytes::from(whole), client, upstream).await?;
+    if answer.status() != 200 {
+        return Ok(answer);
     }
-    Ok(Response::from_parts(parts, Full::new(body)))
+    let (mut parts, body) = answer.into_parts();
+    // hyper sets the length of the page.
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    let page = page_of(&String::from_utf8_lossy(&body), start, size);
+    Ok(Response::from_parts(parts, Bytes::from(page)))
+}
+
+/// Items `start..start + size` of every list in `xml`, taken in order across the lists, with
+/// `IsTruncated` and `Marker` saying whether and where the next page starts.
+fn page_of(xml: &str, start: usize, size: usize) -> String {
+    let mut items = Vec::new();
+    let mut lists = Vec::new();
+    for name in PAGED_LISTS {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let Some(from) = xml.find(&open) else {
+            continue;
+        };
+        let inner_from = from + open.len();
+        let Some(inner_len) = xml[inner_from..].find(&close) else {
+            continue;
+        };
+        for member in members(&xml[inner_from..inner_from + inner_len]) {
+            items.push((name, member.to_string()));
+        }
+        lists.push((name, from, inner_from + inner_len + close.len()));
+    }
+    let end = (start + size).min(items.len());
+    let page = items.get(start..end).unwrap_or_default();
+    let mut out = xml.to_string();
+    // From the last list back, so that the earlier lists' offsets stay valid.
+    for (name, from, to) in lists.into_iter().rev() {
+        let kept: String = page
+            .iter()
+            .filter(|(list, _)| *list == name)
+            .map(|(_, member)| member.as_str())
+            .collect();
+        out.replace_range(from..to, &format!("<{name}>{kept}</{name}>"));
+    }
+    let truncated = end < items.len();
+    let mut paging = format!("<IsTruncated>{truncated}</IsTruncated>");
+    if truncated {
+        paging.push_str(&format!("<Marker>fault-proxy-page-{end}</Marker>"));
+    }
+    for old in [
+        "<IsTruncated>false</IsTruncated>",
+        "<IsTruncated>true</IsTruncated>",
+    ] {
+        out = out.replace(old, &paging);
+    }
+    out
+}
+
+/// The top-level `<member>…</member>` elements of a list, nested lists' members kept inside their own.
+fn members(list: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut depth = 0usize;
+    let mut begin = 0;
+    let mut at = 0;
+    while let Some(offset) = list[at..].find('<') {
+        let tag_start = at + offset;
+        let rest = &list[tag_start..];
+        if rest.starts_with("<member>") {
+            if depth == 0 {
+                begin = tag_start;
+            }
+            depth += 1;
+            at = tag_start + "<member>".len();
+        } else if rest.starts_with("</member>") {
+            depth = depth.saturating_sub(1);
+            at = tag_start + "</member>".len();
+            if depth == 0 {
+                found.push(&list[begin..at]);
+            }
+        } else {
+            at = tag_start + 1;
+        }
+    }
+    found
 }

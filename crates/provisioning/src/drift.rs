@@ -670,20 +670,50 @@ fn user_findings(
             policy_name: policy_name.clone(),
         });
     }
+    // The grant groups of the whole catalog are ours to change; any other group is not (DESIGN: never
+    // touch what the project does not manage), and leaving it could lift a Deny it holds, such as a
+    // quarantine an administrator put the person in. Such a membership is reported for a person to judge.
+    let grant_groups: BTreeSet<String> = config
+        .catalog
+        .iter()
+        .filter_map(|role| grant(role, config, account).group)
+        .collect();
+    let mut foreign_groups = Vec::new();
     for group in user.groups.iter().filter(|g| !allowed_groups.contains(*g)) {
-        extras.push(format!("group {group}"));
-        repair.push(Change::RemoveUserFromGroup {
-            user: name.clone(),
-            group: group.clone(),
-        });
+        if grant_groups.contains(group) {
+            extras.push(format!("group {group}"));
+            repair.push(Change::RemoveUserFromGroup {
+                user: name.clone(),
+                group: group.clone(),
+            });
+        } else {
+            foreign_groups.push(group.clone());
+        }
     }
+    let expected = json!({"groups": allowed_groups, "inline_policies": allowed_inline, "managed_policy_arns": []});
+    let actual = json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>(), "managed_policy_arns": user.attached_policies});
     if !extras.is_empty() {
         findings.push(EXTRA_PERMISSIONS.finding(
             arn,
-            format!("{name} has permissions beyond its grants: {}", extras.join(", ")),
-            json!({"groups": allowed_groups, "inline_policies": allowed_inline, "managed_policy_arns": []}),
-            json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>(), "managed_policy_arns": user.attached_policies}),
+            format!(
+                "{name} has permissions beyond its grants: {}",
+                extras.join(", ")
+            ),
+            expected.clone(),
+            actual.clone(),
             repair,
+        ));
+    }
+    if !foreign_groups.is_empty() {
+        findings.push(EXTRA_PERMISSIONS.finding(
+            arn,
+            format!(
+                "{name} is a member of groups the stack does not manage: {} (remove by hand after checking that none of them holds a Deny)",
+                foreign_groups.join(", ")
+            ),
+            expected,
+            actual,
+            Vec::new(),
         ));
     }
 

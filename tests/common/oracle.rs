@@ -1,0 +1,164 @@
+//! IAM's authorization decision for a request, from an evaluator that is not ours: tests/oracle/evaluate.mjs
+//! (@cloud-copilot/iam-simulate, with IAM's Service Authorization Reference). moto evaluates no policy, so
+//! this is what tells whether a deployed role may make a call, and whether a trust policy requires MFA.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use super::ACCOUNT;
+
+/// One request as IAM would authorize it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub context: serde_json::Map<String, Value>,
+}
+
+impl Request {
+    pub fn new(principal: &str, action: &str, resource: &str) -> Request {
+        Request {
+            principal: principal.to_string(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            context: serde_json::Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Request {
+        self.context.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// The policies that decide a request: the principal's identity policies, and optionally a resource
+/// (or trust) policy and permissions boundaries.
+#[derive(Clone, Debug, Default)]
+pub struct Policies {
+    pub identity: Vec<(String, Value)>,
+    pub resource: Option<Value>,
+    pub boundaries: Vec<(String, Value)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Allowed,
+    ExplicitlyDenied,
+    ImplicitlyDenied,
+    /// Not a request IAM would see: an unknown action, a resource of a type the action is not
+    /// authorized against, an invalid policy.
+    Invalid(String),
+}
+
+fn named(policies: &[(String, Value)]) -> Value {
+    Value::Array(
+        policies
+            .iter()
+            .map(|(name, policy)| json!({"name": name, "policy": policy}))
+            .collect(),
+    )
+}
+
+fn oracle_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle")
+}
+
+/// Decides every request in one run of the evaluator.
+pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
+    if requests.is_empty() {
+        return Vec::new();
+    }
+    let simulations: Vec<Value> = requests
+        .iter()
+        .map(|(request, policies)| {
+            let account = request
+                .resource
+                .split(':')
+                .nth(4)
+                .filter(|account| !account.is_empty())
+                .unwrap_or(ACCOUNT);
+            // The keys IAM puts in every request context; the evaluator leaves them to the caller.
+            let mut context = request.context.clone();
+            context
+                .entry("aws:PrincipalArn")
+                .or_insert_with(|| json!(request.principal));
+            if let Some(principal_account) = request.principal.split(':').nth(4) {
+                context
+                    .entry("aws:PrincipalAccount")
+                    .or_insert_with(|| json!(principal_account));
+            }
+            let mut simulation = json!({
+                "request": {
+                    "principal": request.principal,
+                    "action": request.action,
+                    "resource": {"resource": request.resource, "accountId": account},
+                    "contextVariables": context,
+                },
+                "identityPolicies": named(&policies.identity),
+            });
+            if let Some(resource) = &policies.resource {
+                simulation["resourcePolicy"] = resource.clone();
+            }
+            if !policies.boundaries.is_empty() {
+                simulation["permissionBoundaryPolicies"] = named(&policies.boundaries);
+            }
+            simulation
+        })
+        .collect();
+    let dir = oracle_dir();
+    assert!(
+        dir.join("node_modules/@cloud-copilot/iam-simulate")
+            .exists(),
+        "the evaluator is not installed: scripts/setup runs `npm ci --prefix tests/oracle`"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("evaluate.mjs"))
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs (node 20 or later)");
+    let input = serde_json::to_vec(&simulations).expect("simulations are JSON");
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(&input)
+        .expect("the evaluator reads its input");
+    let output = child.wait_with_output().expect("the evaluator finishes");
+    assert!(
+        output.status.success(),
+        "the evaluator failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answers: Vec<Value> =
+        serde_json::from_slice(&output.stdout).expect("the evaluator answers in JSON");
+    assert_eq!(answers.len(), requests.len());
+    answers
+        .iter()
+        .zip(requests)
+        .map(|(answer, (request, _))| {
+            let ignored = answer["ignoredContextKeys"]
+                .as_array()
+                .filter(|keys| !keys.is_empty());
+            if let Some(ignored) = ignored {
+                // A key the action does not support: the request was not built as IAM builds it.
+                return Decision::Invalid(format!(
+                    "{} does not carry the context keys {ignored:?}",
+                    request.action
+                ));
+            }
+            match answer["decision"].as_str() {
+                Some("Allowed") => Decision::Allowed,
+                Some("ExplicitlyDenied") => Decision::ExplicitlyDenied,
+                Some("ImplicitlyDenied") => Decision::ImplicitlyDenied,
+                _ => Decision::Invalid(answer["error"].to_string()),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,1419 @@
+//! The stack as CloudFormation creates it. template.yaml is SAM-transformed and created in moto's
+//! CloudFormation (tests/support/deploy_stack.py); every function binary runs behind a Lambda Runtime API
+//! with exactly the environment its deployed function has and its own role's credentials; a whole life is
+//! played through them in both trust modes, with repair on; and every AWS call each function made on the
+//! wire is checked, by an evaluator that follows IAM's rules (tests/oracle), against the policies of that
+//! function's deployed role. moto enforces no policy, so this is where a missing permission shows.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::Command;
+
+use aws_sdk_iam::Client as IamClient;
+use common::oracle::{Decision, Policies, Request, decide};
+use common::proxy::{Exchange, FaultProxy};
+use common::runtime_api::{LambdaProcess, Outcome};
+use common::{ACCOUNT, Moto, consecutive_codes, decode_policy};
+use serde_json::{Value, json};
+
+const ROLE: &str = "ResourceCreatorRole";
+const USER_PATH: &str = "/onboarded/";
+const ADMIN: &str = "admin@example.com";
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+/// A user made by hand, outside the managed path: never ours to touch.
+const CAROL: &str = "carol@example.com";
+const NOBODY: &str = "nobody@example.com";
+
+fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let in_venv = project_dir().join(".venv/bin/python");
+    if in_venv.exists() {
+        in_venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+fn binary(name: &str) -> &'static str {
+    match name {
+        "onboard" => env!("CARGO_BIN_EXE_onboard"),
+        "enroll-mfa" => env!("CARGO_BIN_EXE_enroll-mfa"),
+        "status" => env!("CARGO_BIN_EXE_status"),
+        "issue-key" => env!("CARGO_BIN_EXE_issue-key"),
+        "offboard" => env!("CARGO_BIN_EXE_offboard"),
+        "drift-check" => env!("CARGO_BIN_EXE_drift-check"),
+        other => panic!("the template names a binary this package does not build: {other}"),
+    }
+}
+
+/// `sam deploy` into moto; the stack's description as tests/support/deploy_stack.py prints it.
+fn deploy(moto: &Moto, parameters: &[(&str, &str)]) -> Value {
+    let mut command = Command::new(python());
+    command
+        .arg(project_dir().join("tests/support/deploy_stack.py"))
+        .args(["--endpoint", &moto.endpoint])
+        .arg("--template")
+        .arg(project_dir().join("template.yaml"))
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    for (name, value) in parameters {
+        command.args(["--parameter", &format!("{name}={value}")]);
+    }
+    let output = command.output().expect("python runs the deploy script");
+    assert!(
+        output.status.success(),
+        "the stack deploys: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the deploy script prints JSON")
+}
+
+/// A deployed function: its process, the key its role's session signs with, and its role's policies.
+struct Function {
+    logical: String,
+    role_arn: String,
+    access_key: String,
+    policies: Policies,
+    process: LambdaProcess,
+}
+
+impl Function {
+    async fn invoke(&mut self, event: Value) -> Outcome {
+        self.process.invoke(event).await
+    }
+}
+
+struct Stack {
+    mode: &'static str,
+    /// Keeps the emulator running as long as the stack.
+    _moto: Moto,
+    proxy: FaultProxy,
+    iam: IamClient,
+    functions: BTreeMap<String, Function>,
+}
+
+impl Stack {
+    async fn deploy(mode: &'static str, parameters: &[(&str, &str)]) -> Stack {
+        let moto = Moto::start();
+        let proxy = FaultProxy::start(&moto.endpoint).await;
+        let sdk = moto.sdk_config().await;
+        let described = deploy(&moto, parameters);
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let mut functions = BTreeMap::new();
+        for (logical, function) in described["functions"]
+            .as_object()
+            .expect("the deployed functions")
+        {
+            let role_arn = function["role_arn"].as_str().expect("a role").to_string();
+            // What Lambda hands the function: a session of its own role.
+            let session = sts
+                .assume_role()
+                .role_arn(&role_arn)
+                .role_session_name(logical)
+                .send()
+                .await
+                .expect("the function's role can be assumed");
+            let credentials = session.credentials().expect("session credentials");
+            let mut environment: HashMap<String, String> = function["environment"]
+                .as_object()
+                .expect("an environment")
+                .iter()
+                .map(|(name, value)| {
+                    // Lambda's environment holds strings; moto keeps what CloudFormation resolved.
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string);
+                    (name.clone(), value)
+                })
+                .collect();
+            for (name, value) in [
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+                ("AWS_ACCESS_KEY_ID", credentials.access_key_id()),
+                ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key()),
+                ("AWS_SESSION_TOKEN", credentials.session_token()),
+                ("AWS_ENDPOINT_URL", &proxy.endpoint),
+            ] {
+                environment.insert(name.to_string(), value.to_string());
+            }
+            let policies = Policies {
+                identity: function["policies"]
+                    .as_array()
+                    .expect("the role's policies")
+                    .iter()
+                    .map(|p| {
+                        (
+                            p["name"].as_str().unwrap_or("policy").to_string(),
+                            p["document"].clone(),
+                        )
+                    })
+                    .collect(),
+                ..Policies::default()
+            };
+            let process = LambdaProcess::start(
+                binary(function["binary"].as_str().expect("a binary name")),
+                function["name"].as_str().expect("a function name"),
+                &environment,
+            )
+            .await;
+            functions.insert(
+                function["binary"].as_str().unwrap_or_default().to_string(),
+                Function {
+                    logical: logical.clone(),
+                    role_arn,
+                    access_key: credentials.access_key_id().to_string(),
+                    policies,
+                    process,
+                },
+            );
+        }
+        let iam = IamClient::new(&sdk);
+        Stack {
+            mode,
+            _moto: moto,
+            proxy,
+            iam,
+            functions,
+        }
+    }
+
+    async fn invoke(&mut self, binary: &str, event: Value) -> Value {
+        let function = self
+            .functions
+            .get_mut(binary)
+            .unwrap_or_else(|| panic!("no deployed function runs {binary}"));
+        let outcome = function.invoke(event).await;
+        assert_eq!(
+            outcome.kind,
+            "response",
+            "{} ({}) failed: {}\n{}",
+            binary,
+            self.mode,
+            outcome.body,
+            function.process.logs()
+        );
+        outcome.body
+    }
+
+    /// An HTTP API request, answered with its status and JSON body.
+    async fn http(
+        &mut self,
+        binary: &str,
+        route: &str,
+        claims: Value,
+        username: Option<&str>,
+        body: Value,
+    ) -> (i64, Value) {
+        let (method, path) = route.split_once(' ').expect("METHOD /path");
+        let raw_path = username.map_or(path.to_string(), |name| path.replace("{username}", name));
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": route,
+            "rawPath": raw_path,
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "apistandin",
+                "requestId": format!("{binary}-{}", self.proxy.exchanges().len()),
+                "routeKey": route,
+                "stage": "$default",
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+                "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.10", "userAgent": "test"}
+            },
+            "body": if body.is_null() { Value::Null } else { Value::String(body.to_string()) },
+            "isBase64Encoded": false
+        });
+        if let Some(name) = username {
+            event["pathParameters"] = json!({ "username": name });
+        }
+        let response = self.invoke(binary, event).await;
+        let status = response["statusCode"].as_i64().expect("a status code");
+        let body = response["body"]
+            .as_str()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn eventbridge(&mut self, binary: &str, detail_type: &str, detail: Value) -> Value {
+        let event = json!({
+            "version": "0",
+            "id": format!("{binary}-event-{}", self.proxy.exchanges().len()),
+            "detail-type": detail_type,
+            "source": "com.example.hr",
+            "account": ACCOUNT,
+            "time": "2026-11-30T10:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail
+        });
+        self.invoke(binary, event).await
+    }
+}
+
+fn person(email: &str) -> Value {
+    json!({"sub": format!("sub-{email}"), "email": email, "email_verified": "true"})
+}
+
+fn administrator(email: &str) -> Value {
+    json!({"sub": format!("sub-{email}"), "email": email, "email_verified": "true",
+           "cognito:groups": "[onboarding-admins]"})
+}
+
+/// Out-of-band changes of every kind the drift check knows, as people make them in the console.
+async fn drift_by_hand(iam: &IamClient, mode: &str) {
+    let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    iam.attach_user_policy()
+        .user_name(ALICE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .expect("attach");
+    iam.create_group()
+        .group_name("hand-made")
+        .send()
+        .await
+        .expect("group");
+    iam.add_user_to_group()
+        .user_name(ALICE)
+        .group_name("hand-made")
+        .send()
+        .await
+        .expect("membership");
+    iam.put_user_policy()
+        .user_name(BOB)
+        .policy_name("quick-fix")
+        .policy_document(s3_all.to_string())
+        .send()
+        .await
+        .expect("inline policy");
+    iam.create_login_profile()
+        .user_name(BOB)
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .expect("console password");
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .expect("role policy");
+    iam.detach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/PowerUserAccess")
+        .send()
+        .await
+        .expect("catalog policy detached");
+    iam.put_role_policy()
+        .role_name(ROLE)
+        .policy_name("extra")
+        .policy_document(s3_all.to_string())
+        .send()
+        .await
+        .expect("role inline policy");
+    let group = format!("onboarding-{ROLE}");
+    if mode == "account" {
+        iam.remove_user_from_group()
+            .user_name(BOB)
+            .group_name(&group)
+            .send()
+            .await
+            .expect("grant removed");
+        iam.attach_group_policy()
+            .group_name(&group)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await
+            .expect("group policy");
+        iam.add_user_to_group()
+            .user_name(CAROL)
+            .group_name(&group)
+            .send()
+            .await
+            .expect("unmanaged member");
+        iam.put_group_policy()
+            .group_name(&group)
+            .policy_name("extra")
+            .policy_document(s3_all.to_string())
+            .send()
+            .await
+            .expect("group inline policy");
+    }
+    let weakened = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}},
+        {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999999999999:root", "AIDAJQABLZS4A3QDU576Q"]},
+         "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
+    ]});
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(weakened.to_string())
+        .send()
+        .await
+        .expect("trust weakened");
+}
+
+/// The catalog role's trust policy, as onboarding wrote it, judged by the evaluator rather than by our own
+/// analysis (trust.rs): Alice, with her grant, gets in only with MFA; nobody outside the managed path or
+/// the account gets in at all.
+async fn assert_trust_requires_mfa(iam: &IamClient, mode: &str) {
+    let role = iam
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .expect("the catalog role");
+    let trust = decode_policy(
+        role.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("a trust policy"),
+    );
+    let grant = iam
+        .get_group_policy()
+        .group_name(format!("onboarding-{ROLE}"))
+        .policy_name(format!("Assume{ROLE}"))
+        .send()
+        .await
+        .expect("the grant");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let granted = Policies {
+        identity: vec![("grant".to_string(), decode_policy(grant.policy_document()))],
+        resource: Some(trust.clone()),
+        ..Policies::default()
+    };
+    let assume_anything = Policies {
+        identity: vec![(
+            "admin".to_string(),
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}),
+        )],
+        resource: Some(trust),
+        ..Policies::default()
+    };
+    let alice = format!("arn:aws:iam::{ACCOUNT}:user{USER_PATH}{ALICE}");
+    let carol = format!("arn:aws:iam::{ACCOUNT}:user/{CAROL}");
+    let stranger = format!("arn:aws:iam::999999999999:user{USER_PATH}{ALICE}");
+    let assume = |principal: &str| Request::new(principal, "sts:AssumeRole", &role_arn);
+    let with_mfa = |principal: &str, age: &str| {
+        assume(principal)
+            .with("aws:MultiFactorAuthPresent", "true")
+            .with("aws:MultiFactorAuthAge", age)
+    };
+    let mut cases: Vec<(&str, Request, &Policies, bool)> = vec![
+        ("with MFA", with_mfa(&alice, "100"), &granted, true),
+        (
+            "with a long-term key (no MFA key)",
+            assume(&alice),
+            &granted,
+            false,
+        ),
+        (
+            "with a session made without MFA",
+            assume(&alice).with("aws:MultiFactorAuthPresent", "false"),
+            &granted,
+            false,
+        ),
+        (
+            "an unmanaged user allowed sts:AssumeRole on *",
+            with_mfa(&carol, "100"),
+            &assume_anything,
+            false,
+        ),
+        (
+            "another account's user",
+            with_mfa(&stranger, "100"),
+            &assume_anything,
+            false,
+        ),
+    ];
+    if mode == "users" {
+        // Deployed with MfaMaxAgeSeconds=3600.
+        cases.push((
+            "with MFA older than MFA_MAX_AGE_SECONDS",
+            with_mfa(&alice, "7200"),
+            &granted,
+            false,
+        ));
+    }
+    let batch: Vec<(Request, &Policies)> =
+        cases.iter().map(|(_, r, p, _)| (r.clone(), *p)).collect();
+    for ((name, _, _, allowed), decision) in cases.iter().zip(decide(&batch)) {
+        assert_eq!(
+            decision == Decision::Allowed,
+            *allowed,
+            "{mode} mode, sts:AssumeRole {name}: {decision:?}"
+        );
+    }
+}
+
+/// What IAM refuses to delete a user over, added by hand: an inline and a managed policy, a console
+/// password and an SSH key.
+async fn credentials_by_hand(iam: &IamClient, user: &str) {
+    let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    iam.put_user_policy()
+        .user_name(user)
+        .policy_name("quick-fix")
+        .policy_document(s3_all.to_string())
+        .send()
+        .await
+        .expect("inline policy");
+    iam.attach_user_policy()
+        .user_name(user)
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .expect("managed policy");
+    iam.create_login_profile()
+        .user_name(user)
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .expect("console password");
+    iam.upload_ssh_public_key()
+        .user_name(user)
+        .ssh_public_key_body("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 dev@laptop")
+        .send()
+        .await
+        .expect("SSH key");
+}
+
+/// The whole life of two people through the deployed functions.
+async fn live(stack: &mut Stack) {
+    let iam = stack.iam.clone();
+    iam.create_user()
+        .user_name(CAROL)
+        .send()
+        .await
+        .expect("an unmanaged user");
+
+    // A new person onboards themselves, then replays the request.
+    let (status, alice) = stack
+        .http(
+            "onboard",
+            "POST /users",
+            person(ALICE),
+            None,
+            json!({"roles": [ROLE]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{alice}");
+    let (status, replay) = stack
+        .http(
+            "onboard",
+            "POST /users",
+            person(ALICE),
+            None,
+            json!({"roles": [ROLE]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{replay}");
+
+    // HR onboards Bob; Bob then asks for his key and MFA device himself.
+    let reply = stack
+        .eventbridge(
+            "onboard",
+            "Onboarding Requested",
+            json!({"username": BOB, "roles": [ROLE], "requested_by": "HR-1"}),
+        )
+        .await;
+    assert_eq!(reply["outcome"], "User Onboarded", "{reply}");
+    let (status, bob) = stack
+        .http(
+            "onboard",
+            "POST /users",
+            person(BOB),
+            None,
+            json!({"roles": [ROLE]}),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status} {bob}");
+
+    // An existing user outside the managed path is refused, not taken over.
+    let (status, refused) = stack
+        .http(
+            "onboard",
+            "POST /users",
+            administrator(ADMIN),
+            None,
+            json!({"username": CAROL, "roles": [ROLE]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+
+    // MFA: the device is issued again (the QR code was lost), then enabled with two codes.
+    let mfa_route = "POST /users/{username}/mfa";
+    let (status, issued) = stack
+        .http(
+            "enroll-mfa",
+            mfa_route,
+            person(ALICE),
+            Some(ALICE),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{issued}");
+    let uri = issued["mfa"]["otpauth_uri"]
+        .as_str()
+        .expect("a new seed")
+        .to_string();
+    let (code1, code2) = consecutive_codes(&uri);
+    let (status, enabled) = stack
+        .http(
+            "enroll-mfa",
+            mfa_route,
+            person(ALICE),
+            Some(ALICE),
+            json!({"code1": code1, "code2": code2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{enabled}");
+    assert_trust_requires_mfa(&iam, stack.mode).await;
+
+    // Status of someone who exists and of someone who does not.
+    let (status, seen) = stack
+        .http(
+            "status",
+            "GET /users/{username}",
+            person(ALICE),
+            Some(ALICE),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    let (status, pending) = stack
+        .http(
+            "status",
+            "GET /users/{username}",
+            person(BOB),
+            Some(BOB),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{pending}");
+    assert_eq!(pending["mfa"]["status"], "pending", "{pending}");
+    let (status, unknown) = stack
+        .http(
+            "status",
+            "GET /users/{username}",
+            administrator(ADMIN),
+            Some(NOBODY),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 404, "{unknown}");
+    for (binary, route) in [
+        ("enroll-mfa", "POST /users/{username}/mfa"),
+        ("issue-key", "POST /users/{username}/access-keys"),
+    ] {
+        let (status, unknown) = stack
+            .http(binary, route, administrator(ADMIN), Some(NOBODY), json!({}))
+            .await;
+        assert_eq!(status, 404, "{binary}: {unknown}");
+    }
+
+    // Two rotations: the first deactivates the onboarding key, the second deletes it.
+    for _ in 0..2 {
+        let (status, rotated) = stack
+            .http(
+                "issue-key",
+                "POST /users/{username}/access-keys",
+                person(ALICE),
+                Some(ALICE),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 201, "{rotated}");
+    }
+    // The key shown last is recorded, so a replay does not call it lost.
+    let (status, replay) = stack
+        .http(
+            "onboard",
+            "POST /users",
+            person(ALICE),
+            None,
+            json!({"roles": [ROLE]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{replay}");
+    assert_ne!(replay["secret_lost"], true, "{replay}");
+
+    // The drift check finds what people changed by hand and repairs it; the next run finds it repaired.
+    drift_by_hand(&iam, stack.mode).await;
+    let report = stack.invoke("drift-check", json!({})).await;
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "{report}");
+    let unrepaired: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["remediation"] == "automatic" && f["remediated"] != true)
+        .collect();
+    assert!(
+        unrepaired.is_empty(),
+        "every automatic repair ran: {unrepaired:#?}"
+    );
+    let again = stack.invoke("drift-check", json!({})).await;
+    let left: Vec<&Value> = again["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["remediation"] == "automatic")
+        .collect();
+    assert!(left.is_empty(), "repaired for good: {left:#?}");
+
+    // Offboarding someone present, with what people add by hand, then again (already absent), and over
+    // EventBridge.
+    credentials_by_hand(&iam, ALICE).await;
+    let (status, seen) = stack
+        .http(
+            "status",
+            "GET /users/{username}",
+            person(ALICE),
+            Some(ALICE),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    let route = "DELETE /users/{username}";
+    let (status, gone) = stack
+        .http(
+            "offboard",
+            route,
+            administrator(ADMIN),
+            Some(ALICE),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{gone}");
+    let (status, again) = stack
+        .http(
+            "offboard",
+            route,
+            administrator(ADMIN),
+            Some(ALICE),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["outcome"], "already_absent", "{again}");
+    let reply = stack
+        .eventbridge(
+            "offboard",
+            "Offboarding Requested",
+            json!({"username": BOB, "requested_by": "HR-2"}),
+        )
+        .await;
+    assert_eq!(reply["outcome"], "User Offboarded", "{reply}");
+}
+
+/// The parameters of a query-protocol request (IAM, STS, SNS).
+fn form(body: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn xml_element<'a>(text: &'a str, element: &str) -> Option<&'a str> {
+    let open = format!("<{element}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find('<')? + start;
+    Some(&text[start..end])
+}
+
+/// The message of an error answer with this code.
+fn message<'a>(exchange: &'a Exchange, code: &str) -> Option<&'a str> {
+    let failed = exchange.status.is_some_and(|status| status >= 300);
+    (failed && xml_element(&exchange.response, "Code") == Some(code))
+        .then(|| xml_element(&exchange.response, "Message").unwrap_or_default())
+}
+
+/// `CreateUser`'s "User" for the ARN kind `user`.
+fn entity_kind_name(kind: &str) -> &'static str {
+    match kind {
+        "user" => "User",
+        "group" => "Group",
+        "role" => "Role",
+        "policy" => "Policy",
+        "mfa" => "VirtualMFADevice",
+        _ => "",
+    }
+}
+
+/// Every IAM ARN of this account that any answer named, by kind and name: the path each entity was
+/// created with.
+fn known_arns(exchanges: &[Exchange]) -> HashMap<(String, String), String> {
+    let prefix = format!("arn:aws:iam::{ACCOUNT}:");
+    let mut known = HashMap::new();
+    for exchange in exchanges {
+        let mut rest = exchange.response.as_str();
+        while let Some(at) = rest.find(&prefix) {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| c == '<' || c == '"' || c == '&' || c.is_whitespace())
+                .unwrap_or(tail.len());
+            let arn = &tail[..end];
+            if let Some((kind, path)) = arn[prefix.len()..].split_once('/') {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                known.insert((kind.to_string(), name.to_string()), arn.to_string());
+            }
+            rest = &tail[end..];
+        }
+    }
+    known
+}
+
+/// The resource type each IAM action is authorized against (IAM's Service Authorization Reference) and
+/// the parameter naming it; `None` for the actions that have no resource type ("*").
+fn iam_resource(action: &str) -> Option<(&'static str, &'static str)> {
+    const USER: &[&str] = &[
+        "GetUser",
+        "CreateUser",
+        "DeleteUser",
+        "TagUser",
+        "UntagUser",
+        "ListGroupsForUser",
+        "ListUserPolicies",
+        "GetUserPolicy",
+        "PutUserPolicy",
+        "DeleteUserPolicy",
+        "ListAttachedUserPolicies",
+        "AttachUserPolicy",
+        "DetachUserPolicy",
+        "ListAccessKeys",
+        "CreateAccessKey",
+        "UpdateAccessKey",
+        "DeleteAccessKey",
+        "ListMFADevices",
+        "EnableMFADevice",
+        "DeactivateMFADevice",
+        "GetLoginProfile",
+        "DeleteLoginProfile",
+        "ListSigningCertificates",
+        "DeleteSigningCertificate",
+        "ListSSHPublicKeys",
+        "DeleteSSHPublicKey",
+        "ListServiceSpecificCredentials",
+        "DeleteServiceSpecificCredential",
+        "PutUserPermissionsBoundary",
+        "DeleteUserPermissionsBoundary",
+    ];
+    const GROUP: &[&str] = &[
+        "GetGroup",
+        "CreateGroup",
+        "DeleteGroup",
+        "AddUserToGroup",
+        "RemoveUserFromGroup",
+        "ListGroupPolicies",
+        "GetGroupPolicy",
+        "PutGroupPolicy",
+        "DeleteGroupPolicy",
+        "ListAttachedGroupPolicies",
+        "AttachGroupPolicy",
+        "DetachGroupPolicy",
+    ];
+    const ROLE_ACTIONS: &[&str] = &[
+        "GetRole",
+        "CreateRole",
+        "UpdateAssumeRolePolicy",
+        "UpdateRole",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "ListAttachedRolePolicies",
+        "ListRolePolicies",
+        "GetRolePolicy",
+        "TagRole",
+        "PutRolePermissionsBoundary",
+    ];
+    if USER.contains(&action) {
+        Some(("user", "UserName"))
+    } else if GROUP.contains(&action) {
+        Some(("group", "GroupName"))
+    } else if ROLE_ACTIONS.contains(&action) {
+        Some(("role", "RoleName"))
+    } else if action == "CreateVirtualMFADevice" {
+        Some(("mfa", "VirtualMFADeviceName"))
+    } else if action == "CreatePolicy" {
+        Some(("policy", "PolicyName"))
+    } else {
+        None
+    }
+}
+
+/// The request IAM authorizes for one IAM call: the resource as the Service Authorization Reference
+/// defines it (the entity's ARN with its path when it exists, without one when it does not) and the
+/// condition keys the call carries.
+fn iam_request(
+    principal: &str,
+    action: &str,
+    exchange: &Exchange,
+    known: &HashMap<(String, String), String>,
+) -> Result<Request, String> {
+    let params = form(&exchange.request);
+    let not_found = message(exchange, "NoSuchEntity").map(|m| m.to_lowercase());
+    let arn_of = |kind: &str, name: &str| {
+        // A Create call names the path the new entity gets; anything else acts on what exists, whose
+        // path the answers showed, or on nothing: IAM then knows no path and authorizes the ARN without one.
+        let creates = action == format!("Create{}", entity_kind_name(kind));
+        let absent = not_found.as_deref().is_some_and(|message| {
+            let (kind, name) = (kind.to_lowercase(), name.to_lowercase());
+            message.contains(&format!("{kind} {name} "))
+                || message.contains(&format!("{kind} with name {name} "))
+        });
+        if creates {
+            let path = params.get("Path").map_or("/", String::as_str);
+            format!("arn:aws:iam::{ACCOUNT}:{kind}{path}{name}")
+        } else if absent {
+            format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}")
+        } else {
+            known
+                .get(&(kind.to_string(), name.to_string()))
+                .cloned()
+                .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}"))
+        }
+    };
+    let resource = match (action, iam_resource(action)) {
+        ("GetAccessKeyLastUsed", _) => {
+            // Authorized against the key's user, whom the answer names.
+            let user = xml_element(&exchange.response, "UserName")
+                .ok_or("GetAccessKeyLastUsed answered without the key's user")?;
+            arn_of("user", user)
+        }
+        ("DeleteVirtualMFADevice", _) => params
+            .get("SerialNumber")
+            .cloned()
+            .ok_or("DeleteVirtualMFADevice without a serial number")?,
+        ("GetPolicy" | "DeletePolicy" | "GetPolicyVersion", _) => params
+            .get("PolicyArn")
+            .cloned()
+            .ok_or("a policy call without PolicyArn")?,
+        (_, Some((kind, parameter))) => {
+            let name = params.get(parameter).ok_or_else(|| {
+                format!("{action} without {parameter}: IAM would act on the caller itself")
+            })?;
+            arn_of(kind, name)
+        }
+        (_, None) => "*".to_string(),
+    };
+    let mut request = Request::new(principal, &format!("iam:{action}"), &resource);
+    let mut tag_keys = Vec::new();
+    for index in 1.. {
+        let Some(key) = params.get(&format!("Tags.member.{index}.Key")) else {
+            break;
+        };
+        let value = params
+            .get(&format!("Tags.member.{index}.Value"))
+            .cloned()
+            .unwrap_or_default();
+        request = request.with(&format!("aws:RequestTag/{key}"), value);
+        tag_keys.push(Value::String(key.clone()));
+    }
+    if !tag_keys.is_empty() {
+        request = request.with("aws:TagKeys", tag_keys);
+    }
+    if let Some(boundary) = params.get("PermissionsBoundary") {
+        request = request.with("iam:PermissionsBoundary", boundary.clone());
+    }
+    if (action.starts_with("Attach") || action.starts_with("Detach"))
+        && let Some(policy) = params.get("PolicyArn")
+    {
+        request = request.with("iam:PolicyARN", policy.clone());
+    }
+    Ok(request)
+}
+
+/// The requests IAM (and EventBridge, SNS) authorize for one call on the wire.
+fn requests_of(
+    exchange: &Exchange,
+    principal: &str,
+    known: &HashMap<(String, String), String>,
+) -> Vec<Result<Request, String>> {
+    let Some((service, action)) = exchange.call.split_once(':') else {
+        return vec![Err(format!("an unnamed call: {}", exchange.call))];
+    };
+    match service {
+        "iam" => match iam_request(principal, action, exchange, known) {
+            Ok(request) => {
+                // Tags given to a Create call are authorized as a Tag call on the new entity too
+                // (IAM: "Permissions required to tag IAM resources at creation").
+                let tagged = request.context.contains_key("aws:TagKeys");
+                let tag_action = match action {
+                    "CreateUser" => Some("iam:TagUser"),
+                    "CreateRole" => Some("iam:TagRole"),
+                    "CreatePolicy" => Some("iam:TagPolicy"),
+                    "CreateVirtualMFADevice" => Some("iam:TagMFADevice"),
+                    _ => None,
+                };
+                let mut requests = vec![Ok(request.clone())];
+                if let Some(tag_action) = tag_action.filter(|_| tagged) {
+                    let mut tag = request;
+                    tag.action = tag_action.to_string();
+                    tag.context.remove("iam:PermissionsBoundary");
+                    requests.push(Ok(tag));
+                }
+                requests
+            }
+            Err(why) => vec![Err(why)],
+        },
+        // GetCallerIdentity needs no permission (IAM: "No permissions are required"), and is the only
+        // STS call the functions make with their own credentials.
+        "sts" if action == "GetCallerIdentity" => Vec::new(),
+        "events" if action == "PutEvents" => {
+            let body: Value = serde_json::from_str(&exchange.request).unwrap_or(Value::Null);
+            body["Entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|entry| {
+                    let bus = entry["EventBusName"].as_str().unwrap_or("default");
+                    let bus = if bus.starts_with("arn:") {
+                        bus.to_string()
+                    } else {
+                        format!("arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}")
+                    };
+                    Ok(Request::new(principal, "events:PutEvents", &bus)
+                        .with("events:source", entry["Source"].clone())
+                        .with("events:detail-type", entry["DetailType"].clone()))
+                })
+                .collect()
+        }
+        "sns" if action == "Publish" => {
+            let params = form(&exchange.request);
+            vec![
+                params
+                    .get("TopicArn")
+                    .map(|topic| Request::new(principal, "sns:Publish", topic))
+                    .ok_or_else(|| "sns:Publish without a topic".to_string()),
+            ]
+        }
+        _ => vec![Err(format!(
+            "{}: not mapped to the resource IAM authorizes it against",
+            exchange.call
+        ))],
+    }
+}
+
+/// Every call the functions made, checked against each function's own deployed role. Returns the calls
+/// that would be refused, and the actions each function was allowed to make.
+fn check_calls(stack: &Stack) -> (Vec<String>, BTreeMap<String, BTreeSet<String>>) {
+    let exchanges = stack.proxy.exchanges();
+    let known = known_arns(&exchanges);
+    let mut checked: Vec<(&Function, String, Request)> = Vec::new();
+    let mut refused = Vec::new();
+    for exchange in &exchanges {
+        let Some(function) = stack
+            .functions
+            .values()
+            .find(|f| f.access_key == exchange.caller)
+        else {
+            continue; // the test's own client, or a person's new key
+        };
+        for request in requests_of(exchange, &function.role_arn, &known) {
+            match request {
+                Ok(request) => checked.push((function, exchange.call.clone(), request)),
+                Err(why) => refused.push(format!("{} ({}): {why}", function.logical, stack.mode)),
+            }
+        }
+    }
+    let batch: Vec<(Request, &Policies)> = checked
+        .iter()
+        .map(|(function, _, request)| (request.clone(), &function.policies))
+        .collect();
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ((function, _, request), decision) in checked.iter().zip(decide(&batch)) {
+        if decision == Decision::Allowed {
+            used.entry(function.logical.clone())
+                .or_default()
+                .insert(request.action.clone());
+        } else {
+            refused.push(format!(
+                "{} ({}): {} on {} {:?} -> {decision:?}",
+                function.logical, stack.mode, request.action, request.resource, request.context
+            ));
+        }
+    }
+    refused.sort();
+    refused.dedup();
+    (refused, used)
+}
+
+/// The template's resources, each as the text from its logical id to the next one.
+fn resource_blocks(template: &str) -> Vec<(&str, &str)> {
+    let resources = template
+        .find("\nResources:\n")
+        .map_or("", |at| &template[at + 1..]);
+    let starts: Vec<usize> = resources
+        .match_indices("\n  ")
+        .map(|(at, _)| at + 1)
+        .filter(|&at| resources[at + 2..].starts_with(|c: char| c.is_ascii_alphabetic()))
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(index, &start)| {
+            let end = starts.get(index + 1).copied().unwrap_or(resources.len());
+            let block = &resources[start..end];
+            let name = block.trim_start().split(':').next().unwrap_or_default();
+            (name, block)
+        })
+        .collect()
+}
+
+/// The permissions a function's role is granted that no call of the whole life used, and that the
+/// template does not explain with a comment on the action's line naming the path that needs it (in the
+/// function's own resource, or in a policy resource attached to its role).
+fn unexplained_unused_permissions(
+    stack: &Stack,
+    used: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
+    let template = std::fs::read_to_string(project_dir().join("template.yaml"))
+        .expect("template.yaml is readable");
+    let blocks = resource_blocks(&template);
+    let mut unexplained = Vec::new();
+    for function in stack.functions.values() {
+        let role = format!("{}Role", function.logical);
+        let own_blocks: Vec<&str> = blocks
+            .iter()
+            .filter(|(name, block)| *name == function.logical || block.contains(&role))
+            .map(|(_, block)| *block)
+            .collect();
+        let granted: BTreeSet<String> = function
+            .policies
+            .identity
+            .iter()
+            .flat_map(|(_, document)| {
+                document["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|statement| statement["Effect"] == "Allow")
+            .flat_map(|statement| match &statement["Action"] {
+                Value::String(action) => vec![action.clone()],
+                Value::Array(actions) => actions
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            // What SAM grants for the Lambda service's own use, not the code's: writing the function's
+            // logs (AWSLambdaBasicExecutionRole) and a failed event to its DeadLetterQueue.
+            .filter(|action| !action.starts_with("logs:") && action != "sqs:SendMessage")
+            .collect();
+        let used = used.get(&function.logical).cloned().unwrap_or_default();
+        for action in granted.difference(&used) {
+            let explained = own_blocks
+                .iter()
+                .flat_map(|block| block.lines())
+                .any(|line| {
+                    line.split_once('#').is_some_and(|(code, _)| {
+                        code.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '*'))
+                            .any(|word| word == action)
+                    })
+                });
+            if !explained {
+                unexplained.push(format!("{}: {action}", function.logical));
+            }
+        }
+    }
+    unexplained
+}
+
+fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut parameters = vec![
+        ("JwtIssuer", "https://idp.example.com"),
+        ("JwtAudience", "onboarding"),
+        ("TrustMode", mode),
+        ("Remediate", "true"),
+        ("RemediateKeys", "true"),
+        ("OnboardingEventSources", "com.example.hr"),
+        ("AlertEmail", "security@example.com"),
+    ];
+    if mode == "users" {
+        parameters.push(("MfaMaxAgeSeconds", "3600"));
+    }
+    parameters
+}
+
+async fn run_life(mode: &'static str) -> (Stack, Vec<String>, BTreeMap<String, BTreeSet<String>>) {
+    let mut stack = Stack::deploy(mode, &parameters(mode)).await;
+    live(&mut stack).await;
+    let (refused, used) = check_calls(&stack);
+    (stack, refused, used)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_call_each_deployed_function_makes_is_allowed_by_its_own_role() {
+    let ((account, mut refused, mut used), (_users, refused_users, used_users)) =
+        tokio::join!(run_life("account"), run_life("users"));
+    refused.extend(refused_users);
+    assert!(
+        refused.is_empty(),
+        "calls the deployed roles would refuse:\n{}",
+        refused.join("\n")
+    );
+    for (function, actions) in used_users {
+        used.entry(function).or_default().extend(actions);
+    }
+    let unexplained = unexplained_unused_permissions(&account, &used);
+    assert!(
+        unexplained.is_empty(),
+        "granted, used by no call of the whole life, and without a comment naming the path that needs it:\n{}",
+        unexplained.join("\n")
+    );
+}
+
+/// The evaluator's own table: IAM's policy evaluation rules as AWS documents them ("Policy evaluation
+/// logic", "Determining whether a request is allowed or denied within an account", the condition
+/// operator and IAM identifier pages), each case with the decision IAM documents.
+#[test]
+fn the_evaluator_follows_iams_documented_rules() {
+    let user = |path: &str| format!("arn:aws:iam::{ACCOUNT}:user{path}alice");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let function = format!("arn:aws:iam::{ACCOUNT}:role/function");
+    let allow = |action: Value, resource: Value| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]});
+    let identity = |policy: Value| Policies {
+        identity: vec![("policy".to_string(), policy)],
+        ..Policies::default()
+    };
+    let managed_users = identity(allow(
+        json!(["iam:GetUser", "iam:CreateUser"]),
+        json!(format!("arn:aws:iam::{ACCOUNT}:user/onboarded/*")),
+    ));
+    let deny_wins = identity(json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*"}]}));
+    let not_action = identity(json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}]}));
+    let not_resource = identity(json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetRole", "NotResource": role_arn}]}));
+    let bounded = Policies {
+        boundaries: vec![(
+            "boundary".to_string(),
+            allow(json!("iam:GetUser"), json!("*")),
+        )],
+        ..identity(allow(json!("iam:*"), json!("*")))
+    };
+    let with_boundary_only = identity(json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "iam:CreateUser", "Resource": "*",
+        "Condition": {"StringEquals": {"iam:PermissionsBoundary": "arn:aws:iam::123456789012:policy/b"}}}]}));
+    let mfa_trust = |condition: Value| Policies {
+        identity: vec![(
+            "Assume".to_string(),
+            allow(json!("sts:AssumeRole"), json!(role_arn)),
+        )],
+        resource: Some(json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+            "Action": "sts:AssumeRole", "Condition": condition}]})),
+        ..Policies::default()
+    };
+    let bool_mfa = mfa_trust(json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}));
+    let if_exists_mfa = mfa_trust(json!({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}));
+    let aged_mfa = mfa_trust(json!({"Bool": {"aws:MultiFactorAuthPresent": "true"},
+                                    "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+                                    "ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{ACCOUNT}:user/onboarded/*")}}));
+    let root_trust_without_grant = Policies {
+        identity: Vec::new(),
+        ..mfa_trust(json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
+    };
+    let user_trust = Policies {
+        resource: Some(json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": user("/onboarded/")},
+            "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]})),
+        ..Policies::default()
+    };
+    use Decision::*;
+    let alice = user("/onboarded/");
+    let cases: Vec<(&str, Request, &Policies, Decision)> = vec![
+        (
+            "a resource under the allowed path",
+            Request::new(&function, "iam:GetUser", &user("/onboarded/")),
+            &managed_users,
+            Allowed,
+        ),
+        (
+            "a user that does not exist has no path",
+            Request::new(&function, "iam:GetUser", &user("/")),
+            &managed_users,
+            ImplicitlyDenied,
+        ),
+        (
+            "an action nothing allows",
+            Request::new(&function, "iam:DeleteUser", &user("/onboarded/")),
+            &managed_users,
+            ImplicitlyDenied,
+        ),
+        (
+            "explicit deny overrides allow",
+            Request::new(&function, "iam:DeleteUser", &user("/onboarded/")),
+            &deny_wins,
+            ExplicitlyDenied,
+        ),
+        (
+            "deny is only for what it names",
+            Request::new(&function, "iam:GetUser", &user("/onboarded/")),
+            &deny_wins,
+            Allowed,
+        ),
+        (
+            "NotAction allows what it does not name",
+            Request::new(
+                &function,
+                "ec2:RunInstances",
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0",
+            ),
+            &not_action,
+            Allowed,
+        ),
+        (
+            "NotAction does not allow what it names",
+            Request::new(&function, "iam:CreateUser", &user("/onboarded/")),
+            &not_action,
+            ImplicitlyDenied,
+        ),
+        (
+            "NotResource excludes what it names",
+            Request::new(&function, "iam:GetRole", &role_arn),
+            &not_resource,
+            ImplicitlyDenied,
+        ),
+        (
+            "NotResource allows the rest",
+            Request::new(
+                &function,
+                "iam:GetRole",
+                &format!("arn:aws:iam::{ACCOUNT}:role/Other"),
+            ),
+            &not_resource,
+            Allowed,
+        ),
+        (
+            "a boundary limits what identity policies allow",
+            Request::new(&function, "iam:DeleteUser", &user("/onboarded/")),
+            &bounded,
+            ImplicitlyDenied,
+        ),
+        (
+            "within the boundary",
+            Request::new(&function, "iam:GetUser", &user("/onboarded/")),
+            &bounded,
+            Allowed,
+        ),
+        (
+            "StringEquals on the boundary a request sets",
+            Request::new(&function, "iam:CreateUser", &user("/onboarded/")).with(
+                "iam:PermissionsBoundary",
+                "arn:aws:iam::123456789012:policy/b",
+            ),
+            &with_boundary_only,
+            Allowed,
+        ),
+        (
+            "StringEquals with the key missing",
+            Request::new(&function, "iam:CreateUser", &user("/onboarded/")),
+            &with_boundary_only,
+            ImplicitlyDenied,
+        ),
+        (
+            "Bool MFA true with MFA",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true"),
+            &bool_mfa,
+            Allowed,
+        ),
+        (
+            "Bool MFA true with a long-term key (no MFA key at all)",
+            Request::new(&alice, "sts:AssumeRole", &role_arn),
+            &bool_mfa,
+            ImplicitlyDenied,
+        ),
+        (
+            "Bool MFA true with a session made without MFA",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "false"),
+            &bool_mfa,
+            ImplicitlyDenied,
+        ),
+        (
+            "BoolIfExists lets a long-term key through",
+            Request::new(&alice, "sts:AssumeRole", &role_arn),
+            &if_exists_mfa,
+            Allowed,
+        ),
+        (
+            "NumericLessThan MFA age within the limit",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true")
+                .with("aws:MultiFactorAuthAge", "100"),
+            &aged_mfa,
+            Allowed,
+        ),
+        (
+            "NumericLessThan MFA age past the limit",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true")
+                .with("aws:MultiFactorAuthAge", "7200"),
+            &aged_mfa,
+            ImplicitlyDenied,
+        ),
+        (
+            "ArnLike on the principal's path",
+            Request::new(&user("/"), "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true")
+                .with("aws:MultiFactorAuthAge", "100"),
+            &aged_mfa,
+            ImplicitlyDenied,
+        ),
+        (
+            "trusting the account root needs the principal's own grant",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true"),
+            &root_trust_without_grant,
+            ImplicitlyDenied,
+        ),
+        (
+            "trusting the user by ARN needs no grant of its own",
+            Request::new(&alice, "sts:AssumeRole", &role_arn)
+                .with("aws:MultiFactorAuthPresent", "true"),
+            &user_trust,
+            Allowed,
+        ),
+        (
+            "another account's user is not the trusted user",
+            Request::new(
+                "arn:aws:iam::999999999999:user/onboarded/alice",
+                "sts:AssumeRole",
+                &role_arn,
+            )
+            .with("aws:MultiFactorAuthPresent", "true"),
+            &user_trust,
+            ImplicitlyDenied,
+        ),
+    ];
+    let batch: Vec<(Request, &Policies)> =
+        cases.iter().map(|(_, r, p, _)| (r.clone(), *p)).collect();
+    let decisions = decide(&batch);
+    let wrong: Vec<String> = cases
+        .iter()
+        .zip(&decisions)
+        .filter(|((_, _, _, expected), decided)| expected != *decided)
+        .map(|((name, _, _, expected), decided)| {
+            format!("{name}: expected {expected:?}, got {decided:?}")
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // A request IAM would never see is not quietly decided: a group action on a user's ARN.
+    let invalid = decide(&[(
+        Request::new(&function, "iam:AddUserToGroup", &user("/onboarded/")),
+        &deny_wins,
+    )]);
+    assert!(matches!(invalid[0], Invalid(_)), "{invalid:?}");
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Deploys template.yaml into moto the way `sam deploy` would, and describes what was created.
+
+The SAM translator that ships with the pinned SAM CLI turns the template into plain CloudFormation, which
+moto's CloudFormation then creates: the functions' roles and policies, the functions, rules, topic and log
+groups. Its output (JSON on stdout) is what the deployed-stack test runs the function binaries with: each
+function's name, binary, role and environment as moto's Lambda holds them, and every policy of its role.
+
+moto's CloudFormation cannot create the HTTP API (AWS::ApiGatewayV2::*) nor Lambda permissions; those
+resources are left out and a `Ref` to one becomes a fixed stand-in. Three more of its quirks are worked
+around here, never in the template: a `Ref` to a CommaDelimitedList parameter resolves to the bare string
+(so such refs are replaced by the list CloudFormation would give); `AWS::NoValue` inside a list stays as
+null (dropped from the policies it ends up in); and inline policies of the roles it creates break its own
+GetAccountAuthorizationDetails until they are put back as JSON strings.
+"""
+
+import argparse
+import ast
+import io
+import json
+import sys
+import time
+import zipfile
+
+import boto3
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+
+NOT_CREATED_BY_MOTO = ("AWS::ApiGatewayV2::", "AWS::Lambda::Permission")
+API_STAND_IN = "apistandin"
+
+
+def clients(endpoint):
+    session = boto3.session.Session(
+        aws_access_key_id="deployer", aws_secret_access_key="deployer", region_name="us-east-1"
+    )
+    return lambda service: session.client(service, endpoint_url=endpoint)
+
+
+def upload_code(client):
+    """`sam deploy` uploads each function's zip and points CodeUri at it; moto never runs it."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="sam-artifacts")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("bootstrap", "run by the test, not by moto")
+    s3.put_object(Bucket="sam-artifacts", Key="function.zip", Body=archive.getvalue())
+    return {"Bucket": "sam-artifacts", "Key": "function.zip"}
+
+
+def replace(node, substitute):
+    """Rebuilds `node`, replacing each sub-node for which `substitute` returns something."""
+    replaced = substitute(node)
+    if replaced is not None:
+        return replaced
+    if isinstance(node, dict):
+        return {key: replace(value, substitute) for key, value in node.items()}
+    if isinstance(node, list):
+        return [replace(item, substitute) for item in node]
+    return node
+
+
+def without_nulls(node):
+    if isinstance(node, dict):
+        return {key: without_nulls(value) for key, value in node.items() if value is not None}
+    if isinstance(node, list):
+        return [without_nulls(item) for item in node if item is not None]
+    return node
+
+
+def work_around_moto(template, parameters):
+    params = template.get("Parameters", {})
+    lists = {
+        name: parameters.get(name, spec.get("Default", "")).split(",")
+        for name, spec in params.items()
+        if spec.get("Type") == "CommaDelimitedList"
+    }
+    resources = template["Resources"]
+    left_out = {name for name, spec in resources.items() if spec["Type"].startswith(NOT_CREATED_BY_MOTO)}
+    for name in left_out:
+        del resources[name]
+
+    def substitute(node):
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            if node["Ref"] in lists:
+                return list(lists[node["Ref"]])
+            if node["Ref"] in left_out:
+                return API_STAND_IN
+        if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+            target = node["Fn::GetAtt"]
+            target = target.split(".")[0] if isinstance(target, str) else target[0]
+            if target in left_out:
+                return API_STAND_IN
+        return None
+
+    for spec in resources.values():
+        depends = spec.get("DependsOn")
+        if isinstance(depends, str) and depends in left_out:
+            del spec["DependsOn"]
+        elif isinstance(depends, list):
+            spec["DependsOn"] = [d for d in depends if d not in left_out]
+    template["Resources"] = replace(resources, substitute)
+    template["Outputs"] = {
+        name: output
+        for name, output in template.get("Outputs", {}).items()
+        if output == replace(output, substitute)
+    }
+    return sorted(left_out)
+
+
+def deploy(client, template, parameters, stack):
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    for _ in range(600):
+        status = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
+            break
+        time.sleep(0.1)
+    if status != "CREATE_COMPLETE":
+        events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+        reasons = [e.get("ResourceStatusReason") for e in events if e.get("ResourceStatusReason")]
+        sys.exit(f"stack {stack}: {status}: {reasons}")
+    return {
+        r["LogicalResourceId"]: r
+        for r in cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    }
+
+
+def role_policies(iam, role_name):
+    """Every policy of the role, re-putting its inline ones as JSON strings without nulls (see above)."""
+    policies = []
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            # moto keeps a template's inline policy as the text of a Python dict, not as JSON.
+            document = ast.literal_eval(document)
+        document = without_nulls(document)
+        iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(document))
+        policies.append({"name": name, "document": document})
+    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+        document = version["PolicyVersion"]["Document"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        policies.append({"name": attached["PolicyName"], "document": document})
+    return policies
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", required=True, help="moto server URL")
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--stack", default="iam-onboarding")
+    parser.add_argument("--parameter", action="append", default=[], help="Name=Value")
+    args = parser.parse_args()
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    client = clients(args.endpoint)
+
+    with open(args.template) as source:
+        template = yaml_parse(source.read())
+    code = upload_code(client)
+    template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code
+    functions = {
+        name: spec["Metadata"]["BuildProperties"]["Binary"]
+        for name, spec in template["Resources"].items()
+        if spec["Type"] == "AWS::Serverless::Function"
+    }
+    # What `sam deploy` leaves to CloudFormation's own transform; the loader reads AWS managed policies,
+    # which moto has with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+    transformed = transform(template, parameters, ManagedPolicyLoader(client("iam")))
+    left_out = work_around_moto(transformed, parameters)
+    resources = deploy(client, transformed, parameters, args.stack)
+
+    iam, lambdas = client("iam"), client("lambda")
+    described = {}
+    for logical, binary in functions.items():
+        name = resources[logical]["PhysicalResourceId"]
+        configuration = lambdas.get_function_configuration(FunctionName=name)
+        role_name = configuration["Role"].rsplit("/", 1)[1]
+        described[logical] = {
+            "name": name,
+            "binary": binary,
+            "role_arn": configuration["Role"],
+            "environment": configuration.get("Environment", {}).get("Variables", {}),
+            "policies": role_policies(iam, role_name),
+        }
+    json.dump(
+        {
+            "functions": described,
+            "resources": {name: r["PhysicalResourceId"] for name, r in resources.items()},
+            "types": {name: r["ResourceType"] for name, r in resources.items()},
+            "left_out": left_out,
+        },
+        sys.stdout,
+        indent=1,
+    )
+
+
+if __name__ == "__main__":
+    main()
