@@ -33,8 +33,11 @@ pub async fn within_deadline<T>(work: impl Future<Output = Result<T>>) -> Result
     let Ok(deadline) = DEADLINE.try_with(|deadline| *deadline) else {
         return work.await;
     };
-    let cutoff = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
-    tokio::time::timeout_at(cutoff.into(), work)
+    let cutoff = deadline
+        .checked_sub(ANSWER_MARGIN)
+        .unwrap_or(deadline)
+        .into();
+    tokio::time::timeout_at(cutoff, provisioning::deadline::answer_by(cutoff, work))
         .await
         .unwrap_or(Err(Error::DeadlineExceeded))
 }

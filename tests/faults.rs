@@ -1,17 +1,22 @@
 //! Faults from IAM, injected on the wire by a proxy in front of moto: throttling, 5xx, dropped
 //! connections, slow answers, IAM's "Invalid principal" for a new user, answers lost after the change was
-//! made, a step that fails for good, and the invocation's deadline. Each test ends by reading IAM back
-//! with a client that bypasses the proxy.
+//! made, a step that fails for good, and the invocation's deadline. Also answers moto never gives: wrong
+//! MFA codes, lists in several pages, an outcome event EventBridge refuses, a new key STS keeps refusing.
+//! Each test ends by reading IAM back with a client that bypasses the proxy.
 
 mod common;
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::proxy::{Fault, FaultKind, FaultProxy, When};
 use common::*;
 use functions::app::App;
 use functions::runtime::with_deadline;
-use serde_json::json;
+use provisioning::iam::events::EventBus;
+use serde_json::{Value, json};
+use tracing::instrument::WithSubscriber;
 
 const ROLE: &str = "ResourceCreatorRole";
 const GROUP: &str = "onboarding-ResourceCreatorRole";
@@ -447,5 +452,309 @@ async fn a_step_that_fails_for_good_is_reported_without_aws_details() {
         !failed.body.to_string().contains("AccessDenied"),
         "{}",
         failed.body
+    );
+}
+
+/// IAM's answer to codes that are not the device's: moto accepts any six digits.
+const WRONG_CODES: FaultKind = FaultKind::Refuse {
+    status: 403,
+    code: "InvalidAuthenticationCode",
+};
+
+#[tokio::test]
+async fn mfa_codes_iam_does_not_accept_answer_400_and_leave_the_device_waiting() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let iam = moto.iam().await;
+    let me = "mistyped@example.com";
+    let created = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let uri = created.body["mfa"]["otpauth_uri"].as_str().expect("a seed");
+
+    proxy.inject(Fault::on("iam:EnableMFADevice", WRONG_CODES, When::Always));
+    let refused = enroll_with_seed(&app, self_service(me), me, uri).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.error_code(), "invalid_mfa_codes");
+    assert_eq!(fired(&proxy, &WRONG_CODES), 1, "a refusal is not retried");
+    let enabled = iam
+        .list_mfa_devices()
+        .user_name(me)
+        .send()
+        .await
+        .expect("moto lists the user's MFA devices");
+    assert!(
+        enabled.mfa_devices().is_empty(),
+        "no device enabled: {:?}",
+        enabled.mfa_devices()
+    );
+    assert_eq!(
+        end_state(&iam, me).await.mfa_devices,
+        vec![format!("arn:aws:iam::{ACCOUNT}:mfa/onboarded/{me}")],
+        "the device issued is kept, waiting for the right codes"
+    );
+
+    proxy.heal();
+    let retried = enroll_with_seed(&app, self_service(me), me, uri).await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_eq!(retried.body["status"], "enabled");
+}
+
+/// The answers of one call, in order, as `(IsTruncated, Marker sent back)` per page.
+fn paging(proxy: &FaultProxy, call: &str) -> Vec<(bool, Option<String>)> {
+    proxy
+        .exchanges()
+        .iter()
+        .filter(|exchange| exchange.call == call)
+        .map(|exchange| {
+            let marker = form_urlencoded::parse(exchange.request.as_bytes())
+                .find(|(key, _)| key == "Marker")
+                .map(|(_, value)| value.into_owned());
+            (
+                exchange
+                    .response
+                    .contains("<IsTruncated>true</IsTruncated>"),
+                marker,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_drift_check_reads_every_page_of_the_account_and_of_the_mfa_devices() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let iam = moto.iam().await;
+    let users = ["a@example.com", "b@example.com", "c@example.com"];
+    for user in users {
+        onboarded_with_mfa(&app, user).await;
+    }
+    // The catalog role comes last (after the users and the grant group): its drift is on the last page.
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let no_mfa = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(no_mfa.to_string())
+        .send()
+        .await
+        .expect("moto takes the weakened trust policy");
+
+    for call in [
+        "iam:GetAccountAuthorizationDetails",
+        "iam:ListVirtualMFADevices",
+    ] {
+        proxy.inject(Fault::on(call, FaultKind::Pages(2), When::Always));
+    }
+    proxy.clear_calls();
+    proxy.clear_exchanges();
+    let report = functions::drift_check::handle(&app, json!({}))
+        .await
+        .expect("the drift check ends");
+
+    let found: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.resource_arn.as_str()))
+        .collect();
+    assert!(
+        found.contains(&("role.trust-mfa-not-enforced", role_arn.as_str())),
+        "the drift on the last page is reported: {found:?}"
+    );
+    assert!(
+        !found.iter().any(|(rule, _)| *rule == "role.missing"),
+        "{found:?}"
+    );
+    assert_eq!(
+        (
+            report.summary.users,
+            report.summary.groups,
+            report.summary.roles
+        ),
+        (3, 1, 1)
+    );
+    // 3 users, 1 group, 1 role in pages of 2; 3 enabled devices in pages of 2.
+    let marker = |start: usize| Some(format!("fault-proxy-page-{start}"));
+    assert_eq!(
+        paging(&proxy, "iam:GetAccountAuthorizationDetails"),
+        vec![(true, None), (true, marker(2)), (false, marker(4))]
+    );
+    assert_eq!(
+        paging(&proxy, "iam:ListVirtualMFADevices"),
+        vec![(true, None), (false, marker(2))]
+    );
+    let calls = proxy.calls();
+    assert!(
+        !calls.iter().any(|call| call == "iam:ListMFADevices"),
+        "every user's virtual device was seen in the listing, none asked for one by one: {calls:?}"
+    );
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn an_outcome_event_eventbridge_refuses_is_logged_and_the_onboarding_answers_as_usual() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let bus = EventBus::new(&sdk_config_at(&proxy.endpoint).await, "onboarding-events");
+    let app = app_at(&proxy.endpoint, &[]).await.with_event_bus(bus);
+    let iam = moto.iam().await;
+    // PutEvents answers 200 even when it refuses an entry; the refusal is inside.
+    let refused = FaultKind::Answer {
+        content_type: "application/x-amz-json-1.1",
+        body: json!({"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure",
+            "ErrorMessage": "injected entry failure"}]})
+        .to_string(),
+    };
+    proxy.inject(Fault::on("events:PutEvents", refused.clone(), When::Always));
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber =
+        functions::app::json_logs(tracing_subscriber::EnvFilter::new("info"), move || {
+            writer.clone()
+        });
+
+    let me = "unannounced@example.com";
+    let created = onboard_as(&app, self_service(me), json!({}))
+        .with_subscriber(subscriber)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.body["access_key"]["secret_access_key"].is_string());
+    assert!(created.body["mfa"]["otpauth_uri"].is_string());
+    assert_eq!(end_state(&iam, me).await, clean_onboarding(me, false));
+    assert!(fired(&proxy, &refused) > 0, "the event was never sent");
+    let not_published: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["fields"]["message"] == "outcome event not published")
+        .collect();
+    assert_eq!(not_published.len(), 1, "{:?}", logs.lines());
+    let line = &not_published[0];
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["fields"]["detail_type"], "User Onboarded");
+    assert_eq!(line["fields"]["correlation_id"], "\"test-request\"");
+    assert!(
+        line["fields"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("InternalFailure")),
+        "{line}"
+    );
+
+    // Over EventBridge the invocation succeeds too, so EventBridge does not run it again.
+    let from_hr = functions::onboard::handle_event(
+        &app,
+        eventbridge(
+            "hr-1",
+            "Onboarding Requested",
+            json!({"username": "hired@example.com", "requested_by": "HR-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(from_hr.outcome, "User Onboarded");
+    assert!(from_hr.error.is_none(), "{:?}", from_hr.error);
+}
+
+#[tokio::test]
+async fn a_new_key_sts_refuses_for_the_whole_wait_is_answered_not_usable_with_its_secret() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let iam = moto.iam().await;
+    let me = "early@example.com";
+    // Every check made with the new key is refused, as while IAM is still propagating it.
+    let unknown_key = FaultKind::Refuse {
+        status: 403,
+        code: "InvalidClientTokenId",
+    };
+    proxy.inject(Fault::on(
+        "sts:GetCallerIdentity",
+        unknown_key.clone(),
+        When::Always,
+    ));
+
+    // An invocation with little time left (an onboarding slowed down by throttling, say): the wait
+    // must end in time to answer, since the key already exists.
+    let started = Instant::now();
+    let response = with_deadline(
+        Instant::now() + Duration::from_secs(6),
+        functions::onboard::handle(
+            &app,
+            http_event(self_service(me), json!({"wait_until_usable": true}), None),
+        ),
+    )
+    .await;
+    let answered = reply(response);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "answered only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(answered.status, 201, "{}", answered.body);
+    let key = &answered.body["access_key"];
+    assert_eq!(key["usable"], false, "{key}");
+    assert!(key["secret_access_key"].is_string(), "{key}");
+    assert!(key.get("secret_lost").is_none(), "{key}");
+    assert!(
+        fired(&proxy, &unknown_key) > 0,
+        "the key was checked with STS"
+    );
+
+    let key_id = key["access_key_id"].as_str().expect("a key id");
+    let in_iam: Vec<String> = iam
+        .list_access_keys()
+        .user_name(me)
+        .send()
+        .await
+        .expect("moto lists keys")
+        .access_key_metadata()
+        .iter()
+        .filter_map(|key| key.access_key_id().map(str::to_string))
+        .collect();
+    assert_eq!(in_iam, vec![key_id.to_string()]);
+    let tags = iam
+        .list_user_tags()
+        .user_name(me)
+        .send()
+        .await
+        .expect("moto lists tags");
+    let shown = tags
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == "onboarding:key-shown")
+        .map(|tag| tag.value());
+    assert_eq!(shown, Some(key_id), "the key whose secret was answered");
+
+    proxy.heal();
+    let replay = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert!(
+        replay.body["access_key"].get("secret_lost").is_none(),
+        "{}",
+        replay.body
     );
 }

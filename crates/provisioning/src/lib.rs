@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod config;
+pub mod deadline;
 pub mod desired;
 pub mod drift;
 pub mod error;

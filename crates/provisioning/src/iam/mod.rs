@@ -888,18 +888,22 @@ impl Iam {
             .credentials_provider(credentials)
             .build();
         let as_new_key = aws_sdk_sts::Client::from_conf(config);
-        let deadline = tokio::time::Instant::now() + timeout;
+        // The key exists: running out of time must answer "not yet usable", never cut the answer off.
+        let ends = crate::deadline::key_check_ends(tokio::time::Instant::now(), timeout);
         loop {
-            match as_new_key.get_caller_identity().send().await {
-                Ok(_) => return Ok(true),
-                Err(error)
+            let checked = tokio::time::timeout_at(ends, as_new_key.get_caller_identity().send());
+            match checked.await {
+                Err(_) => return Ok(false),
+                Ok(Ok(_)) => return Ok(true),
+                Ok(Err(error))
                     if is_code(&error, &["InvalidClientTokenId", "SignatureDoesNotMatch"]) => {}
-                Err(error) => return Err(aws_error("GetCallerIdentity", error)),
+                Ok(Err(error)) => return Err(aws_error("GetCallerIdentity", error)),
             }
-            if tokio::time::Instant::now() >= deadline {
+            let next = tokio::time::Instant::now() + Duration::from_secs(2);
+            if next >= ends {
                 return Ok(false);
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep_until(next).await;
         }
     }
 }
