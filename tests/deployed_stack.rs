@@ -979,8 +979,9 @@ fn requests_of(
                         format!("arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}")
                     };
                     Ok(Request::new(principal, "events:PutEvents", &bus)
-                        .with("events:source", entry["Source"].clone())
-                        .with("events:detail-type", entry["DetailType"].clone()))
+                        // Multivalued keys (ArrayOfString in the Service Authorization Reference).
+                        .with("events:source", json!([entry["Source"]]))
+                        .with("events:detail-type", json!([entry["DetailType"]])))
                 })
                 .collect()
         }
@@ -1137,7 +1138,12 @@ fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
         ("AlertEmail", "security@example.com"),
     ];
     if mode == "users" {
-        parameters.push(("MfaMaxAgeSeconds", "3600"));
+        // A bus of the stack's own, so that the outcomes are published (and PutEvents checked).
+        parameters.extend([
+            ("MfaMaxAgeSeconds", "3600"),
+            ("EventBusName", "onboarding"),
+            ("CreateEventBus", "true"),
+        ]);
     }
     parameters
 }

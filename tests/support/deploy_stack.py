@@ -11,7 +11,9 @@ resources are left out and a `Ref` to one becomes a fixed stand-in. Three more o
 around here, never in the template: a `Ref` to a CommaDelimitedList parameter resolves to the bare string
 (so such refs are replaced by the list CloudFormation would give); `AWS::NoValue` inside a list stays as
 null (dropped from the policies it ends up in); and inline policies of the roles it creates break its own
-GetAccountAuthorizationDetails until they are put back as JSON strings.
+GetAccountAuthorizationDetails until they are put back as JSON strings; and a `Ref` to an event bus it
+creates resolves to its internal object instead of the bus name CloudFormation gives (so such refs are
+replaced by the name).
 """
 
 import argparse
@@ -77,6 +79,11 @@ def work_around_moto(template, parameters):
         if spec.get("Type") == "CommaDelimitedList"
     }
     resources = template["Resources"]
+    bus_names = {
+        name: spec["Properties"]["Name"]
+        for name, spec in resources.items()
+        if spec["Type"] == "AWS::Events::EventBus"
+    }
     left_out = {name for name, spec in resources.items() if spec["Type"].startswith(NOT_CREATED_BY_MOTO)}
     for name in left_out:
         del resources[name]
@@ -87,6 +94,8 @@ def work_around_moto(template, parameters):
                 return list(lists[node["Ref"]])
             if node["Ref"] in left_out:
                 return API_STAND_IN
+            if node["Ref"] in bus_names:
+                return bus_names[node["Ref"]]
         if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
             target = node["Fn::GetAtt"]
             target = target.split(".")[0] if isinstance(target, str) else target[0]
