@@ -140,13 +140,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn status_of(error: &Error) -> u16 {
     match error.code() {
-        "unauthenticated" => 401,
+        "unauthenticated" | "email_not_verified" => 401,
         "forbidden" => 403,
         "user_not_found" => 404,
         "request_too_large" => 413,
-        "user_exists_unmanaged" | "mfa_already_enabled" | "trust_policy_full" | "too_many_keys" => {
-            409
-        }
+        "user_exists_unmanaged"
+        | "username_case_mismatch"
+        | "mfa_already_enabled"
+        | "trust_policy_full"
+        | "too_many_keys" => 409,
         "upstream_unavailable" => 503,
         "internal" => 500,
         _ => 400,
@@ -209,7 +211,7 @@ mod tests {
             json!("[onboarding-admins devs]"),
             json!(["onboarding-admins", "devs"]),
         ] {
-            let event = json!({"requestContext": {"requestId": "r1", "authorizer": {"jwt": {"claims": {"email": "a@example.com", "cognito:groups": groups}}}}});
+            let event = json!({"requestContext": {"requestId": "r1", "authorizer": {"jwt": {"claims": {"email": "a@example.com", "email_verified": "true", "cognito:groups": groups}}}}});
             let request = HttpApiRequest::parse(event).unwrap();
             let caller = request.caller(&config()).unwrap();
             assert_eq!(caller.username, "a@example.com");
@@ -333,9 +335,17 @@ mod tests {
             (Error::UnknownRole(String::new()), 400),
             (Error::InvalidMfaCodes, 400),
             (Error::Unauthenticated(String::new()), 401),
+            (Error::EmailNotVerified, 401),
             (Error::Forbidden(String::new()), 403),
             (Error::UserNotFound(String::new()), 404),
             (Error::UserExistsUnmanaged(String::new()), 409),
+            (
+                Error::UsernameCaseMismatch {
+                    asked: "Alice".into(),
+                    matches: "alice".into(),
+                },
+                409,
+            ),
             (Error::MfaAlreadyEnabled(String::new()), 409),
             (
                 Error::TrustPolicyFull {

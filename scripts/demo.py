@@ -1,5 +1,6 @@
 """Walks the seed procedure through the real Lambda functions; see scripts/demo."""
 
+import argparse
 import json
 import os
 import socket
@@ -35,13 +36,38 @@ def wait_for_port(port, seconds):
     sys.exit(f"nothing listens on port {port} after {seconds}s")
 
 
-def has_aws_credentials():
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return False
+def emulator_env(port):
+    """The environment of an emulator run: none of the shell's AWS settings (keys, profile, SSO, config and
+    credentials files, endpoints) reaches moto, boto3 or the functions, so nothing can reach a real account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def confirm_account(region):
+    """--aws: say which account the shell's credentials reach, and change nothing without a yes."""
     try:
-        return boto3.Session().get_credentials() is not None
-    except botocore.exceptions.BotoCoreError:
-        return False
+        identity = boto3.client("sts", region_name=region).get_caller_identity()
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        sys.exit(f"--aws: the shell's AWS credentials do not work: {error}")
+    step(f"--aws: AWS account {identity['Account']}, as {identity['Arn']}")
+    print("This creates a real IAM user with an access key and an MFA device, the catalog role and its grant\n"
+          "group in that account, through the functions running here.")
+    try:
+        answer = input("Continue? [y/N] ")
+    except EOFError:
+        print()
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        sys.exit("nothing was changed")
 
 
 def http_event(template, claims, body, username=None):
@@ -87,39 +113,50 @@ def shown(body):
 
 
 def main():
-    username = sys.argv[1] if len(sys.argv) > 1 else "developer@example.com"
+    parser = argparse.ArgumentParser(prog="scripts/demo", description="Walk the seed procedure through the real "
+                                     "Lambda functions, against a local IAM emulator unless --aws is given.")
+    parser.add_argument("--aws", action="store_true",
+                        help="run against the AWS account of the shell's credentials (it is shown, and confirmed first)")
+    parser.add_argument("username", nargs="?", default="developer@example.com")
+    args = parser.parse_args()
+    username = args.username
+    real_aws = args.aws
     processes = []
-    env = dict(os.environ)
-    real_aws = has_aws_credentials()
+    env_file = None
     try:
         if real_aws:
-            step("AWS credentials found: running against the real account (set AWS_ENDPOINT_URL to use an emulator)")
+            env = dict(os.environ)
+            env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
+            confirm_account(env["AWS_REGION"])
         else:
             port = free_port()
-            step(f"no AWS credentials: starting moto_server on 127.0.0.1:{port}")
+            step(f"local emulator (AWS credentials in the shell are not used; --aws to use them): "
+                 f"starting moto_server on 127.0.0.1:{port}")
+            env = emulator_env(port)
+            # boto3 in this process reads os.environ too: the STS step must not see the shell's profile.
+            os.environ.clear()
+            os.environ.update(env)
             processes.append(subprocess.Popen(
                 ["moto_server", "-H", "127.0.0.1", "-p", str(port)],
                 env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))
             wait_for_port(port, 30)
-            env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing",
-                       AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
-        env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
 
         invoke_port = free_port()
         step(f"starting the functions with `cargo lambda watch` on port {invoke_port} (the first invoke compiles)")
-        passed = [f"{k}={env[k]}" for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
-                                            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                                            "RUST_LOG") if env.get(k)]
+        # A file readable by this user only, not --env-var: keys do not belong in a command line `ps` shows.
+        fd, env_file = tempfile.mkstemp(suffix=".env")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(f"{k}={v}\n" for k, v in env.items() if k.startswith("AWS_") or k == "RUST_LOG")
         processes.append(subprocess.Popen(
-            ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(invoke_port)]
-            + [arg for pair in passed for arg in ("--env-var", pair)],
+            ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(invoke_port), "--env-file", env_file],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
         wait_for_port(invoke_port, 60)
 
-        claims = {"email": username, "sub": "demo"}
+        # As API Gateway's HTTP API hands claims over: every value a string.
+        claims = {"email": username, "email_verified": "true", "sub": "demo"}
         step(f"POST /users as {username} (self-service): onboard")
         status, body = invoke("onboard", http_event("onboard-self-service.json", claims, {"wait_until_usable": real_aws}),
                               invoke_port)
@@ -179,6 +216,8 @@ def main():
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if env_file:
+            os.unlink(env_file)
 
 
 if __name__ == "__main__":

@@ -206,9 +206,26 @@ fn hostile_request_context() -> BoxedStrategy<Value> {
         ]),
     )
         .prop_map(move |(email, groups)| {
-            let mut claims = json!({"email": email});
+            let mut claims = json!({"email": email, "email_verified": "true"});
             if let Some(groups) = groups {
                 claims["cognito:groups"] = groups;
+            }
+            with_claims(claims)
+        });
+    // A real user's or admin's address that the identity provider does not vouch for.
+    let unverified = (
+        prop_oneof![Just(USER), Just(ADMIN)],
+        prop::option::of(prop_oneof![
+            Just(json!(false)),
+            Just(json!("false")),
+            Just(json!("True")),
+            json().prop_filter("not true", |v| *v != json!(true) && *v != json!("true")),
+        ]),
+    )
+        .prop_map(move |(email, verified)| {
+            let mut claims = json!({"email": email, "cognito:groups": "[onboarding-admins]"});
+            if let Some(verified) = verified {
+                claims["email_verified"] = verified;
             }
             with_claims(claims)
         });
@@ -224,7 +241,7 @@ fn hostile_request_context() -> BoxedStrategy<Value> {
             .prop_filter("claims that are not an object", |c| !c.is_object())
             .prop_map(with_claims),
     ];
-    prop_oneof![3 => no_identity, 2 => not_a_name, 2 => no_authorizer].boxed()
+    prop_oneof![3 => no_identity, 2 => not_a_name, 2 => unverified, 2 => no_authorizer].boxed()
 }
 
 fn claims() -> BoxedStrategy<Claims> {

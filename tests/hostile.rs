@@ -253,7 +253,11 @@ async fn user_names_iam_would_refuse() {
         "\u{0430}dmin@example.com",
         sixty_five.as_str(),
     ] {
-        let event = http_event(json!({"email": name}), json!({}), None);
+        let event = http_event(
+            json!({"email": name, "email_verified": "true"}),
+            json!({}),
+            None,
+        );
         account
             .refuses(
                 Function::Onboard,
@@ -400,8 +404,17 @@ async fn claims_missing_empty_or_of_the_wrong_type() {
         json!("[\"not-onboarding-admins\"]"),
         json!("onboarding-admins2"),
         json!([["onboarding-admins"]]),
+        // Not a list of groups in API Gateway's form: a bare name is no list, and one group's name may
+        // hold a comma, a tab or quotes without becoming several groups.
+        json!("onboarding-admins"),
+        json!("x,onboarding-admins"),
+        json!("[x,onboarding-admins]"),
+        json!("[devs x,onboarding-admins]"),
+        json!(["x,onboarding-admins"]),
+        json!("[x\tonboarding-admins]"),
+        json!("[\"onboarding-admins\"]"),
     ] {
-        let claims = json!({"email": DEV, "cognito:groups": groups});
+        let claims = json!({"email": DEV, "email_verified": "true", "cognito:groups": groups});
         let event = http_event(claims, json!({}), Some(OTHER));
         account
             .refuses(
@@ -410,6 +423,82 @@ async fn claims_missing_empty_or_of_the_wrong_type() {
                 Some(403),
                 "forbidden",
                 &groups.to_string(),
+            )
+            .await;
+    }
+}
+
+/// An `email` the identity provider does not vouch for names nobody, not even with the admin group.
+#[tokio::test]
+async fn an_unverified_email_is_refused_whatever_the_token_holds() {
+    let account = Account::start().await;
+    let verified = [
+        ("absent", None),
+        ("false", Some(json!(false))),
+        ("\"false\"", Some(json!("false"))),
+        ("\"True\"", Some(json!("True"))),
+        ("1", Some(json!(1))),
+        ("null", Some(Value::Null)),
+        ("[true]", Some(json!([true]))),
+    ];
+    for function in Function::ALL {
+        for (case, value) in &verified {
+            for mut claims in [self_service(DEV), admin(ADMIN)] {
+                match value {
+                    Some(value) => claims["email_verified"] = value.clone(),
+                    None => {
+                        claims.as_object_mut().map(|c| c.remove("email_verified"));
+                    }
+                }
+                let event = http_event(claims.clone(), json!({}), Some(DEV));
+                account
+                    .refuses(
+                        function,
+                        event,
+                        Some(401),
+                        "email_not_verified",
+                        &format!("email_verified {case} in {claims}"),
+                    )
+                    .await;
+            }
+        }
+    }
+    // The boolean a JWT holds and the string API Gateway's HTTP API makes of it are both verified.
+    for value in [json!(true), json!("true")] {
+        let mut claims = self_service(DEV);
+        claims["email_verified"] = value.clone();
+        let status = status_as(&account.app, claims, DEV).await;
+        assert_eq!(status.status, 200, "{value}: {}", status.body);
+    }
+}
+
+/// IAM ignores case in user names: `Dev@…` acting on `dev@…` would act on the same IAM user, which is not
+/// the name the caller holds. Refused with its own code, IAM untouched.
+#[tokio::test]
+async fn a_name_that_is_the_callers_only_up_to_case_is_refused() {
+    let account = Account::start().await;
+    let upper = DEV.to_ascii_uppercase();
+    for (caller, target) in [("Dev@example.com", DEV), (DEV, upper.as_str())] {
+        for function in [Function::EnrollMfa, Function::Status, Function::IssueKey] {
+            let event = http_event(self_service(caller), json!({}), Some(target));
+            account
+                .refuses(
+                    function,
+                    event,
+                    Some(409),
+                    "username_case_mismatch",
+                    &format!("{caller} on {target}"),
+                )
+                .await;
+        }
+        let event = http_event(self_service(caller), json!({"username": target}), None);
+        account
+            .refuses(
+                Function::Onboard,
+                event,
+                Some(409),
+                "username_case_mismatch",
+                &format!("{caller} onboarding {target}"),
             )
             .await;
     }

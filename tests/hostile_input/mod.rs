@@ -20,7 +20,9 @@ pub const REFUSALS: &[&str] = &[
     "unknown_role",
     "invalid_mfa_codes",
     "unauthenticated",
+    "email_not_verified",
     "forbidden",
+    "username_case_mismatch",
     "user_not_found",
     "request_too_large",
 ];

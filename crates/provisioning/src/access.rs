@@ -14,7 +14,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Reads the caller from the JWT claims. A missing or empty username claim is a refusal.
+    /// Reads the caller from the JWT claims. A missing or empty username claim is a refusal, and so is an
+    /// `email` the identity provider has not verified: where people may edit their own address, an
+    /// unverified one names whoever they claim to be.
     pub fn from_claims(claims: &Map<String, Value>, config: &Config) -> Result<Self> {
         let username = claims
             .get(&config.username_claim)
@@ -27,6 +29,9 @@ impl Caller {
                     config.username_claim
                 ))
             })?;
+        if config.username_claim == "email" && !is_verified(claims.get("email_verified")) {
+            return Err(Error::EmailNotVerified);
+        }
         let groups = claims
             .get(&config.groups_claim)
             .map(parse_groups)
@@ -41,10 +46,17 @@ impl Caller {
         self.groups.iter().any(|group| group == &config.admin_group)
     }
 
-    /// Self-service callers may act on themselves only; admins on anyone.
+    /// Self-service callers may act on themselves only; admins on anyone. IAM ignores case in user names, so
+    /// a name that is the caller's only up to case is the same IAM user but not the caller's name: it is
+    /// refused as such rather than acted on.
     pub fn may_act_on(&self, username: &str, config: &Config) -> Result<()> {
         if self.username == username || self.is_admin(config) {
             Ok(())
+        } else if self.username.eq_ignore_ascii_case(username) {
+            Err(Error::UsernameCaseMismatch {
+                asked: username.to_string(),
+                matches: self.username.clone(),
+            })
         } else {
             Err(Error::Forbidden(format!(
                 "{:?} may act only on their own user",
@@ -54,8 +66,20 @@ impl Caller {
     }
 }
 
-/// A groups claim arrives as a JSON array, as API Gateway's flattened string `"[a b c]"`, as a JSON array
-/// serialised into a string, or as a single group name.
+/// JWTs carry `email_verified` as a boolean, but API Gateway's HTTP API hands every claim to the function
+/// as a string, and some identity providers send the string themselves.
+fn is_verified(claim: Option<&Value>) -> bool {
+    match claim {
+        Some(Value::Bool(verified)) => *verified,
+        Some(Value::String(text)) => text == "true",
+        _ => false,
+    }
+}
+
+/// A groups claim is a JSON array, or the string API Gateway's HTTP API makes of one: `"[a b c]"`, the
+/// names joined by single spaces. Nothing else is read as a list: splitting on any other character (a comma,
+/// a tab) or parsing JSON out of the string would let one group whose name holds that character pass for
+/// several, among them the admin group. Anything else reads as no groups.
 pub fn parse_groups(claim: &Value) -> Vec<String> {
     match claim {
         Value::Array(items) => items
@@ -63,21 +87,17 @@ pub fn parse_groups(claim: &Value) -> Vec<String> {
             .filter_map(Value::as_str)
             .map(str::to_string)
             .collect(),
-        Value::String(text) => {
-            let text = text.trim();
-            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-                return parse_groups(&Value::Array(items));
-            }
-            let inner = text
-                .strip_prefix('[')
-                .and_then(|t| t.strip_suffix(']'))
-                .unwrap_or(text);
-            inner
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|group| !group.is_empty())
-                .map(str::to_string)
-                .collect()
-        }
+        Value::String(text) => text
+            .strip_prefix('[')
+            .and_then(|inner| inner.strip_suffix(']'))
+            .map(|inner| {
+                inner
+                    .split(' ')
+                    .filter(|group| !group.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         _ => Vec::new(),
     }
 }
@@ -211,20 +231,95 @@ mod tests {
     #[test]
     fn reads_the_caller_from_claims() {
         let config = config();
-        let claims =
-            json!({"email": "alice@example.com", "cognito:groups": "[onboarding-admins devs]"});
+        let claims = json!({"email": "alice@example.com", "email_verified": "true", "cognito:groups": "[onboarding-admins devs]"});
         let caller = Caller::from_claims(claims.as_object().unwrap(), &config).unwrap();
         assert_eq!(caller.username, "alice@example.com");
         assert!(caller.is_admin(&config));
         for missing in [
             json!({}),
-            json!({"email": ""}),
-            json!({"email": 42}),
+            json!({"email": "", "email_verified": true}),
+            json!({"email": 42, "email_verified": true}),
             json!({"sub": "alice"}),
         ] {
             let error = Caller::from_claims(missing.as_object().unwrap(), &config).unwrap_err();
             assert_eq!(error.code(), "unauthenticated", "{missing}");
         }
+    }
+
+    #[test]
+    fn an_email_names_the_caller_only_when_verified() {
+        let email_config = config();
+        let sub_config =
+            Config::from_lookup(|name| (name == "USERNAME_CLAIM").then(|| "sub".into())).unwrap();
+        // (claims, USERNAME_CLAIM=email, USERNAME_CLAIM=sub)
+        let cases = [
+            (json!({"email_verified": true}), Ok(()), Ok(())),
+            (json!({"email_verified": "true"}), Ok(()), Ok(())),
+            (json!({}), Err("email_not_verified"), Ok(())),
+            (
+                json!({"email_verified": false}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": "false"}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": "True"}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": " true"}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": 1}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": null}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"email_verified": ["true"]}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+            (
+                json!({"Email_Verified": true}),
+                Err("email_not_verified"),
+                Ok(()),
+            ),
+        ];
+        for (extra, as_email, as_sub) in cases {
+            let mut claims = json!({"email": "alice@example.com", "sub": "alice"});
+            for (key, value) in extra.as_object().unwrap() {
+                claims[key] = value.clone();
+            }
+            let claims = claims.as_object().unwrap();
+            for (config, expected) in [(&email_config, as_email), (&sub_config, as_sub)] {
+                let outcome = Caller::from_claims(claims, config)
+                    .map(|_| ())
+                    .map_err(|e| e.code());
+                assert_eq!(
+                    outcome, expected,
+                    "{extra} with USERNAME_CLAIM={}",
+                    config.username_claim
+                );
+            }
+        }
+        let error = Caller::from_claims(
+            json!({"email": "a@example.com"}).as_object().unwrap(),
+            &email_config,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("email_verified"), "{error}");
     }
 
     #[test]
@@ -238,13 +333,92 @@ mod tests {
                 json!("[a onboarding-admins]"),
                 vec!["a", "onboarding-admins"],
             ),
-            (json!("[\"a\",\"b\"]"), vec!["a", "b"]),
-            (json!("onboarding-admins"), vec!["onboarding-admins"]),
+            (json!("[onboarding-admins]"), vec!["onboarding-admins"]),
             (json!("[]"), vec![]),
+            (json!([]), vec![]),
+            (json!(["a", 7, null, "b"]), vec!["a", "b"]),
+            // One group whose name holds a comma stays one group, in either shape.
+            (json!(["x,onboarding-admins"]), vec!["x,onboarding-admins"]),
+            (json!("[x,onboarding-admins]"), vec!["x,onboarding-admins"]),
+            (
+                json!("[a x,onboarding-admins]"),
+                vec!["a", "x,onboarding-admins"],
+            ),
+            // API Gateway joins with single spaces: other whitespace is part of a name.
+            (
+                json!("[x\tonboarding-admins]"),
+                vec!["x\tonboarding-admins"],
+            ),
+            (
+                json!("[x\nonboarding-admins]"),
+                vec!["x\nonboarding-admins"],
+            ),
+            // A JSON array inside the string is API Gateway's form of groups named with quotes and commas.
+            (
+                json!("[\"onboarding-admins\"]"),
+                vec!["\"onboarding-admins\""],
+            ),
+            (
+                json!("[\"a\",\"onboarding-admins\"]"),
+                vec!["\"a\",\"onboarding-admins\""],
+            ),
+            // Neither a JSON array nor API Gateway's form: no groups.
+            (json!("onboarding-admins"), vec![]),
+            (json!("a,onboarding-admins"), vec![]),
+            (json!("a onboarding-admins"), vec![]),
+            (json!(" [onboarding-admins]"), vec![]),
+            (json!("[onboarding-admins"), vec![]),
             (json!(7), vec![]),
+            (json!(true), vec![]),
+            (json!({"onboarding-admins": true}), vec![]),
+            (json!(null), vec![]),
         ];
         for (claim, expected) in cases {
             assert_eq!(parse_groups(&claim), expected, "{claim}");
+        }
+    }
+
+    #[test]
+    fn a_group_named_with_a_comma_does_not_make_its_members_admins() {
+        let config = config();
+        for groups in [
+            json!(["x,onboarding-admins"]),
+            json!("[x,onboarding-admins]"),
+            json!("x,onboarding-admins"),
+        ] {
+            let claims = json!({"email": "eve@example.com", "email_verified": "true", "cognito:groups": groups});
+            let caller = Caller::from_claims(claims.as_object().unwrap(), &config).unwrap();
+            assert!(!caller.is_admin(&config), "{groups}");
+        }
+    }
+
+    #[test]
+    fn names_are_compared_as_iam_compares_them() {
+        let config = config();
+        /// (caller, groups, the user acted on, outcome)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a str, Result<(), &'a str>);
+        let cases: &[Case] = &[
+            ("alice", &[], "alice", Ok(())),
+            ("Alice", &[], "Alice", Ok(())),
+            ("Alice", &[], "alice", Err("username_case_mismatch")),
+            ("alice", &[], "ALICE", Err("username_case_mismatch")),
+            (
+                "Dev@Example.com",
+                &[],
+                "dev@example.com",
+                Err("username_case_mismatch"),
+            ),
+            ("alice", &[], "alice2", Err("forbidden")),
+            ("alice", &[], "bob", Err("forbidden")),
+            // An admin may name any user; whether IAM holds it under another case is checked against IAM.
+            ("Admin", &["onboarding-admins"], "admin", Ok(())),
+            ("admin", &["onboarding-admins"], "Alice", Ok(())),
+        ];
+        for (name, groups, target, expected) in cases {
+            let outcome = caller(name, groups)
+                .may_act_on(target, &config)
+                .map_err(|e| e.code());
+            assert_eq!(outcome, *expected, "{name} on {target}");
         }
     }
 
@@ -317,6 +491,12 @@ mod tests {
                 Err("invalid_username"),
             ),
             ("not valid!", &[], json!({}), Err("invalid_username")),
+            (
+                "Bob",
+                &[],
+                json!({"username": "bob"}),
+                Err("username_case_mismatch"),
+            ),
         ];
         for (name, groups, body, expected) in cases {
             let outcome =

@@ -15,12 +15,22 @@ pub enum Error {
     UnknownRole(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// The caller is named by `email`, and the identity provider does not vouch that the address is theirs.
+    #[error(
+        "the token's email address is not verified (claim email_verified is not true); verify it with the identity provider"
+    )]
+    EmailNotVerified,
     #[error("{0}")]
     Forbidden(String),
     #[error("IAM user {0:?} exists but is not managed by onboarding; it was not modified")]
     UserExistsUnmanaged(String),
     #[error("no managed user {0:?}")]
     UserNotFound(String),
+    /// IAM ignores case in user names: `asked` would act on `matches`, a different spelling of the name.
+    #[error(
+        "user name {asked:?} differs from {matches:?} only in case; IAM treats them as one user, so nothing was done"
+    )]
+    UsernameCaseMismatch { asked: String, matches: String },
     #[error("an MFA device is already enabled for {0:?}")]
     MfaAlreadyEnabled(String),
     #[error(
@@ -67,9 +77,11 @@ impl Error {
             Error::InvalidUsername(_) => "invalid_username",
             Error::UnknownRole(_) => "unknown_role",
             Error::Unauthenticated(_) => "unauthenticated",
+            Error::EmailNotVerified => "email_not_verified",
             Error::Forbidden(_) => "forbidden",
             Error::UserExistsUnmanaged(_) => "user_exists_unmanaged",
             Error::UserNotFound(_) => "user_not_found",
+            Error::UsernameCaseMismatch { .. } => "username_case_mismatch",
             Error::MfaAlreadyEnabled(_) => "mfa_already_enabled",
             Error::InvalidMfaCodes => "invalid_mfa_codes",
             Error::TrustPolicyFull { .. } => "trust_policy_full",

@@ -1,5 +1,7 @@
 //! IAM naming: which names are valid, and the names the project derives from a catalog role.
 
+use crate::error::{Error, Result};
+
 /// IAM user, role, group and MFA device names: letters, digits and `+=,.@_-`.
 pub fn is_valid_iam_name(name: &str, max_len: usize) -> bool {
     !name.is_empty()
@@ -11,6 +13,26 @@ pub fn is_valid_iam_name(name: &str, max_len: usize) -> bool {
 
 pub fn is_valid_username(name: &str) -> bool {
     is_valid_iam_name(name, 64)
+}
+
+/// IAM finds a user by its name ignoring case: `GetUser` of `Alice` answers with the user `alice`, and every
+/// later call naming `Alice` acts on `alice`. A request must act on exactly the user it names, so the name
+/// IAM answers with is compared with the one asked for, whatever the emulator in use does.
+pub fn check_returned_user_name(asked: &str, returned: &str) -> Result<()> {
+    if asked == returned {
+        Ok(())
+    } else if asked.eq_ignore_ascii_case(returned) {
+        Err(Error::UsernameCaseMismatch {
+            asked: asked.to_string(),
+            matches: returned.to_string(),
+        })
+    } else {
+        Err(Error::aws(
+            "GetUser",
+            format!("asked for user {asked:?}, IAM answered with {returned:?}"),
+            false,
+        ))
+    }
 }
 
 /// The seed's policy name: `ResourceCreatorRole` is granted by `AssumeResourceCreatorRole`.
@@ -56,6 +78,30 @@ pub fn roles_in_tag(value: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_iam_answers_with_is_the_one_asked_for() {
+        let cases = [
+            ("alice", "alice", Ok(())),
+            ("dev@example.com", "dev@example.com", Ok(())),
+            ("Alice", "alice", Err("username_case_mismatch")),
+            ("alice", "Alice", Err("username_case_mismatch")),
+            (
+                "Dev@Example.COM",
+                "dev@example.com",
+                Err("username_case_mismatch"),
+            ),
+            ("alice", "bob", Err("internal")),
+            ("alice", "", Err("internal")),
+        ];
+        for (asked, returned, expected) in cases {
+            assert_eq!(
+                check_returned_user_name(asked, returned).map_err(|e| e.code()),
+                expected,
+                "{asked} -> {returned}"
+            );
+        }
+    }
 
     #[test]
     fn usernames_follow_iam_rules() {

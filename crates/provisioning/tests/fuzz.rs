@@ -533,22 +533,41 @@ fn claims() -> impl Strategy<Value = Map<String, Value>> {
         json(),
         text().prop_map(Value::String),
     ];
-    let key = prop_oneof![one_of(&["email", "cognito:groups", "sub", "Email"]), text()];
+    let verified = prop_oneof![
+        Just(json!(true)),
+        Just(json!("true")),
+        Just(json!(false)),
+        Just(json!("false")),
+        Just(json!("TRUE")),
+        json(),
+    ];
+    let key = prop_oneof![
+        one_of(&["email", "email_verified", "cognito:groups", "sub", "Email"]),
+        text()
+    ];
     (
         prop::option::of(email),
+        prop::option::of(verified),
         prop::option::of(groups),
         vec((key, json()), 0..4),
     )
-        .prop_map(|(email, groups, others)| {
+        .prop_map(|(email, verified, groups, others)| {
             let mut claims: Map<String, Value> = others.into_iter().collect();
             if let Some(email) = email {
                 claims.insert("email".into(), email);
+            }
+            if let Some(verified) = verified {
+                claims.insert("email_verified".into(), verified);
             }
             if let Some(groups) = groups {
                 claims.insert("cognito:groups".into(), groups);
             }
             claims
         })
+}
+
+fn verified(claims: &Map<String, Value>) -> bool {
+    matches!(claims.get("email_verified"), Some(v) if *v == json!(true) || *v == json!("true"))
 }
 
 fn role_names() -> impl Strategy<Value = Option<Vec<String>>> {
@@ -578,6 +597,7 @@ fn onboard_request(caller: &Caller) -> impl Strategy<Value = OnboardRequest> + u
     let username = prop_oneof![
         Just(None),
         Just(Some(caller.username.clone())),
+        Just(Some(caller.username.to_ascii_uppercase())),
         valid_name().prop_map(Some),
         text().prop_map(Some),
     ];
@@ -621,14 +641,16 @@ proptest! {
         let config = config();
         match Caller::from_claims(&claims, &config) {
             Ok(caller) => {
+                prop_assert!(verified(&claims), "{:?}", claims);
                 let claimed = claims["email"].as_str().unwrap();
                 prop_assert_eq!(caller.username.as_str(), claimed.trim());
                 prop_assert!(!caller.username.is_empty());
             }
             Err(error) => {
-                prop_assert_eq!(error.code(), "unauthenticated");
                 let usable = claims.get("email").and_then(Value::as_str).is_some_and(|e| !e.trim().is_empty());
-                prop_assert!(!usable, "{:?}", claims);
+                let expected = if usable { "email_not_verified" } else { "unauthenticated" };
+                prop_assert_eq!(error.code(), expected, "{:?}", claims);
+                prop_assert!(!usable || !verified(&claims), "{:?}", claims);
             }
         }
     }
@@ -683,9 +705,13 @@ proptest! {
             }
             Err(error) => {
                 let code = error.code();
-                prop_assert!(["invalid_username", "invalid_request", "unknown_role", "forbidden"].contains(&code), "{}", code);
+                prop_assert!(["invalid_username", "invalid_request", "unknown_role", "forbidden", "username_case_mismatch"].contains(&code), "{}", code);
                 // An admin asking for a valid user and catalog roles is never refused.
                 let target = asked.username.clone().unwrap_or(caller.username.clone());
+                // IAM's spelling of one user name in another case is told apart from someone else's name.
+                if code == "username_case_mismatch" {
+                    prop_assert!(!admin && target != caller.username && target.eq_ignore_ascii_case(&caller.username));
+                }
                 let roles_ok = asked.roles.as_ref().is_none_or(|r| !r.is_empty() && r.iter().all(|n| ROLE_NAMES.contains(&n.as_str())));
                 prop_assert!(!(admin && iam_user_name(&target) && roles_ok), "{} refused: {}", target, error);
             }

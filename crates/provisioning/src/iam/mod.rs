@@ -220,6 +220,7 @@ impl Iam {
         let Some(user) = output.user() else {
             return Ok(None);
         };
+        crate::names::check_returned_user_name(name, user.user_name())?;
         let mut observed = ObservedUser {
             name: user.user_name().to_string(),
             arn: user.arn().to_string(),
@@ -1108,6 +1109,97 @@ mod tests {
                 .is_err()
         );
         assert_eq!(rule.num_calls(), 1);
+    }
+
+    /// Real IAM answers `GetUser` of `Alice` with the user `alice`; moto does not, so this is where it is
+    /// shown. Every operation on a user reads it first, and each stops there.
+    #[tokio::test]
+    async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
+        use crate::access::{MfaChoice, OnboardingOrder};
+        use crate::config::{Config, DriftSettings};
+
+        let user = aws_sdk_iam::types::User::builder()
+            .user_name("alice")
+            .user_id("AIDAEXAMPLE")
+            .arn("arn:aws:iam::123456789012:user/onboarded/alice")
+            .path("/onboarded/")
+            .create_date(aws_smithy_types::DateTime::from_secs(1_764_000_000))
+            .tags(
+                Tag::builder()
+                    .key(crate::names::MANAGED_TAG)
+                    .value("true")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let get_user = mock!(aws_sdk_iam::Client::get_user).then_output(move || {
+            aws_sdk_iam::operation::get_user::GetUserOutput::builder()
+                .user(user.clone())
+                .build()
+        });
+        let iam = iam_with(mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get_user]));
+        let config = Config::from_lookup(|_| None).unwrap();
+        let account = Account::from_arn("arn:aws:iam::123456789012:root").unwrap();
+        let order = OnboardingOrder {
+            username: "Alice".into(),
+            roles: config.catalog.clone(),
+            mfa: MfaChoice::Virtual,
+            wait_until_usable: false,
+            requested_by: "admin@example.com".into(),
+            issue_secrets: true,
+        };
+        let now = std::time::SystemTime::now();
+        let settings = DriftSettings::default();
+        let outcomes = [
+            ("observe", iam.observe_user("Alice").await.map(|_| ())),
+            (
+                "onboard",
+                crate::onboarding::onboard(&iam, &config, &account, &order, now)
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "status",
+                crate::lifecycle::status(&iam, &config, &settings, &account, "Alice", now)
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "issue-key",
+                crate::lifecycle::rotate_key(&iam, &config, "Alice", false)
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "reissue MFA",
+                crate::mfa::reissue(&iam, &config, &account, "Alice")
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "enable MFA",
+                crate::mfa::enable(&iam, &config, &account, "Alice", "123456", "654321")
+                    .await
+                    .map(|_| ()),
+            ),
+            (
+                "offboard",
+                crate::lifecycle::offboard(&iam, &config, &account, "Alice")
+                    .await
+                    .map(|_| ()),
+            ),
+        ];
+        for (operation, outcome) in outcomes {
+            let error = outcome.expect_err(operation);
+            assert_eq!(
+                error.code(),
+                "username_case_mismatch",
+                "{operation}: {error}"
+            );
+        }
+        // One GetUser per operation and nothing else: a second call would have needed another rule.
+        assert_eq!(get_user.num_calls(), 7);
     }
 
     #[test]
