@@ -210,8 +210,28 @@ impl Stack {
         username: Option<&str>,
         body: Value,
     ) -> (i64, Value) {
+        let parameters: Vec<(&str, &str)> = username
+            .map(|name| ("username", name))
+            .into_iter()
+            .collect();
+        self.http_at(binary, route, claims, &parameters, body).await
+    }
+
+    /// `http` for a route with path parameters other than `{username}`.
+    async fn http_at(
+        &mut self,
+        binary: &str,
+        route: &str,
+        claims: Value,
+        parameters: &[(&str, &str)],
+        body: Value,
+    ) -> (i64, Value) {
         let (method, path) = route.split_once(' ').expect("METHOD /path");
-        let raw_path = username.map_or(path.to_string(), |name| path.replace("{username}", name));
+        let raw_path = parameters
+            .iter()
+            .fold(path.to_string(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), value)
+            });
         let mut event = json!({
             "version": "2.0",
             "routeKey": route,
@@ -231,8 +251,11 @@ impl Stack {
             "body": if body.is_null() { Value::Null } else { Value::String(body.to_string()) },
             "isBase64Encoded": false
         });
-        if let Some(name) = username {
-            event["pathParameters"] = json!({ "username": name });
+        if !parameters.is_empty() {
+            event["pathParameters"] = parameters
+                .iter()
+                .map(|(name, value)| (name.to_string(), json!(value)))
+                .collect();
         }
         let response = self.invoke(binary, event).await;
         let status = response["statusCode"].as_i64().expect("a status code");
@@ -313,6 +336,11 @@ async fn drift_by_hand(iam: &IamClient, mode: &str) {
         .send()
         .await
         .expect("catalog policy detached");
+    iam.delete_role_permissions_boundary()
+        .role_name(ROLE)
+        .send()
+        .await
+        .expect("boundary removed");
     iam.put_role_policy()
         .role_name(ROLE)
         .policy_name("extra")
@@ -505,6 +533,24 @@ async fn live(stack: &mut Stack) {
         )
         .await;
     assert_eq!(status, 201, "{alice}");
+    let role = iam
+        .get_role()
+        .role_name(ROLE)
+        .send()
+        .await
+        .expect("the catalog role");
+    assert_eq!(
+        role.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(
+            format!(
+                "arn:aws:iam::{ACCOUNT}:policy/onboarding/iam-onboarding-catalog-role-boundary"
+            )
+            .as_str()
+        ),
+        "the catalog role is created under the stack's boundary"
+    );
     let (status, replay) = stack
         .http(
             "onboard",
@@ -702,6 +748,19 @@ async fn live(stack: &mut Stack) {
         .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["outcome"], "already_absent", "{again}");
+    // Bob's role is revoked (the record, the grant and, in `users` mode, the trust principal), then he is
+    // offboarded over EventBridge.
+    let (status, revoked) = stack
+        .http_at(
+            "offboard",
+            "DELETE /users/{username}/roles/{role}",
+            administrator(ADMIN),
+            &[("username", BOB), ("role", ROLE)],
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["outcome"], "revoked", "{revoked}");
     let reply = stack
         .eventbridge(
             "offboard",
@@ -1422,4 +1481,505 @@ fn the_evaluator_follows_iams_documented_rules() {
         &deny_wins,
     )]);
     assert!(matches!(invalid[0], Invalid(_)), "{invalid:?}");
+}
+
+/// What a person holding a catalog role could do to each kind of resource the stack deploys, to take it
+/// over or blind it: change, invoke, delete, silence.
+fn attacks(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "AWS::Lambda::Function" => &[
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:InvokeFunction",
+            "lambda:AddPermission",
+            "lambda:DeleteFunction",
+            "lambda:PutFunctionConcurrency",
+            "lambda:PublishVersion",
+            "lambda:CreateAlias",
+        ],
+        "AWS::Events::Rule" => &[
+            "events:DisableRule",
+            "events:DeleteRule",
+            "events:PutRule",
+            "events:PutTargets",
+            "events:RemoveTargets",
+        ],
+        "AWS::Events::EventBus" => &[
+            "events:PutEvents",
+            "events:DeleteEventBus",
+            "events:PutPermission",
+            "events:RemovePermission",
+        ],
+        "AWS::Logs::LogGroup" => &[
+            "logs:DeleteLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:PutSubscriptionFilter",
+            "logs:DisassociateKmsKey",
+        ],
+        "AWS::SNS::Topic" => &[
+            "sns:DeleteTopic",
+            "sns:SetTopicAttributes",
+            "sns:Subscribe",
+            "sns:RemovePermission",
+        ],
+        "AWS::KMS::Key" => &[
+            "kms:ScheduleKeyDeletion",
+            "kms:DisableKey",
+            "kms:PutKeyPolicy",
+        ],
+        "AWS::SQS::Queue" => &[
+            "sqs:PurgeQueue",
+            "sqs:DeleteQueue",
+            "sqs:SetQueueAttributes",
+        ],
+        "AWS::IAM::Role" => &[
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:PassRole",
+        ],
+        "AWS::IAM::ManagedPolicy" => &["iam:CreatePolicyVersion", "iam:DeletePolicy"],
+        // Part of the resource they belong to (a role's inline policy), attacked there.
+        "AWS::IAM::Policy" => &[],
+        _ => return None,
+    })
+}
+
+/// The catalog role as onboarding gives it (PowerUserAccess, under the stack's boundary) against every way
+/// into the stack: all refused, while what PowerUserAccess is for stays allowed.
+#[tokio::test]
+async fn a_catalog_role_can_neither_change_nor_invoke_nor_feed_the_stack() {
+    let moto = Moto::start();
+    let described = deploy(
+        &moto,
+        &[
+            ("JwtIssuer", "https://idp.example.com"),
+            ("JwtAudience", "onboarding"),
+            ("OnboardingEventSources", "com.example.hr"),
+            ("EventBusName", "onboarding"),
+            ("CreateEventBus", "true"),
+            ("AlertEmail", "security@example.com"),
+        ],
+    );
+    let iam = moto.iam().await;
+    let power_user = iam
+        .get_policy_version()
+        .policy_arn("arn:aws:iam::aws:policy/PowerUserAccess")
+        .version_id(
+            iam.get_policy()
+                .policy_arn("arn:aws:iam::aws:policy/PowerUserAccess")
+                .send()
+                .await
+                .expect("moto holds the AWS managed policies")
+                .policy()
+                .and_then(|p| p.default_version_id())
+                .expect("a default version"),
+        )
+        .send()
+        .await
+        .expect("its document");
+    let power_user = decode_policy(
+        power_user
+            .policy_version()
+            .and_then(|v| v.document())
+            .expect("a document"),
+    );
+    let catalog_role = Policies {
+        identity: vec![("PowerUserAccess".to_string(), power_user)],
+        boundaries: vec![(
+            "CatalogRoleBoundary".to_string(),
+            described["managed_policies"]["CatalogRoleBoundary"].clone(),
+        )],
+        ..Policies::default()
+    };
+    let person = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let attempt = |action: &str, resource: &str| Request::new(&person, action, resource);
+
+    let mut refused: Vec<(String, Request)> = Vec::new();
+    let mut uncovered = Vec::new();
+    let arns = described["arns"].as_object().expect("the resources' ARNs");
+    for (logical, kind) in described["types"].as_object().expect("the resource types") {
+        let kind = kind.as_str().unwrap_or_default();
+        if logical.is_empty() {
+            continue;
+        }
+        let Some(actions) = attacks(kind) else {
+            uncovered.push(format!("{logical} ({kind})"));
+            continue;
+        };
+        // The stack's roles and policies are IAM: PowerUserAccess alone refuses those; the boundary is
+        // what refuses everything else.
+        let Some(arn) = arns.get(logical).and_then(Value::as_str) else {
+            assert!(actions.is_empty(), "no ARN for {logical} ({kind})");
+            continue;
+        };
+        for action in actions {
+            // IAM authorizes a bus's policy changes on "*" only: no resource type to name.
+            let wildcard_only =
+                ["events:PutPermission", "events:RemovePermission"].contains(action);
+            let mut request = attempt(action, if wildcard_only { "*" } else { arn });
+            if *action == "events:PutEvents" {
+                request = request
+                    .with("events:source", json!(["com.example.hr"]))
+                    .with("events:detail-type", json!(["Onboarding Requested"]));
+            }
+            refused.push((format!("{logical}: {action}"), request));
+        }
+        if kind == "AWS::Lambda::Function" {
+            refused.push((
+                format!("{logical}: an alias of it"),
+                attempt("lambda:InvokeFunction", &format!("{arn}:live")),
+            ));
+        }
+        if kind == "AWS::Logs::LogGroup" {
+            refused.push((
+                format!("{logical}: forged log lines"),
+                attempt("logs:PutLogEvents", &format!("{arn}:log-stream:forged")),
+            ));
+        }
+    }
+    assert!(
+        uncovered.is_empty(),
+        "deployed resources with no attack listed: {uncovered:?}"
+    );
+    // The HTTP API (which moto's CloudFormation cannot create): its authorizer, routes, integrations,
+    // stages, and the API itself.
+    let api = "arn:aws:apigateway:us-east-1::/apis/apistandin";
+    for (what, action, resource) in [
+        (
+            "point the JWT authorizer at another issuer",
+            "apigateway:PATCH",
+            format!("{api}/authorizers/jwt"),
+        ),
+        (
+            "add a route without authorization",
+            "apigateway:POST",
+            format!("{api}/routes"),
+        ),
+        (
+            "change a route",
+            "apigateway:PATCH",
+            format!("{api}/routes/r1"),
+        ),
+        (
+            "change an integration",
+            "apigateway:PATCH",
+            format!("{api}/integrations/i1"),
+        ),
+        (
+            "turn the access log off",
+            "apigateway:PATCH",
+            format!("{api}/stages/$default"),
+        ),
+        ("delete the API", "apigateway:DELETE", api.to_string()),
+    ] {
+        refused.push((
+            format!("Api: {what}"),
+            attempt(action, &resource).unvalidated(),
+        ));
+    }
+    let stack = described["stack_id"].as_str().expect("the stack id");
+    for action in [
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:SetStackPolicy",
+    ] {
+        refused.push((format!("the stack: {action}"), attempt(action, stack)));
+    }
+    let default_bus = format!("arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default");
+    for (detail_type, source) in [
+        ("Onboarding Requested", "com.example.hr"),
+        ("Offboarding Requested", "com.example.hr"),
+        ("User Onboarded", "iam-onboarding"),
+        ("Anything", "iam-onboarding"),
+    ] {
+        refused.push((
+            format!("a forged \"{detail_type}\" from {source} on the default bus"),
+            attempt("events:PutEvents", &default_bus)
+                .with("events:source", json!([source]))
+                .with("events:detail-type", json!([detail_type])),
+        ));
+    }
+    let batch: Vec<(Request, &Policies)> = refused
+        .iter()
+        .map(|(_, request)| (request.clone(), &catalog_role))
+        .collect();
+    let got_through: Vec<String> = refused
+        .iter()
+        .zip(decide(&batch))
+        .filter(|(_, decision)| *decision != Decision::ExplicitlyDenied)
+        .map(|((what, request), decision)| {
+            format!("{what} on {} -> {decision:?}", request.resource)
+        })
+        .collect();
+    assert!(
+        got_through.is_empty(),
+        "ways into the stack a catalog role still has:\n{}",
+        got_through.join("\n")
+    );
+
+    // What the role is for is untouched by the boundary.
+    let allowed = [
+        attempt(
+            "ec2:RunInstances",
+            &format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0123456789abcdef0"),
+        ),
+        attempt("s3:CreateBucket", "arn:aws:s3:::a-team-bucket"),
+        attempt(
+            "lambda:UpdateFunctionCode",
+            &format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:the-teams-own"),
+        ),
+        attempt("events:PutEvents", &default_bus)
+            .with("events:source", json!(["com.example.app"]))
+            .with("events:detail-type", json!(["Order Placed"])),
+    ];
+    let batch: Vec<(Request, &Policies)> =
+        allowed.iter().map(|r| (r.clone(), &catalog_role)).collect();
+    for (request, decision) in allowed.iter().zip(decide(&batch)) {
+        assert_eq!(
+            decision,
+            Decision::Allowed,
+            "{} on {}",
+            request.action,
+            request.resource
+        );
+    }
+}
+
+/// "Onboarding Requested" and "Offboarding Requested" carry an admin's authority, so only `EventSenders`
+/// may put them on the stack's bus: the bus policy as moto gives it back (deploy_stack.py puts the
+/// template's `Policy` there, which moto's CloudFormation drops), decided with IAM's rules. Anyone else
+/// holding PowerUserAccess (events:* on "*": same account, so an identity policy would be enough) is
+/// refused by the bus policy's explicit Deny, without the catalog role's boundary; and naming this
+/// account's id as a sender does not let them back in.
+#[tokio::test]
+async fn only_the_named_senders_may_put_requests_on_the_stacks_bus() {
+    const OTHER: &str = "111122223333";
+    let sender = format!("arn:aws:iam::{ACCOUNT}:role/HrSender");
+    let senders = format!("{sender},{OTHER}");
+    let common = [
+        ("JwtIssuer", "https://idp.example.com"),
+        ("JwtAudience", "onboarding"),
+        ("OnboardingEventSources", "com.example.hr"),
+    ];
+    let with = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        common
+            .iter()
+            .chain(extra)
+            .map(|(name, value)| (*name, value.to_string()))
+            .collect()
+    };
+    // Senders named (a role of this account, another account), nobody named (the default), and this
+    // account's id named: three stacks, each in its own moto, deployed side by side.
+    let scenarios = [
+        with(&[("EventSenders", &senders), ("EventSenderAccounts", OTHER)]),
+        with(&[]),
+        with(&[("EventSenders", ACCOUNT)]),
+    ];
+    let motos: Vec<Moto> = scenarios.iter().map(|_| Moto::start()).collect();
+    let buses: Vec<Value> = std::thread::scope(|scope| {
+        let deploys: Vec<_> = motos
+            .iter()
+            .zip(&scenarios)
+            .map(|(moto, parameters)| {
+                scope.spawn(move || {
+                    let parameters: Vec<(&str, &str)> =
+                        parameters.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                    deploy(moto, &parameters)["bus_policies"]["EventBus"].clone()
+                })
+            })
+            .collect();
+        deploys
+            .into_iter()
+            .map(|deploy| deploy.join().expect("the stack deploys"))
+            .collect()
+    });
+    for bus in &buses {
+        assert_eq!(
+            bus["name"], "iam-onboarding-bus",
+            "requests never on the default bus"
+        );
+        assert!(bus["policy"].is_object(), "the bus has its policy: {bus}");
+    }
+
+    let iam = motos[0].iam().await;
+    let power_user_access = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let version = iam
+        .get_policy()
+        .policy_arn(power_user_access)
+        .send()
+        .await
+        .expect("moto holds the AWS managed policies")
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .expect("a default version")
+        .to_string();
+    let power_user = iam
+        .get_policy_version()
+        .policy_arn(power_user_access)
+        .version_id(version)
+        .send()
+        .await
+        .expect("its document");
+    let power_user = decode_policy(
+        power_user
+            .policy_version()
+            .and_then(|v| v.document())
+            .expect("a document"),
+    );
+    let on_bus = |bus: &Value, identity: Vec<(String, Value)>| Policies {
+        identity,
+        resource: Some(bus["policy"].clone()),
+        ..Policies::default()
+    };
+    let put_events_anywhere = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}]});
+    let [named, nobody, this_account] = [&buses[0], &buses[1], &buses[2]];
+    let power_user_on = |bus| on_bus(bus, vec![("PowerUserAccess".into(), power_user.clone())]);
+    let (power_named, power_nobody, power_this_account) = (
+        power_user_on(named),
+        power_user_on(nobody),
+        power_user_on(this_account),
+    );
+    let sender_on_named = on_bus(named, Vec::new());
+    let sender_on_this_account = on_bus(this_account, Vec::new());
+    let other_account = on_bus(
+        named,
+        vec![("PutEvents".into(), put_events_anywhere.clone())],
+    );
+    let stranger = on_bus(named, vec![("PutEvents".into(), put_events_anywhere)]);
+
+    let person = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let other_sender = format!("arn:aws:iam::{OTHER}:role/HrSender");
+    let stranger_role = "arn:aws:iam::999999999999:role/HrSender";
+    let put = |principal: &str, bus: &Value, entries: &[(&str, &str)]| {
+        let sources: Vec<&str> = entries.iter().map(|(_, source)| *source).collect();
+        let types: Vec<&str> = entries.iter().map(|(kind, _)| *kind).collect();
+        Request::new(
+            principal,
+            "events:PutEvents",
+            bus["arn"].as_str().expect("the bus's ARN"),
+        )
+        .with("events:source", json!(sources))
+        .with("events:detail-type", json!(types))
+    };
+    let onboarding = [("Onboarding Requested", "com.example.hr")];
+    let offboarding = [("Offboarding Requested", "com.example.hr")];
+    use Decision::*;
+    let cases: Vec<(&str, Request, &Policies, Decision)> = vec![
+        (
+            "PowerUserAccess: Onboarding Requested",
+            put(&person, named, &onboarding),
+            &power_named,
+            ExplicitlyDenied,
+        ),
+        (
+            "PowerUserAccess: Offboarding Requested",
+            put(&person, named, &offboarding),
+            &power_named,
+            ExplicitlyDenied,
+        ),
+        (
+            "PowerUserAccess: a request hidden in a batch",
+            put(
+                &person,
+                named,
+                &[
+                    ("Order Placed", "com.example.shop"),
+                    ("Offboarding Requested", "com.example.hr"),
+                ],
+            ),
+            &power_named,
+            ExplicitlyDenied,
+        ),
+        (
+            "PowerUserAccess: a request from another source (no rule, still refused)",
+            put(
+                &person,
+                named,
+                &[("Onboarding Requested", "com.example.other")],
+            ),
+            &power_named,
+            ExplicitlyDenied,
+        ),
+        (
+            "PowerUserAccess: any other event stays its own to send",
+            put(&person, named, &[("Order Placed", "com.example.shop")]),
+            &power_named,
+            Allowed,
+        ),
+        (
+            "the named role of this account, with no identity policy of its own",
+            put(&sender, named, &onboarding),
+            &sender_on_named,
+            Allowed,
+        ),
+        (
+            "the named role: Offboarding Requested",
+            put(&sender, named, &offboarding),
+            &sender_on_named,
+            Allowed,
+        ),
+        (
+            "the named role, but not from a request source",
+            put(
+                &sender,
+                named,
+                &[("Onboarding Requested", "com.example.other")],
+            ),
+            &sender_on_named,
+            ImplicitlyDenied,
+        ),
+        (
+            "a role of the named other account, allowed by its own account",
+            put(&other_sender, named, &onboarding),
+            &other_account,
+            Allowed,
+        ),
+        (
+            "a role of an account nobody named",
+            put(stranger_role, named, &onboarding),
+            &stranger,
+            ExplicitlyDenied,
+        ),
+        (
+            "EventSenders empty: PowerUserAccess",
+            put(&person, nobody, &onboarding),
+            &power_nobody,
+            ExplicitlyDenied,
+        ),
+        (
+            "EventSenders empty: a role that would have been named",
+            put(&sender, nobody, &onboarding),
+            &power_nobody,
+            ExplicitlyDenied,
+        ),
+        (
+            "this account's id as a sender: PowerUserAccess still refused",
+            put(&person, this_account, &onboarding),
+            &power_this_account,
+            ExplicitlyDenied,
+        ),
+        (
+            "this account's id as a sender: its roles must be named",
+            put(&sender, this_account, &onboarding),
+            &sender_on_this_account,
+            ExplicitlyDenied,
+        ),
+    ];
+    let batch: Vec<(Request, &Policies)> =
+        cases.iter().map(|(_, r, p, _)| (r.clone(), *p)).collect();
+    let decisions = decide(&batch);
+    let wrong: Vec<String> = cases
+        .iter()
+        .zip(&decisions)
+        .filter(|((_, _, _, expected), decided)| expected != *decided)
+        .map(|((name, _, _, expected), decided)| {
+            format!("{name}: expected {expected:?}, got {decided:?}")
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

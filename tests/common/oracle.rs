@@ -17,6 +17,10 @@ pub struct Request {
     pub action: String,
     pub resource: String,
     pub context: serde_json::Map<String, Value>,
+    /// Decided without checking the request against the Service Authorization Reference: only for
+    /// resources whose types the evaluator's reference data cannot place (API Gateway's HTTP APIs list
+    /// two ARN formats in one resource type, and the evaluator then finds none).
+    pub unvalidated: bool,
 }
 
 impl Request {
@@ -26,7 +30,13 @@ impl Request {
             action: action.to_string(),
             resource: resource.to_string(),
             context: serde_json::Map::new(),
+            unvalidated: false,
         }
+    }
+
+    pub fn unvalidated(mut self) -> Request {
+        self.unvalidated = true;
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Request {
@@ -100,6 +110,9 @@ pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
                 },
                 "identityPolicies": named(&policies.identity),
             });
+            if request.unvalidated {
+                simulation["unvalidated"] = json!(true);
+            }
             if let Some(resource) = &policies.resource {
                 simulation["resourcePolicy"] = resource.clone();
             }

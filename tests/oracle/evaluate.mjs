@@ -6,18 +6,22 @@
 // Reads a JSON array of iam-simulate `Simulation`s on stdin and writes, for each, one object:
 // {"decision": "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied", "resourceType": ...,
 //  "ignoredContextKeys": [...]}, or {"error": "..."} when the request itself is not one IAM would see.
-import { runSimulation } from '@cloud-copilot/iam-simulate'
+// A simulation marked "unvalidated": true skips the Service Authorization Reference check (only for
+// resources the reference data cannot place, such as an HTTP API's authorizers and routes).
+import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate'
 
 const chunks = []
 for await (const chunk of process.stdin) chunks.push(chunk)
 const simulations = JSON.parse(Buffer.concat(chunks).toString('utf8'))
 
 const answers = []
-for (const simulation of simulations) {
-  const result = await runSimulation(
-    { serviceControlPolicies: [], resourceControlPolicies: [], ...simulation },
-    {}
-  )
+for (const { unvalidated, ...request } of simulations) {
+  const simulation = { serviceControlPolicies: [], resourceControlPolicies: [], ...request }
+  if (unvalidated) {
+    answers.push({ decision: runUnsafeSimulation(simulation, {}), resourceType: null, ignoredContextKeys: [] })
+    continue
+  }
+  const result = await runSimulation(simulation, {})
   if (result.resultType === 'error') {
     answers.push({ error: JSON.stringify(result.errors) })
   } else if (result.resultType === 'single') {

@@ -13,13 +13,18 @@ around here, never in the template: a `Ref` to a CommaDelimitedList parameter re
 null (dropped from the policies it ends up in); and inline policies of the roles it creates break its own
 GetAccountAuthorizationDetails until they are put back as JSON strings; and a `Ref` to an event bus it
 creates resolves to its internal object instead of the bus name CloudFormation gives (so such refs are
-replaced by the name).
+replaced by the name). And moto's CloudFormation ignores an AWS::Events::EventBus's `Policy` property (it
+creates the bus with no policy at all): each such policy is resolved here, for the parameters and the
+stack's conditions, and put on the bus with PutPermission, as CloudFormation would have; the output's
+`bus_policies` is what moto's DescribeEventBus then gives back.
 """
 
 import argparse
 import ast
+import copy
 import io
 import json
+import re
 import sys
 import time
 import zipfile
@@ -31,6 +36,7 @@ from samtranslator.translator.transform import transform
 
 NOT_CREATED_BY_MOTO = ("AWS::ApiGatewayV2::", "AWS::Lambda::Permission")
 API_STAND_IN = "apistandin"
+ACCOUNT = "123456789012"
 
 
 def clients(endpoint):
@@ -96,6 +102,14 @@ def work_around_moto(template, parameters):
                 return API_STAND_IN
             if node["Ref"] in bus_names:
                 return bus_names[node["Ref"]]
+        if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+            text, variables = (node["Fn::Sub"], None)
+            if isinstance(text, list):
+                text, variables = text
+            for name in left_out:
+                text = re.sub(r"\$\{" + re.escape(name) + r"(\.[A-Za-z.]+)?\}", API_STAND_IN, text)
+            if text != (node["Fn::Sub"] if variables is None else node["Fn::Sub"][0]):
+                return {"Fn::Sub": text if variables is None else [text, variables]}
         if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
             target = node["Fn::GetAtt"]
             target = target.split(".")[0] if isinstance(target, str) else target[0]
@@ -154,11 +168,151 @@ def role_policies(iam, role_name):
         policies.append({"name": name, "document": document})
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
         policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-        version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
-        document = version["PolicyVersion"]["Document"]
-        if isinstance(document, str):
+        policies.append({"name": attached["PolicyName"], "document": managed_policy(iam, policy)})
+    return policies
+
+
+def managed_policy(iam, policy):
+    """A managed policy's document; the stack's own, like its inline ones, with the nulls dropped."""
+    version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+    document = version["PolicyVersion"]["Document"]
+    if isinstance(document, str):
+        try:
             document = json.loads(document)
-        policies.append({"name": attached["PolicyName"], "document": document})
+        except json.JSONDecodeError:
+            document = ast.literal_eval(document)
+    return without_nulls(document)
+
+
+def resource_arns(client, resources):
+    """The ARN of each resource a principal could act on, read back from the service that holds it."""
+    arns = {}
+    buses = {
+        bus["Name"]: bus["Arn"] for bus in client("events").list_event_buses().get("EventBuses", [])
+    }
+    rules = {
+        rule["Name"]: rule["Arn"]
+        for bus in buses
+        for rule in client("events").list_rules(EventBusName=bus).get("Rules", [])
+    }
+    for name, resource in resources.items():
+        kind, physical = resource["ResourceType"], resource["PhysicalResourceId"]
+        if kind == "AWS::Lambda::Function":
+            arns[name] = client("lambda").get_function_configuration(FunctionName=physical)["FunctionArn"]
+        elif kind == "AWS::Events::Rule":
+            arns[name] = rules[physical.rsplit("|", 1)[-1].rsplit("/", 1)[-1]]
+        elif kind == "AWS::Events::EventBus":
+            # moto gives the bus no physical id; the stack's bus is the one that is not the default.
+            (arns[name],) = [arn for bus, arn in buses.items() if bus != "default"]
+        elif kind == "AWS::Logs::LogGroup":
+            arns[name] = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{physical}"
+        elif kind == "AWS::SQS::Queue":
+            attributes = client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])
+            arns[name] = attributes["Attributes"]["QueueArn"]
+        elif kind == "AWS::KMS::Key":
+            # Not DescribeKey: moto keeps a template's key policy as a dict, which its KMS then fails on.
+            arns[name] = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{physical}"
+        elif kind == "AWS::CloudWatch::Alarm":
+            alarms = client("cloudwatch").describe_alarms(AlarmNames=[physical])["MetricAlarms"]
+            arns[name] = alarms[0]["AlarmArn"]
+        elif kind == "AWS::IAM::Role":
+            arns[name] = client("iam").get_role(RoleName=physical)["Role"]["Arn"]
+        elif kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"):
+            arns[name] = physical
+    return arns
+
+
+class Resolver:
+    """CloudFormation's intrinsic functions over plain values, for what moto's CloudFormation drops."""
+
+    NO_VALUE = object()
+
+    def __init__(self, template, parameters, pseudo):
+        self.conditions = template.get("Conditions", {})
+        self.values = dict(pseudo)
+        for name, spec in template.get("Parameters", {}).items():
+            value = parameters.get(name, spec.get("Default", ""))
+            self.values[name] = value.split(",") if spec.get("Type") == "CommaDelimitedList" else value
+
+    def condition(self, name):
+        return bool(self.resolve(self.conditions[name]))
+
+    def sub(self, text, variables):
+        def value(match):
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            return str(variables[name] if name in variables else self.values[name])
+
+        return re.sub(r"\$\{([^}]+)\}", value, text)
+
+    def resolve(self, node):
+        if isinstance(node, list):
+            items = [self.resolve(item) for item in node]
+            return [item for item in items if item is not self.NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Ref":
+                return self.NO_VALUE if argument == "AWS::NoValue" else self.values[argument]
+            if function == "Condition":
+                return self.condition(argument)
+            if function == "Fn::If":
+                condition, then, otherwise = argument
+                return self.resolve(then if self.condition(condition) else otherwise)
+            if function == "Fn::Sub":
+                text, variables = argument if isinstance(argument, list) else (argument, {})
+                return self.sub(text, {k: self.resolve(v) for k, v in variables.items()})
+            if function == "Fn::Join":
+                return argument[0].join(self.resolve(argument[1]))
+            if function == "Fn::Split":
+                return self.resolve(argument[1]).split(argument[0])
+            if function == "Fn::Select":
+                return self.resolve(argument[1])[int(self.resolve(argument[0]))]
+            if function == "Fn::Equals":
+                return self.resolve(argument[0]) == self.resolve(argument[1])
+            if function == "Fn::Not":
+                return not self.resolve(argument[0])
+            if function == "Fn::And":
+                return all(self.resolve(item) for item in argument)
+            if function == "Fn::Or":
+                return any(self.resolve(item) for item in argument)
+            if function.startswith("Fn::"):
+                sys.exit(f"deploy_stack.py does not resolve {function} in an event bus policy")
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not self.NO_VALUE}
+
+
+def put_bus_policies(client, template, parameters, stack):
+    """The `Policy` of each event bus the stack created, put on it as CloudFormation would (see above)."""
+    account = client("sts").get_caller_identity()["Account"]
+    pseudo = {
+        "AWS::AccountId": account,
+        "AWS::Partition": "aws",
+        "AWS::Region": "us-east-1",
+        "AWS::StackName": stack,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    resolver = Resolver(template, parameters, pseudo)
+    events = client("events")
+    policies = {}
+    for name, spec in template["Resources"].items():
+        if spec["Type"] != "AWS::Events::EventBus":
+            continue
+        if "Condition" in spec and not resolver.condition(spec["Condition"]):
+            continue
+        properties = spec.get("Properties", {})
+        bus = resolver.resolve(properties["Name"])
+        if "Policy" in properties:
+            policy = resolver.resolve(properties["Policy"])
+            events.put_permission(EventBusName=bus, Policy=json.dumps(policy))
+        described = events.describe_event_bus(Name=bus)
+        policies[name] = {
+            "name": bus,
+            "arn": described["Arn"],
+            "policy": json.loads(described["Policy"]) if described.get("Policy") else None,
+        }
     return policies
 
 
@@ -184,8 +338,10 @@ def main():
     # What `sam deploy` leaves to CloudFormation's own transform; the loader reads AWS managed policies,
     # which moto has with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
     transformed = transform(template, parameters, ManagedPolicyLoader(client("iam")))
+    as_transformed = copy.deepcopy(transformed)
     left_out = work_around_moto(transformed, parameters)
     resources = deploy(client, transformed, parameters, args.stack)
+    bus_policies = put_bus_policies(client, as_transformed, parameters, args.stack)
 
     iam, lambdas = client("iam"), client("lambda")
     described = {}
@@ -200,12 +356,23 @@ def main():
             "environment": configuration.get("Environment", {}).get("Variables", {}),
             "policies": role_policies(iam, role_name),
         }
+    managed_policies = {
+        name: managed_policy(iam, iam.get_policy(PolicyArn=r["PhysicalResourceId"])["Policy"])
+        for name, r in resources.items()
+        if r["ResourceType"] == "AWS::IAM::ManagedPolicy"
+    }
+    arns = resource_arns(client, resources)
+    stack_id = client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["StackId"]
     json.dump(
         {
+            "stack_id": stack_id,
+            "arns": arns,
+            "managed_policies": managed_policies,
             "functions": described,
             "resources": {name: r["PhysicalResourceId"] for name, r in resources.items()},
             "types": {name: r["ResourceType"] for name, r in resources.items()},
             "left_out": left_out,
+            "bus_policies": bus_policies,
         },
         sys.stdout,
         indent=1,
