@@ -1579,3 +1579,65 @@ fn a_user_changing_function_without_reserved_concurrency_is_refused() {
         );
     }
 }
+
+/// A request over EventBridge has an admin's authority: the rules that take one are on the bus the stack
+/// creates (never the default bus, which anyone with events:PutEvents may write to), whatever the bus
+/// parameters; they match the sender's account; and that bus has a policy that denies the requests'
+/// detail-types to everyone but the named senders (tests/deployed_stack.rs decides it with IAM's rules).
+#[test]
+fn requests_arrive_only_on_the_stacks_bus_whose_policy_names_the_senders() {
+    let template = real_template();
+    let scenario = Scenario::new(&template);
+    let rules: Vec<_> = of_type(&template, "AWS::Events::Rule")
+        .filter(|(_, rule)| property(rule, "EventPattern").is_some())
+        .collect();
+    assert_eq!(rules.len(), 2, "the onboarding and offboarding rules");
+    for (id, rule) in rules {
+        let buses = property(rule, "EventBusName")
+            .map(|bus| eval(bus, &scenario))
+            .unwrap_or_else(|| vec![None]);
+        assert_eq!(
+            buses,
+            vec![Some(Json::String("<Ref EventBus>".into()))],
+            "{id}: every branch on the stack's bus"
+        );
+        let pattern = property(rule, "EventPattern").expect("a pattern");
+        assert!(
+            pattern.get("account").is_some(),
+            "{id}: matches the account"
+        );
+        assert_eq!(
+            rule.get("Condition").and_then(Yaml::as_str),
+            Some("HasOnboardingEventSources"),
+            "{id}"
+        );
+    }
+    // The bus exists whenever the rules do.
+    let implied = intrinsic(&template["Conditions"]["CreatesEventBus"])
+        .filter(|(function, _)| function == "Fn::Or")
+        .and_then(|(_, branches)| branches.as_sequence())
+        .expect("CreatesEventBus is an !Or");
+    assert!(
+        implied.iter().any(|branch| {
+            intrinsic(branch).is_some_and(|(function, argument)| {
+                function == "Condition" && argument.as_str() == Some("HasOnboardingEventSources")
+            })
+        }),
+        "HasOnboardingEventSources implies CreatesEventBus"
+    );
+    let (_, bus) = of_type(&template, "AWS::Events::EventBus")
+        .next()
+        .expect("the stack's bus");
+    let policy = property(bus, "Policy").expect("the bus has a resource policy");
+    let denies: Vec<&str> = policy["Statement"]
+        .as_sequence()
+        .expect("statements")
+        .iter()
+        .filter(|statement| statement.get("Effect").and_then(Yaml::as_str) == Some("Deny"))
+        .filter_map(|statement| statement.get("Sid").and_then(Yaml::as_str))
+        .collect();
+    assert_eq!(
+        denies,
+        ["NobodyElseRequests", "InThisAccountOnlyNamedSendersRequest"]
+    );
+}
