@@ -758,3 +758,71 @@ async fn a_new_key_sts_refuses_for_the_whole_wait_is_answered_not_usable_with_it
         replay.body
     );
 }
+
+/// The invocation dies while the new key is being checked with STS (Lambda's timeout, a crash): its
+/// answer, and the secret in it, never reach anyone. The replay must say so, for onboarding and rotation.
+#[tokio::test]
+async fn a_request_killed_while_waiting_for_its_key_leaves_the_secret_reported_lost() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    let me = "killed@example.com";
+    let hang = FaultKind::Slow(Duration::from_secs(120));
+    proxy.inject(Fault::on(
+        "sts:GetCallerIdentity",
+        hang.clone(),
+        When::Always,
+    ));
+
+    let killed = tokio::time::timeout(
+        Duration::from_secs(3),
+        functions::onboard::handle(
+            &app,
+            http_event(self_service(me), json!({"wait_until_usable": true}), None),
+        ),
+    )
+    .await;
+    assert!(killed.is_err(), "the request was cut off during the wait");
+    assert!(
+        fired(&proxy, &hang) > 0,
+        "the key was being checked with STS"
+    );
+
+    proxy.heal();
+    let replay = onboard_as(&app, self_service(me), json!({})).await;
+    // 201: the MFA seed the lost answer carried is issued again; the key is not, it is reported lost.
+    assert_eq!(replay.status, 201, "{}", replay.body);
+    assert_eq!(
+        replay.body["access_key"]["secret_lost"], true,
+        "{}",
+        replay.body
+    );
+
+    // The same for a rotation killed during its wait: the next request does not take its key as shown.
+    let recovered = issue_key_as(&app, self_service(me), me).await;
+    assert_eq!(recovered.status, 201, "{}", recovered.body);
+    proxy.inject(Fault::on(
+        "sts:GetCallerIdentity",
+        hang.clone(),
+        When::Always,
+    ));
+    let mut event = http_event(
+        self_service(me),
+        json!({"wait_until_usable": true}),
+        Some(me),
+    );
+    event["routeKey"] = json!("POST /users/{username}/access-keys");
+    let killed = tokio::time::timeout(
+        Duration::from_secs(3),
+        functions::issue_key::handle(&app, event),
+    )
+    .await;
+    assert!(killed.is_err(), "the rotation was cut off during the wait");
+    proxy.heal();
+    let replay = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(
+        replay.body["access_key"]["secret_lost"], true,
+        "{}",
+        replay.body
+    );
+}

@@ -365,7 +365,6 @@ pub async fn rotate_key(
     }
     let kept = keys.len() - usize::from(plan.delete.is_some());
     let key = iam.create_access_key(username, kept).await?;
-    record_key_shown(iam, username, &key).await;
     // From here on the new secret exists and must reach the person: a failure to deactivate the old key
     // is reported in the response (it stays active), not as an error that would lose the secret.
     let previous_access_key = match &plan.deactivate {
@@ -394,6 +393,8 @@ pub async fn rotate_key(
     } else {
         None
     };
+    // Last, as in onboarding: only an answer that is about to be sent records its key as shown.
+    record_key_shown(iam, username, &key).await;
     Ok(KeyRotation {
         user: Named {
             name: user.name,

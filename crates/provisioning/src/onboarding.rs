@@ -183,9 +183,7 @@ async fn onboard_once(
         }
     }
     let new_key = if creates_key {
-        let key = iam.create_access_key(&order.username, 0).await?;
-        record_key_shown(iam, &order.username, &key).await;
-        Some(key)
+        Some(iam.create_access_key(&order.username, 0).await?)
     } else {
         None
     };
@@ -201,6 +199,12 @@ async fn onboard_once(
         ),
         _ => None,
     };
+    // The record says "this key's secret reached the person", so it is written last, after the wait
+    // (bounded by the invocation's deadline): a request that dies before here leaves the key unrecorded,
+    // and the replay reports the secret lost instead of believing it was shown.
+    if let Some(key) = &new_key {
+        record_key_shown(iam, &order.username, key).await;
+    }
     let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
