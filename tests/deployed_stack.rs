@@ -405,16 +405,29 @@ async fn assert_trust_requires_mfa(iam: &IamClient, mode: &str) {
             .and_then(|r| r.assume_role_policy_document())
             .expect("a trust policy"),
     );
-    let grant = iam
-        .get_group_policy()
-        .group_name(format!("onboarding-{ROLE}"))
-        .policy_name(format!("Assume{ROLE}"))
-        .send()
-        .await
-        .expect("the grant");
+    // `users` mode is deployed with GRANT_MODE=inline: the grant is Alice's own inline policy.
+    let grant = if mode == "users" {
+        let policy = iam
+            .get_user_policy()
+            .user_name(ALICE)
+            .policy_name(format!("Assume{ROLE}"))
+            .send()
+            .await
+            .expect("the inline grant");
+        decode_policy(policy.policy_document())
+    } else {
+        let policy = iam
+            .get_group_policy()
+            .group_name(format!("onboarding-{ROLE}"))
+            .policy_name(format!("Assume{ROLE}"))
+            .send()
+            .await
+            .expect("the grant");
+        decode_policy(policy.policy_document())
+    };
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
     let granted = Policies {
-        identity: vec![("grant".to_string(), decode_policy(grant.policy_document()))],
+        identity: vec![("grant".to_string(), grant)],
         resource: Some(trust.clone()),
         ..Policies::default()
     };
@@ -1200,6 +1213,7 @@ fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
         // A bus of the stack's own, so that the outcomes are published (and PutEvents checked).
         parameters.extend([
             ("MfaMaxAgeSeconds", "3600"),
+            ("GrantMode", "inline"),
             ("EventBusName", "onboarding"),
             ("CreateEventBus", "true"),
         ]);
