@@ -746,6 +746,260 @@ async fn bad_events_change_nothing_and_are_reported() {
     assert_eq!(events[6].1["error"]["code"], "user_exists_unmanaged");
 }
 
+/// A catalog with a role people may ask for themselves and one only an admin grants.
+const TWO_ROLES: &str = r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
+    {"name":"BreakGlass","managed_policy_arns":["arn:aws:iam::aws:policy/AdministratorAccess"]}]"#;
+
+/// `DELETE /users/{username}/roles/{role}` as API Gateway delivers it.
+async fn revoke_as(app: &App, claims: Value, username: &str, role: &str) -> Reply {
+    let mut event = http_event(claims, json!({}), Some(username));
+    event["body"] = Value::Null;
+    event["routeKey"] = json!("DELETE /users/{username}/roles/{role}");
+    event["pathParameters"]["role"] = json!(role);
+    reply(offboard::handle(app, event).await)
+}
+
+/// What grants `user` holds, as an independent client reads them: grant groups, inline policies and the
+/// `onboarding:roles` record.
+async fn grants_of(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+) -> (Vec<String>, Vec<String>, Option<String>) {
+    let groups = iam
+        .list_groups_for_user()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .groups()
+        .iter()
+        .map(|group| group.group_name().to_string())
+        .collect();
+    let policies = iam
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec();
+    let record = iam
+        .list_user_tags()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == "onboarding:roles")
+        .map(|tag| tag.value().to_string());
+    (groups, policies, record)
+}
+
+#[tokio::test]
+async fn revoking_a_role_takes_the_grant_its_record_and_its_trust_and_the_drift_check_leaves_it_so()
+{
+    for (grant_mode, trust_mode) in [("group", "users"), ("inline", "account")] {
+        let moto = Moto::start();
+        let vars = [
+            ("ROLE_CATALOG", TWO_ROLES),
+            ("GRANT_MODE", grant_mode),
+            ("TRUST_MODE", trust_mode),
+        ];
+        let mut app = moto.app(&vars).await;
+        let iam = moto.iam().await;
+        let lead = admin("lead@example.com");
+        let mode = format!("GRANT_MODE={grant_mode} TRUST_MODE={trust_mode}");
+        let dev_arn = format!("arn:aws:iam::{ACCOUNT}:user/onboarded/dev");
+        let created = onboard_as(
+            &app,
+            lead.clone(),
+            json!({"username": "dev", "roles": ["ResourceCreatorRole", "BreakGlass"]}),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{mode}: {}", created.body);
+        let before = grants_of(&iam, "dev").await;
+
+        // The person cannot revoke, not even their own roles.
+        let refused = revoke_as(&app, self_service("dev"), "dev", "BreakGlass").await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (403, "forbidden"),
+            "{mode}"
+        );
+        assert_eq!(
+            grants_of(&iam, "dev").await,
+            before,
+            "{mode}: a refusal changes nothing"
+        );
+
+        let revoked = revoke_as(&app, lead.clone(), "dev", "BreakGlass").await;
+        assert_eq!(revoked.status, 200, "{mode}: {}", revoked.body);
+        assert_eq!(revoked.body["outcome"], "revoked", "{mode}");
+        assert_eq!(revoked.body["user"]["arn"], dev_arn, "{mode}");
+        assert_eq!(
+            revoked.body["role"]["arn"],
+            format!("arn:aws:iam::{ACCOUNT}:role/BreakGlass"),
+            "{mode}"
+        );
+        let (groups, policies, record) = grants_of(&iam, "dev").await;
+        assert_eq!(record.as_deref(), Some("ResourceCreatorRole"), "{mode}");
+        match grant_mode {
+            "group" => {
+                assert_eq!(groups, ["onboarding-ResourceCreatorRole"], "{mode}");
+                assert!(policies.is_empty(), "{mode}: {policies:?}");
+            }
+            _ => {
+                assert!(groups.is_empty(), "{mode}: {groups:?}");
+                assert_eq!(policies, ["AssumeResourceCreatorRole"], "{mode}");
+            }
+        }
+        let break_glass = trust_principals(&trust_policy(&iam, "BreakGlass").await);
+        assert!(!break_glass.contains(&dev_arn), "{mode}: {break_glass:?}");
+        if trust_mode == "users" {
+            let kept = trust_principals(&trust_policy(&iam, "ResourceCreatorRole").await);
+            assert_eq!(
+                kept,
+                std::slice::from_ref(&dev_arn),
+                "{mode}: the other role keeps the user"
+            );
+            assert!(
+                revoked.body["removed"]
+                    .to_string()
+                    .contains("principal in the trust policy of role BreakGlass"),
+                "{mode}: {}",
+                revoked.body
+            );
+        }
+
+        // Again: nothing left to revoke, and it says so.
+        let again = revoke_as(&app, lead.clone(), "dev", "BreakGlass").await;
+        assert_eq!(again.status, 200, "{mode}: {}", again.body);
+        assert_eq!(again.body["outcome"], "not_granted", "{mode}");
+        assert_eq!(again.body["removed"], json!([]), "{mode}");
+
+        // The record is what the drift check repairs to: the revoked role is neither a finding nor re-granted.
+        app.drift = provisioning::config::DriftSettings::from_lookup(|name| {
+            (name == "REMEDIATE").then(|| "true".to_string())
+        })
+        .unwrap();
+        let report = functions::drift_check::handle(&app, json!({}))
+            .await
+            .unwrap();
+        let about_grants: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "user.grant-missing" || f.message.contains("BreakGlass"))
+            .map(|f| f.message.as_str())
+            .collect();
+        assert!(about_grants.is_empty(), "{mode}: {about_grants:?}");
+        let (groups, policies, record) = grants_of(&iam, "dev").await;
+        assert!(
+            !groups.contains(&"onboarding-BreakGlass".to_string()),
+            "{mode}"
+        );
+        assert!(
+            !policies.contains(&"AssumeBreakGlass".to_string()),
+            "{mode}"
+        );
+        assert_eq!(record.as_deref(), Some("ResourceCreatorRole"), "{mode}");
+        let break_glass = trust_principals(&trust_policy(&iam, "BreakGlass").await);
+        assert!(!break_glass.contains(&dev_arn), "{mode}: {break_glass:?}");
+
+        // Refusals: no such user, a user that is not ours, a role outside the catalog.
+        iam.create_user().user_name("carol").send().await.unwrap();
+        let cases = [
+            ("nobody", "BreakGlass", 404, "user_not_found"),
+            ("carol", "BreakGlass", 409, "user_exists_unmanaged"),
+            ("dev", "NoSuchRole", 400, "unknown_role"),
+            (
+                "dev",
+                "arn:aws:iam::123456789012:role/BreakGlass",
+                400,
+                "unknown_role",
+            ),
+        ];
+        for (user, role, status, code) in cases {
+            let refused = revoke_as(&app, lead.clone(), user, role).await;
+            assert_eq!(
+                (refused.status, refused.error_code()),
+                (status, code),
+                "{mode}: {user} {role}"
+            );
+        }
+        assert!(
+            iam.list_groups_for_user()
+                .user_name("carol")
+                .send()
+                .await
+                .unwrap()
+                .groups()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_persons_own_replay_puts_back_no_role_only_an_admin_grants() {
+    let moto = Moto::start();
+    let app = moto.app(&[("ROLE_CATALOG", TWO_ROLES)]).await;
+    let iam = moto.iam().await;
+    let lead = admin("lead@example.com");
+    for user in ["dev", "ops"] {
+        let created = onboard_as(
+            &app,
+            lead.clone(),
+            json!({"username": user, "roles": ["ResourceCreatorRole", "BreakGlass"]}),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    // An admin takes dev out of BreakGlass by hand: the record still names it.
+    iam.remove_user_from_group()
+        .user_name("dev")
+        .group_name("onboarding-BreakGlass")
+        .send()
+        .await
+        .unwrap();
+
+    let replay = onboard_as(&app, self_service("dev"), json!({})).await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    let (groups, _, record) = grants_of(&iam, "dev").await;
+    assert_eq!(groups, ["onboarding-ResourceCreatorRole"]);
+    assert_eq!(record.as_deref(), Some("ResourceCreatorRole"));
+
+    // A grant still in place is the person's to keep: their replay takes nothing away.
+    let replay = onboard_as(&app, self_service("ops"), json!({})).await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    let (mut groups, _, record) = grants_of(&iam, "ops").await;
+    groups.sort();
+    assert_eq!(
+        groups,
+        ["onboarding-BreakGlass", "onboarding-ResourceCreatorRole"]
+    );
+    assert_eq!(record.as_deref(), Some("BreakGlass ResourceCreatorRole"));
+
+    // Revoked through the route, it stays revoked too.
+    let revoked = revoke_as(&app, lead.clone(), "ops", "BreakGlass").await;
+    assert_eq!(revoked.body["outcome"], "revoked", "{}", revoked.body);
+    let replay = onboard_as(&app, self_service("ops"), json!({})).await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    let (groups, _, record) = grants_of(&iam, "ops").await;
+    assert_eq!(groups, ["onboarding-ResourceCreatorRole"]);
+    assert_eq!(record.as_deref(), Some("ResourceCreatorRole"));
+
+    // An admin may give it back.
+    let regranted = onboard_as(
+        &app,
+        lead,
+        json!({"username": "dev", "roles": ["BreakGlass"]}),
+    )
+    .await;
+    assert_eq!(regranted.status, 200, "{}", regranted.body);
+    let (_, _, record) = grants_of(&iam, "dev").await;
+    assert_eq!(record.as_deref(), Some("BreakGlass ResourceCreatorRole"));
+}
+
 fn sample(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
@@ -768,6 +1022,10 @@ async fn the_sample_events_drive_the_functions() {
     assert_eq!(seen.status, 200, "{}", seen.body);
     let issued = reply(issue_key::handle(&app, sample("issue-key.json")).await);
     assert_eq!(issued.status, 201, "{}", issued.body);
+    let revoked = to_json(offboard::invoke(&app, sample("revoke-role.json")).await);
+    assert_eq!(revoked["statusCode"], 200, "{revoked}");
+    let body: Value = serde_json::from_str(revoked["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["outcome"], "revoked", "{body}");
     let gone = to_json(offboard::invoke(&app, sample("offboard.json")).await);
     assert_eq!(gone["statusCode"], 200, "{gone}");
 

@@ -1,10 +1,14 @@
 //! `DELETE /users/{username}` (admins only), and EventBridge's `Offboarding Requested`: remove a managed
 //! user and everything it holds. Idempotent: an absent user is `already_absent`, not an error.
+//! `DELETE /users/{username}/roles/{role}` (admins only): revoke one catalog role, with the same
+//! permissions (taking grants and trust principals away) and nothing more; `not_granted` when there was
+//! nothing to revoke.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use provisioning::lifecycle::{OffboardingResult, offboard};
 use provisioning::outcomes::{Request, request_failed, user_offboarded};
 use provisioning::requests::offboarding_order;
+use provisioning::revocation::{RevocationResult, revoke};
 use provisioning::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +18,7 @@ use crate::events::{EventBridgeRequest, EventReply, Reply, failed, publish};
 use crate::http::{HttpApiRequest, error_response, json_response};
 use crate::runtime::within_deadline;
 
-/// A DELETE carries no body; anything in one is refused rather than ignored.
+/// A DELETE (either route) carries no body; anything in one is refused rather than ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OffboardRequest {}
@@ -33,6 +37,17 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Err(error) => return error_response(&error, "-"),
     };
     let request_id = request.request_id();
+    // Only the revocation route has a {role} parameter. Its presence, not the route key, picks the
+    // revocation, so that no event naming a role can delete the whole user instead.
+    if let Some(role) = request.path_parameters.get("role") {
+        return match within_deadline(run_revocation(app, &request, role)).await {
+            Ok((result, requested_by)) => {
+                tracing::info!(request_id, requested_by, user = %result.user.name, role = %result.role.name, outcome = ?result.outcome, "revocation done");
+                json_response(200, &result)
+            }
+            Err(error) => error_response(&error, request_id),
+        };
+    }
     match within_deadline(run(app, &request)).await {
         Ok((result, requested_by)) => {
             tracing::info!(request_id, user = %result.user.name, outcome = ?result.outcome, "offboarding done");
@@ -58,6 +73,25 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<(OffboardingResult, 
         )));
     }
     let result = offboard(&app.iam, &app.config, &app.account, &username).await?;
+    Ok((result, caller.username))
+}
+
+async fn run_revocation(
+    app: &App,
+    request: &HttpApiRequest,
+    role: &str,
+) -> Result<(RevocationResult, String)> {
+    let caller = request.caller(&app.config)?;
+    let username = request.username_parameter()?;
+    let _: OffboardRequest = request.json_body()?;
+    // Before the role is looked up: a caller who may not revoke learns nothing about the catalog.
+    if !caller.is_admin(&app.config) {
+        return Err(Error::Forbidden(format!(
+            "only members of {:?} may revoke a role",
+            app.config.admin_group
+        )));
+    }
+    let result = revoke(&app.iam, &app.config, &app.account, &username, role).await?;
     Ok((result, caller.username))
 }
 

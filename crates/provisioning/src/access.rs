@@ -136,6 +136,17 @@ pub struct OnboardingOrder {
     /// False when nobody is there to receive a secret (an EventBridge request): no access key and no MFA
     /// seed is created; the person collects them later with `issue-key` and `enroll-mfa`.
     pub issue_secrets: bool,
+    /// Made with an admin's authority (an admin caller, or an EventBridge request): see [`Self::may_grant`].
+    pub by_admin: bool,
+}
+
+impl OnboardingOrder {
+    /// Whether this order may grant `role` now. A replay also re-grants the roles the user's record holds,
+    /// and the record is no entitlement: a self-service order re-grants only what its caller could ask for
+    /// today, so that a role an admin took away does not come back by the person's own request.
+    pub fn may_grant(&self, role: &CatalogRole) -> bool {
+        self.by_admin || role.self_service
+    }
 }
 
 /// Validates the request, then decides whether the caller may make it. Nothing here touches AWS.
@@ -196,6 +207,7 @@ pub fn authorize_onboarding(
         wait_until_usable: request.wait_until_usable,
         requested_by: caller.username.clone(),
         issue_secrets: true,
+        by_admin: caller.is_admin(config),
     })
 }
 

@@ -17,6 +17,7 @@ pub mod outcomes;
 pub mod plan;
 pub mod policy;
 pub mod requests;
+pub mod revocation;
 pub mod secret;
 pub mod state;
 pub mod trust;

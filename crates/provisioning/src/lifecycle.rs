@@ -692,8 +692,9 @@ const TRUST_POLICY_ONLY: Reading<'static> = Reading::ForPlan {
 
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it
 /// was there. The edit is made under the role's trust lock, against a fresh read; a policy that does not
-/// name the user (always so in `account` mode) is left alone without taking the lock.
-async fn remove_trusted_principal(
+/// name the user (always so in `account` mode) is left alone without taking the lock. Offboarding and
+/// revocation both use it.
+pub(crate) async fn remove_trusted_principal(
     iam: &Iam,
     account: &Account,
     role: &str,

@@ -9,13 +9,15 @@ use crate::access::{MfaChoice, OnboardingOrder};
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, TrustMode};
 use crate::desired::{
-    DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, grant, kept_trust_principals,
+    DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, entitled_roles, grant,
+    kept_trust_principals,
 };
 use crate::error::{Error, Result};
 use crate::iam::locks::with_trust_lock;
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
+use crate::lifecycle::granted_roles;
 use crate::mfa::MfaView;
-use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME, ROLES_TAG, roles_in_tag};
+use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME};
 use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::secret::Secret;
@@ -103,17 +105,7 @@ async fn onboard_once(
         config,
         &order.username,
     )?;
-    // Onboarding only ever adds grants: the roles asked for now, and those granted before.
-    let mut granted = order.roles.clone();
-    let earlier = observed.as_ref().and_then(|user| user.tags.get(ROLES_TAG));
-    for name in earlier.into_iter().flat_map(|value| roles_in_tag(value)) {
-        if let Some(role) = config
-            .catalog_role(name)
-            .filter(|role| !granted.contains(role))
-        {
-            granted.push(role.clone());
-        }
-    }
+    let granted = roles_to_grant(order, observed.as_ref(), config);
     let desired = desired_user(
         UserSpec {
             name: &order.username,
@@ -226,6 +218,29 @@ async fn onboard_once(
             .collect(),
         mfa,
     }))
+}
+
+/// The roles an onboarding grants and records: those asked for now, then those the user's record holds.
+/// Onboarding takes no grant away, but the record is no entitlement of its own: a recorded role whose
+/// grant is gone comes back only if the order may grant it today ([`OnboardingOrder::may_grant`]), and is
+/// otherwise dropped from the record too, so that the drift check does not put it back either. Without
+/// this, a person's own replay would undo an admin taking them out of a role only admins grant.
+pub fn roles_to_grant(
+    order: &OnboardingOrder,
+    observed: Option<&ObservedUser>,
+    config: &Config,
+) -> Vec<CatalogRole> {
+    let mut granted = order.roles.clone();
+    let Some(user) = observed else {
+        return granted;
+    };
+    let held = granted_roles(user, config);
+    for role in entitled_roles(user, config) {
+        if !granted.contains(role) && (held.contains(&role) || order.may_grant(role)) {
+            granted.push(role.clone());
+        }
+    }
+    granted
 }
 
 /// Tags the user with the id of the key whose secret is about to be answered, so that a replay can tell a
@@ -521,6 +536,103 @@ pub fn aws_cli_config(username: &str, roles: &[DesiredRole], mfa_serial: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::ROLES_TAG;
+
+    fn catalog() -> Config {
+        Config::from_lookup(|name| match name {
+            "ROLE_CATALOG" => Some(
+                r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
+                    {"name":"ReadOnly","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"],"self_service":true},
+                    {"name":"BreakGlass","managed_policy_arns":["arn:aws:iam::aws:policy/AdministratorAccess"]}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_replay_puts_back_only_what_its_caller_may_ask_for_now() {
+        let config = catalog();
+        let rcr = "onboarding-ResourceCreatorRole";
+        let break_glass = "onboarding-BreakGlass";
+        // (case, the record, grant groups held, by an admin, expected roles)
+        type Case<'a> = (&'a str, Option<&'a str>, &'a [&'a str], bool, &'a [&'a str]);
+        let cases: &[Case] = &[
+            (
+                "self-service: an admin-only role whose grant was taken away stays away",
+                Some("BreakGlass ResourceCreatorRole"),
+                &[rcr],
+                false,
+                &["ResourceCreatorRole"],
+            ),
+            (
+                "self-service: a self-service role whose grant went missing comes back",
+                Some("ReadOnly ResourceCreatorRole"),
+                &[rcr],
+                false,
+                &["ReadOnly", "ResourceCreatorRole"],
+            ),
+            (
+                "self-service: an admin-only grant still in place is kept",
+                Some("BreakGlass ResourceCreatorRole"),
+                &[rcr, break_glass],
+                false,
+                &["BreakGlass", "ResourceCreatorRole"],
+            ),
+            (
+                "admin: every recorded role comes back",
+                Some("BreakGlass ResourceCreatorRole"),
+                &[],
+                true,
+                &["BreakGlass", "ResourceCreatorRole"],
+            ),
+            (
+                "a grant the record does not hold is not recorded by a replay",
+                Some("ResourceCreatorRole"),
+                &[rcr, break_glass],
+                true,
+                &["ResourceCreatorRole"],
+            ),
+            (
+                "no record yet: the grants in place are the record",
+                None,
+                &[break_glass],
+                false,
+                &["BreakGlass", "ResourceCreatorRole"],
+            ),
+        ];
+        for (case, record, groups, by_admin, expected) in cases {
+            let order = OnboardingOrder {
+                username: "dev".into(),
+                roles: vec![config.catalog[0].clone()],
+                mfa: MfaChoice::Virtual,
+                wait_until_usable: false,
+                requested_by: "dev".into(),
+                issue_secrets: true,
+                by_admin: *by_admin,
+            };
+            let user = ObservedUser {
+                groups: groups.iter().map(|group| group.to_string()).collect(),
+                tags: record
+                    .map(|value| (ROLES_TAG.to_string(), value.to_string()))
+                    .into_iter()
+                    .collect(),
+                ..ObservedUser::default()
+            };
+            let mut names: Vec<String> = roles_to_grant(&order, Some(&user), &config)
+                .into_iter()
+                .map(|role| role.name)
+                .collect();
+            names.sort();
+            assert_eq!(names, *expected, "{case}");
+            let new_user: Vec<String> = roles_to_grant(&order, None, &config)
+                .into_iter()
+                .map(|role| role.name)
+                .collect();
+            assert_eq!(new_user, ["ResourceCreatorRole"], "{case}: a new user");
+        }
+    }
 
     #[test]
     fn cli_config_has_a_profile_per_role_with_mfa() {

@@ -1148,6 +1148,7 @@ mod tests {
             wait_until_usable: false,
             requested_by: "admin@example.com".into(),
             issue_secrets: true,
+            by_admin: true,
         };
         let now = std::time::SystemTime::now();
         let settings = DriftSettings::default();
