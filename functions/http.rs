@@ -145,6 +145,7 @@ pub fn status_of(error: &Error) -> u16 {
         "user_not_found" => 404,
         "request_too_large" => 413,
         "user_exists_unmanaged"
+        | "role_exists_unmanaged"
         | "username_case_mismatch"
         | "mfa_already_enabled"
         | "trust_policy_full"
@@ -339,6 +340,7 @@ mod tests {
             (Error::Forbidden(String::new()), 403),
             (Error::UserNotFound(String::new()), 404),
             (Error::UserExistsUnmanaged(String::new()), 409),
+            (Error::RoleExistsUnmanaged(String::new()), 409),
             (
                 Error::UsernameCaseMismatch {
                     asked: "Alice".into(),

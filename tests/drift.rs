@@ -597,6 +597,140 @@ async fn a_catalog_role_that_does_not_exist_is_created_by_the_repair() {
 }
 
 #[tokio::test]
+async fn a_removed_catalog_boundary_is_repaired_and_a_role_taken_from_the_stack_is_only_reported() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let boundary = catalog_boundary(&iam).await;
+    let config = [("CATALOG_ROLE_BOUNDARY_ARN", boundary.as_str())];
+    let app = moto.app(&config).await;
+    onboard_with_mfa(&app, "alice").await;
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}");
+    let role_boundary = || async {
+        iam.get_role()
+            .role_name(ROLE)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string)
+    };
+    assert!(
+        drift(&moto, &config, &[], SystemTime::now)
+            .await
+            .findings
+            .is_empty()
+    );
+
+    iam.delete_role_permissions_boundary()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let found = drift(&moto, &config, &[], SystemTime::now).await;
+    assert_eq!(
+        rules(&found),
+        [("role.boundary-drift", role_arn.clone())]
+            .into_iter()
+            .collect(),
+        "{:#?}",
+        found.findings
+    );
+    assert_eq!(
+        found.findings[0].severity,
+        provisioning::drift::Severity::High
+    );
+    assert_eq!(found.findings[0].remediation, Remediation::Automatic);
+    assert_eq!(found.findings[0].expected, json!(boundary));
+    assert_eq!(role_boundary().await, None, "report only");
+    // `status` applies the role rules to the roles of its user, and says what onboarding would change.
+    let status = |app| async move {
+        reply(
+            functions::status::handle(
+                app,
+                http_event(self_service("alice"), json!({}), Some("alice")),
+            )
+            .await,
+        )
+    };
+    let status_rules = |body: &Value| -> Vec<String> {
+        body["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["rule"].as_str().map(str::to_string))
+            .collect()
+    };
+    let seen = status(&app).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(status_rules(&seen.body), ["role.boundary-drift"]);
+    assert_eq!(
+        seen.body["differences"],
+        json!([format!(
+            "role {ROLE} lacks the permissions boundary {boundary}"
+        )])
+    );
+    let repaired = drift(&moto, &config, &[("REMEDIATE", "true")], SystemTime::now).await;
+    assert!(repaired.findings[0].remediated, "{:#?}", repaired.findings);
+    assert_eq!(role_boundary().await.as_deref(), Some(boundary.as_str()));
+    assert!(
+        drift(&moto, &config, &[], SystemTime::now)
+            .await
+            .findings
+            .is_empty()
+    );
+
+    // Someone takes the role away from the stack: the ownership tag removed, then trust, policies and
+    // boundary changed. The check says so and, even with REMEDIATE, changes nothing of it.
+    iam.untag_role()
+        .role_name(ROLE)
+        .tag_keys("onboarding:managed")
+        .send()
+        .await
+        .unwrap();
+    let open = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(open.to_string())
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role_permissions_boundary()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let before = role_state(&iam, ROLE).await;
+    let found = drift(&moto, &config, &[("REMEDIATE", "true")], SystemTime::now).await;
+    assert_eq!(
+        rules(&found),
+        [("role.unowned", role_arn.clone())].into_iter().collect(),
+        "{:#?}",
+        found.findings
+    );
+    let unowned = &found.findings[0];
+    assert_eq!(unowned.severity, provisioning::drift::Severity::High);
+    assert_eq!(
+        (unowned.remediation, unowned.remediated),
+        (Remediation::Manual, false)
+    );
+    assert_eq!(role_state(&iam, ROLE).await, before);
+    // Its user's status still answers, reports the role, and plans nothing for it.
+    let seen = status(&app).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(status_rules(&seen.body), ["role.unowned"]);
+    assert_eq!(seen.body["differences"], json!([]));
+}
+
+#[tokio::test]
 async fn findings_are_sent_to_the_alert_topic() {
     let moto = Moto::start();
     let app = moto.app(&[]).await;

@@ -462,9 +462,11 @@ async fn an_existing_catalog_role_that_lets_keys_in_without_mfa_is_repaired() {
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     let weak = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole", "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}}]});
+    // A role the stack made (it carries the ownership tag) that someone weakened by hand.
     iam.create_role()
         .role_name("ResourceCreatorRole")
         .assume_role_policy_document(weak.to_string())
+        .tags(managed_tag())
         .send()
         .await
         .unwrap();
@@ -500,6 +502,191 @@ async fn an_existing_catalog_role_that_lets_keys_in_without_mfa_is_repaired() {
         .await
         .unwrap();
     assert_eq!(attached.attached_policies().len(), 1);
+}
+
+fn managed_tag() -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key("onboarding:managed")
+        .value("true")
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_catalog_role_the_stack_did_not_create_is_refused_untouched_unless_adopted() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let boundary = catalog_boundary(&iam).await;
+    // Made by someone else before the stack: trust without MFA, its own policy, its own tag.
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    iam.create_role()
+        .role_name("ResourceCreatorRole")
+        .assume_role_policy_document(theirs.to_string())
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("owner")
+                .value("team-a")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("ResourceCreatorRole")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let before = role_state(&iam, "ResourceCreatorRole").await;
+
+    let app = moto
+        .app(&[("CATALOG_ROLE_BOUNDARY_ARN", boundary.as_str())])
+        .await;
+    for (claims, body) in [
+        (self_service("developer"), json!({})),
+        (
+            admin("lead@example.com"),
+            json!({"username": "new.hire", "mfa": "none"}),
+        ),
+    ] {
+        let refused = onboard_as(&app, claims, body).await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (409, "role_exists_unmanaged"),
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.header("cache-control"), "no-store");
+    }
+    assert_eq!(role_state(&iam, "ResourceCreatorRole").await, before);
+    assert!(iam.list_users().send().await.unwrap().users().is_empty());
+    assert!(iam.list_groups().send().await.unwrap().groups().is_empty());
+    assert!(
+        iam.list_virtual_mfa_devices()
+            .send()
+            .await
+            .unwrap()
+            .virtual_mfa_devices()
+            .is_empty()
+    );
+
+    // The catalog entry says to take it over: tagged, then brought to its desired state.
+    let adopting = moto
+        .app(&[
+            ("CATALOG_ROLE_BOUNDARY_ARN", boundary.as_str()),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true,"adopt":true}]"#,
+            ),
+        ])
+        .await;
+    let created = onboard_as(&adopting, self_service("developer"), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let role = iam
+        .get_role()
+        .role_name("ResourceCreatorRole")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let tags: Vec<(&str, &str)> = role.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(tags.contains(&("onboarding:managed", "true")), "{tags:?}");
+    assert!(tags.contains(&("owner", "team-a")), "{tags:?}");
+    assert_eq!(
+        role.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(boundary.as_str())
+    );
+    assert!(provisioning::trust::mfa_enforced(&decode_policy(
+        role.assume_role_policy_document().unwrap()
+    )));
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("ResourceCreatorRole")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_arn() == Some("arn:aws:iam::aws:policy/PowerUserAccess"))
+    );
+    // Adopted, it is ours like any other: the plain catalog (no `adopt`) onboards the next person.
+    let next = onboard_as(&app, self_service("second"), json!({})).await;
+    assert_eq!(next.status, 201, "{}", next.body);
+}
+
+#[tokio::test]
+async fn catalog_roles_get_the_boundary_when_created_and_back_when_it_is_removed() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let boundary = catalog_boundary(&iam).await;
+    let app = moto
+        .app(&[("CATALOG_ROLE_BOUNDARY_ARN", boundary.as_str())])
+        .await;
+    let role_boundary = || async {
+        iam.get_role()
+            .role_name("ResourceCreatorRole")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string)
+    };
+
+    assert_eq!(
+        onboard_as(&app, self_service("alice"), json!({}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(role_boundary().await.as_deref(), Some(boundary.as_str()));
+    let tags = iam
+        .list_role_tags()
+        .role_name("ResourceCreatorRole")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "onboarding:managed" && t.value() == "true"),
+        "{tags:?}"
+    );
+
+    // Removed by hand, or replaced by a looser one: the next onboarding (here a replay) puts it back.
+    iam.delete_role_permissions_boundary()
+        .role_name("ResourceCreatorRole")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(role_boundary().await, None);
+    assert_eq!(
+        onboard_as(&app, self_service("alice"), json!({}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(role_boundary().await.as_deref(), Some(boundary.as_str()));
+    iam.put_role_permissions_boundary()
+        .role_name("ResourceCreatorRole")
+        .permissions_boundary("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        onboard_as(&app, self_service("bob"), json!({}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(role_boundary().await.as_deref(), Some(boundary.as_str()));
 }
 
 #[tokio::test]

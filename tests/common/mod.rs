@@ -266,3 +266,57 @@ pub fn current_code(otpauth_uri: &str) -> String {
     let totp = totp_rs::Totp::from_url_unchecked(otpauth_uri).expect("a valid otpauth URI");
     totp.generate_current().to_string()
 }
+
+/// A managed policy to serve as `CATALOG_ROLE_BOUNDARY_ARN` (the stack creates it in a deployment).
+pub async fn catalog_boundary(iam: &aws_sdk_iam::Client) -> String {
+    let document = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"}]});
+    iam.create_policy()
+        .policy_name("CatalogRoleBoundary")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+/// Everything about a role a takeover would change: trust policy, attached and inline policies, tags,
+/// boundary.
+pub async fn role_state(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    let role = iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .unwrap();
+    format!(
+        "trust {} attached {:?} inline {:?} tags {:?} boundary {:?}",
+        decode_policy(role.assume_role_policy_document().unwrap()),
+        attached
+            .attached_policies()
+            .iter()
+            .map(|p| p.policy_arn().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        inline.policy_names(),
+        role.tags(),
+        role.permissions_boundary(),
+    )
+}

@@ -36,6 +36,10 @@ pub struct CatalogRole {
     pub max_session_duration: Option<i32>,
     #[serde(default)]
     pub description: Option<String>,
+    /// Take over a role of this name that exists without the ownership tag (made by hand, or before the
+    /// stack): tag it and bring it to its desired state. Without it such a role is never touched.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,9 @@ pub struct Config {
     pub grant_mode: GrantMode,
     pub mfa_max_age_seconds: Option<u64>,
     pub permissions_boundary_arn: Option<String>,
+    /// The permissions boundary of every catalog role (the stack's own policy that keeps the people it
+    /// onboards away from the stack); `None` when the deployment sets none, as in local runs.
+    pub catalog_role_boundary_arn: Option<String>,
     pub username_claim: String,
     pub groups_claim: String,
     pub admin_group: String,
@@ -114,15 +121,15 @@ impl Config {
                 }
             },
         };
-        let permissions_boundary_arn = get("PERMISSIONS_BOUNDARY_ARN");
-        if let Some(arn) = &permissions_boundary_arn
-            && !is_policy_arn(arn)
-        {
-            return Err(invalid(
-                "PERMISSIONS_BOUNDARY_ARN",
+        let policy_arn = |variable: &'static str| match get(variable) {
+            Some(arn) if !is_policy_arn(&arn) => Err(invalid(
+                variable,
                 format!("{arn:?} is not a managed policy ARN"),
-            ));
-        }
+            )),
+            other => Ok(other),
+        };
+        let permissions_boundary_arn = policy_arn("PERMISSIONS_BOUNDARY_ARN")?;
+        let catalog_role_boundary_arn = policy_arn("CATALOG_ROLE_BOUNDARY_ARN")?;
 
         Ok(Config {
             catalog,
@@ -131,6 +138,7 @@ impl Config {
             grant_mode,
             mfa_max_age_seconds,
             permissions_boundary_arn,
+            catalog_role_boundary_arn,
             username_claim: get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string()),
             groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_string()),
             admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "onboarding-admins".to_string()),
@@ -345,6 +353,26 @@ mod tests {
         assert_eq!(config.groups_claim, "cognito:groups");
         assert_eq!(config.admin_group, "onboarding-admins");
         assert_eq!(config.mfa_max_age_seconds, None);
+        assert_eq!(config.catalog_role_boundary_arn, None);
+        assert!(!config.catalog[0].adopt);
+    }
+
+    #[test]
+    fn the_catalog_role_boundary_and_adopt_are_read() {
+        let boundary = "arn:aws:iam::123456789012:policy/stack-CatalogRoleBoundary-ABC";
+        let config = config(&[
+            ("CATALOG_ROLE_BOUNDARY_ARN", boundary),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"adopt":true}]"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.catalog_role_boundary_arn.as_deref(), Some(boundary));
+        assert!(config.catalog[0].adopt);
+        // The template always sets it; empty means none.
+        let none = self::config(&[("CATALOG_ROLE_BOUNDARY_ARN", "")]).unwrap();
+        assert_eq!(none.catalog_role_boundary_arn, None);
     }
 
     #[test]
@@ -385,6 +413,15 @@ mod tests {
             ("MFA_MAX_AGE_SECONDS", "-5"),
             ("MFA_MAX_AGE_SECONDS", "an hour"),
             ("PERMISSIONS_BOUNDARY_ARN", "PowerUserAccess"),
+            ("CATALOG_ROLE_BOUNDARY_ARN", "CatalogRoleBoundary"),
+            (
+                "CATALOG_ROLE_BOUNDARY_ARN",
+                "arn:aws:iam::123456789012:role/ResourceCreatorRole",
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"adopt":"yes"}]"#,
+            ),
         ];
         for (variable, value) in cases {
             let error = config(&[(variable, value)])

@@ -23,6 +23,11 @@ pub struct DesiredRole {
     pub inline_policy: Option<Value>,
     pub max_session_duration: i32,
     pub description: Option<String>,
+    /// `CATALOG_ROLE_BOUNDARY_ARN`: what keeps the role's holders away from the stack itself.
+    pub permissions_boundary: Option<String>,
+    /// The ownership tag; a role without it is someone else's unless `adopt` says to take it over.
+    pub tags: Vec<(String, String)>,
+    pub adopt: bool,
 }
 
 /// `trusted_users` matters only in `users` trust mode: the user ARNs the trust policy must list.
@@ -50,6 +55,9 @@ pub fn desired_role(
             .max_session_duration
             .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
         description: role.description.clone(),
+        permissions_boundary: config.catalog_role_boundary_arn.clone(),
+        tags: vec![(MANAGED_TAG.to_string(), "true".to_string())],
+        adopt: role.adopt,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::account::Account;
 use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
 use crate::desired::{DesiredRole, desired_role, entitled_roles, grant, kept_trust_principals};
 use crate::iam::locks::with_trust_lock;
-use crate::names::{ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
+use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
 use crate::policy::{
     canonical, policy_size, semantically_equal, statements, string_list, trusted_aws_principals,
@@ -23,7 +23,7 @@ use crate::state::{AccountSnapshot, ObservedRole, ObservedUser};
 use crate::trust::mfa_loopholes;
 
 /// Every rule id, stable: alarms and dashboards are built on them.
-pub const RULES: [&str; 18] = [
+pub const RULES: [&str; 20] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -36,6 +36,8 @@ pub const RULES: [&str; 18] = [
     GROUP_POLICY_DRIFT.id,
     UNMANAGED_MEMBER.id,
     ROLE_MISSING.id,
+    ROLE_UNOWNED.id,
+    ROLE_BOUNDARY_DRIFT.id,
     TRUST_MFA.id,
     TRUST_PRINCIPALS.id,
     TRUST_ORPHANS.id,
@@ -157,6 +159,14 @@ const ROLE_MISSING: Rule = Rule {
     id: "role.missing",
     severity: Severity::High,
 };
+const ROLE_UNOWNED: Rule = Rule {
+    id: "role.unowned",
+    severity: Severity::High,
+};
+const ROLE_BOUNDARY_DRIFT: Rule = Rule {
+    id: "role.boundary-drift",
+    severity: Severity::High,
+};
 const TRUST_MFA: Rule = Rule {
     id: "role.trust-mfa-not-enforced",
     severity: Severity::Critical,
@@ -221,17 +231,36 @@ pub fn check(
                 format!("catalog role {} does not exist", role.name),
                 json!(role.name),
                 Value::Null,
-                plan_role(&desired, None),
+                // A role that does not exist is nobody's: the plan creates it.
+                plan_role(&desired, None).unwrap_or_default(),
             )),
-            Some(observed) => {
-                findings.extend(role_findings(
-                    &desired,
-                    observed,
-                    config,
-                    account,
-                    snapshot.trust_policy_size_quota,
-                ));
-            }
+            Some(observed) => match plan_role(&desired, Some(observed)) {
+                // Someone else's role: reported, and neither judged nor repaired. It is left out of
+                // `desired_roles` too, so that no user's grant repair edits its trust policy.
+                Err(_) => {
+                    findings.push(ROLE_UNOWNED.finding(
+                        &desired.arn,
+                        format!(
+                            "catalog role {} exists but is not tagged {MANAGED_TAG}=true: the stack did not create it and does not change it; \"adopt\": true in its catalog entry takes it over",
+                            role.name
+                        ),
+                        json!({MANAGED_TAG: "true"}),
+                        json!(observed.tags),
+                        Vec::new(),
+                    ));
+                    continue;
+                }
+                Ok(plan) => {
+                    findings.extend(ownership_and_boundary_findings(&desired, observed, &plan));
+                    findings.extend(role_findings(
+                        &desired,
+                        observed,
+                        config,
+                        account,
+                        snapshot.trust_policy_size_quota,
+                    ));
+                }
+            },
         }
         desired_roles.insert(role.name.as_str(), desired);
     }
@@ -266,7 +295,7 @@ pub fn check(
 /// grant groups it is entitled to. The rules about other principals (who else a trust policy names, who
 /// else sits in a grant group, how full the trust policy is) need the whole account and stay with the
 /// scheduled check.
-const PER_USER_RULES: [&str; 13] = [
+const PER_USER_RULES: [&str; 15] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -278,6 +307,8 @@ const PER_USER_RULES: [&str; 13] = [
     BOUNDARY_DRIFT.id,
     GROUP_POLICY_DRIFT.id,
     ROLE_MISSING.id,
+    ROLE_UNOWNED.id,
+    ROLE_BOUNDARY_DRIFT.id,
     TRUST_MFA.id,
     ROLE_POLICY_DRIFT.id,
 ];
@@ -305,6 +336,43 @@ pub fn check_user(
             PER_USER_RULES.contains(&finding.rule) && concerns_user(&finding.resource_arn)
         })
         .collect()
+}
+
+/// The parts of a role's plan that are findings of their own: adopting it (a role of that name that was
+/// not tagged, whose catalog entry says `adopt`), and its permissions boundary. Their repairs are the
+/// plan's own changes, so onboarding and the drift check cannot disagree about them.
+fn ownership_and_boundary_findings(
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+    plan: &[Change],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for change in plan {
+        match change {
+            Change::TagRole { .. } => findings.push(ROLE_UNOWNED.finding(
+                &desired.arn,
+                format!(
+                    "catalog role {} is not tagged {MANAGED_TAG}=true; its catalog entry says \"adopt\": true, so it is taken over",
+                    desired.name
+                ),
+                json!({MANAGED_TAG: "true"}),
+                json!(observed.tags),
+                vec![change.clone()],
+            )),
+            Change::SetRoleBoundary { policy_arn, .. } => findings.push(ROLE_BOUNDARY_DRIFT.finding(
+                &desired.arn,
+                format!(
+                    "catalog role {} does not have the permissions boundary {policy_arn}, which keeps its holders away from the stack",
+                    desired.name
+                ),
+                json!(policy_arn),
+                json!(observed.permissions_boundary),
+                vec![change.clone()],
+            )),
+            _ => {}
+        }
+    }
+    findings
 }
 
 fn role_findings(
@@ -621,6 +689,7 @@ fn user_findings(
                 .iter()
                 .find(|r| r.name == role.name)
                 .is_some_and(|r| allowed_principals(&r.trust_policy).contains(&user_arn));
+            // No desired role for a catalog role that is not ours: its trust policy is not repaired.
             if let (false, Some(desired)) = (trusted, desired_roles.get(role.name.as_str())) {
                 repair.push(Change::UpdateTrustPolicy {
                     role: role.name.clone(),
@@ -1208,6 +1277,8 @@ mod tests {
                 arn: role.arn.clone(),
                 trust_policy: role.trust_policy.clone(),
                 attached_policies: role.managed_policy_arns.clone(),
+                permissions_boundary: role.permissions_boundary.clone(),
+                tags: role.tags.iter().cloned().collect(),
                 ..ObservedRole::default()
             }],
             credentials: [(
@@ -1290,6 +1361,146 @@ mod tests {
                 user: "dev".into(),
                 policy_arn: "arn:aws:iam::123456789012:policy/Boundary".into()
             }]
+        );
+    }
+
+    const CATALOG_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/CatalogRoleBoundary";
+
+    #[test]
+    fn a_catalog_role_without_its_boundary_is_drift_and_its_repair_sets_it() {
+        let config = config(&[("CATALOG_ROLE_BOUNDARY_ARN", CATALOG_BOUNDARY)]);
+        assert_eq!(found(&clean(&config), &config), Vec::<&str>::new());
+        for boundary in [None, Some("arn:aws:iam::aws:policy/AdministratorAccess")] {
+            let mut snapshot = clean(&config);
+            snapshot.roles[0].permissions_boundary = boundary.map(str::to_string);
+            let findings = check(
+                &snapshot,
+                &config,
+                &settings(),
+                &account(),
+                SystemTime::UNIX_EPOCH + NOW,
+            );
+            assert_eq!(
+                findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+                ["role.boundary-drift"],
+                "{boundary:?}"
+            );
+            assert_eq!(findings[0].severity, Severity::High);
+            assert_eq!(findings[0].remediation, Remediation::Automatic);
+            assert_eq!(
+                findings[0].repair,
+                vec![Change::SetRoleBoundary {
+                    role: "ResourceCreatorRole".into(),
+                    policy_arn: CATALOG_BOUNDARY.into()
+                }]
+            );
+        }
+    }
+
+    /// A role someone else made under a catalog name: whatever it holds, the one finding is that it is
+    /// not ours, with no repair, and no other rule (trust, policies, boundary, a user's principal in
+    /// `users` mode) touches it. With `adopt`, the repair tags it and the other rules apply as usual.
+    #[test]
+    fn an_unowned_catalog_role_is_reported_and_never_repaired_unless_adopted() {
+        let weak_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
+        for vars in [
+            &[("CATALOG_ROLE_BOUNDARY_ARN", CATALOG_BOUNDARY)][..],
+            &[
+                ("CATALOG_ROLE_BOUNDARY_ARN", CATALOG_BOUNDARY),
+                ("TRUST_MODE", "users"),
+            ][..],
+            &[("GRANT_MODE", "inline")][..],
+        ] {
+            let config = config(vars);
+            let mut snapshot = clean(&config);
+            let role = &mut snapshot.roles[0];
+            role.tags = [("owner".to_string(), "team-a".to_string())].into();
+            role.trust_policy = weak_trust.clone();
+            role.permissions_boundary = None;
+            role.attached_policies = vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()];
+            role.inline_policies.insert(
+                "Extra".into(),
+                json!({"Version": "2012-10-17", "Statement": []}),
+            );
+            let findings = check(
+                &snapshot,
+                &config,
+                &settings(),
+                &account(),
+                SystemTime::UNIX_EPOCH + NOW,
+            );
+            assert_eq!(
+                findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+                ["role.unowned"],
+                "{vars:?}"
+            );
+            assert_eq!(findings[0].severity, Severity::High);
+            assert_eq!(findings[0].remediation, Remediation::Manual);
+            assert!(findings[0].repair.is_empty());
+            assert_eq!(findings[0].actual, json!({"owner": "team-a"}));
+
+            let mut adopting = config.clone();
+            adopting.catalog[0].adopt = true;
+            let findings = check(
+                &snapshot,
+                &adopting,
+                &settings(),
+                &account(),
+                SystemTime::UNIX_EPOCH + NOW,
+            );
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+            assert_eq!(rules[0], "role.unowned", "{vars:?}");
+            assert_eq!(
+                findings[0].repair,
+                vec![Change::TagRole {
+                    role: "ResourceCreatorRole".into(),
+                    tags: vec![("onboarding:managed".into(), "true".into())]
+                }]
+            );
+            assert!(rules.contains(&"role.trust-mfa-not-enforced"), "{rules:?}");
+            assert!(rules.contains(&"role.policy-drift"), "{rules:?}");
+            assert_eq!(
+                rules.contains(&"role.boundary-drift"),
+                config.catalog_role_boundary_arn.is_some(),
+                "{rules:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_users_mode_grant_missing_from_an_unowned_role_is_not_repaired_in_its_trust_policy() {
+        let config = config(&[("TRUST_MODE", "users")]);
+        let mut snapshot = clean(&config);
+        snapshot.roles[0].trust_policy =
+            desired_role(&config.catalog[0], &config, &account(), &[]).trust_policy;
+        // Ours: the missing principal is a grant to repair, in the trust policy.
+        let repairs: Vec<Change> = check(
+            &snapshot,
+            &config,
+            &settings(),
+            &account(),
+            SystemTime::UNIX_EPOCH + NOW,
+        )
+        .into_iter()
+        .flat_map(|f| f.repair)
+        .collect();
+        assert!(
+            repairs
+                .iter()
+                .any(|c| matches!(c, Change::UpdateTrustPolicy { .. })),
+            "{repairs:?}"
+        );
+        snapshot.roles[0].tags.clear();
+        let findings = check(
+            &snapshot,
+            &config,
+            &settings(),
+            &account(),
+            SystemTime::UNIX_EPOCH + NOW,
+        );
+        assert_eq!(
+            findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            ["role.unowned"]
         );
     }
 

@@ -24,6 +24,12 @@ pub enum Error {
     Forbidden(String),
     #[error("IAM user {0:?} exists but is not managed by onboarding; it was not modified")]
     UserExistsUnmanaged(String),
+    /// A catalog role of that name exists without the stack's ownership tag, and its catalog entry does
+    /// not say `adopt`: it is someone else's role.
+    #[error(
+        "IAM role {0:?} exists but was not created by onboarding and its catalog entry does not say \"adopt\": true; nothing was changed"
+    )]
+    RoleExistsUnmanaged(String),
     #[error("no managed user {0:?}")]
     UserNotFound(String),
     /// IAM ignores case in user names: `asked` would act on `matches`, a different spelling of the name.
@@ -80,6 +86,7 @@ impl Error {
             Error::EmailNotVerified => "email_not_verified",
             Error::Forbidden(_) => "forbidden",
             Error::UserExistsUnmanaged(_) => "user_exists_unmanaged",
+            Error::RoleExistsUnmanaged(_) => "role_exists_unmanaged",
             Error::UserNotFound(_) => "user_not_found",
             Error::UsernameCaseMismatch { .. } => "username_case_mismatch",
             Error::MfaAlreadyEnabled(_) => "mfa_already_enabled",

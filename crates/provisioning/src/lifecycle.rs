@@ -137,7 +137,9 @@ pub async fn status(
         account,
     );
     let grants = observe_grants(iam, config, account, &entitled, true).await?;
-    let (changes, _) = plan_onboarding(config, account, &desired, Some(&user), &entitled, &grants);
+    // A catalog role that is not ours gets no difference here: the `role.unowned` finding reports it.
+    let changes =
+        plan_onboarding(config, account, &desired, Some(&user), &entitled, &grants).changes;
 
     let mfa = match user.mfa_devices.first() {
         Some(serial) => MfaView::enabled(serial.clone()),
@@ -249,6 +251,12 @@ pub fn describe(change: &Change) -> String {
             format!("user {user} has stale tags: {}", keys.join(", "))
         }
         Change::CreateRole { name, .. } => format!("role {name} does not exist"),
+        Change::TagRole { role, .. } => {
+            format!("role {role} is to be adopted (\"adopt\": true) but is not tagged as managed")
+        }
+        Change::SetRoleBoundary { role, policy_arn } => {
+            format!("role {role} lacks the permissions boundary {policy_arn}")
+        }
         Change::UpdateTrustPolicy { role, .. } => {
             format!("the trust policy of role {role} is not as it must be")
         }

@@ -18,7 +18,7 @@ use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
 use crate::lifecycle::granted_roles;
 use crate::mfa::MfaView;
 use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME};
-use crate::plan::{Change, in_apply_order, plan_grant_group, plan_role, plan_user};
+use crate::plan::{Change, UnownedRole, in_apply_order, plan_grant_group, plan_role, plan_user};
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::secret::Secret;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
@@ -119,7 +119,7 @@ async fn onboard_once(
     );
 
     let grants = observe_grants(iam, config, account, &order.roles, false).await?;
-    let (mut changes, roles) = plan_onboarding(
+    let plan = plan_onboarding(
         config,
         account,
         &desired,
@@ -127,6 +127,11 @@ async fn onboard_once(
         &order.roles,
         &grants,
     );
+    // Someone else's role: refused before anything is made for the user.
+    if let Some(role) = plan.unowned_roles.into_iter().next() {
+        return Err(Error::RoleExistsUnmanaged(role));
+    }
+    let (mut changes, roles) = (plan.changes, plan.roles);
     if !issue_secrets {
         changes.retain(|change| {
             !matches!(
@@ -319,7 +324,17 @@ fn role_reading_for_plan(role: &CatalogRole) -> Reading<'static> {
     }
 }
 
-/// The plan of one user and the catalog roles and grant groups it needs; pure.
+/// What onboarding one user would change; pure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnboardingPlan {
+    pub changes: Vec<Change>,
+    pub roles: Vec<DesiredRole>,
+    /// Catalog roles that exist without the ownership tag and whose entry does not say `adopt`: nothing
+    /// is planned for them, and onboarding refuses before it changes anything.
+    pub unowned_roles: Vec<String>,
+}
+
+/// The plan of one user and the catalog roles and grant groups it needs.
 pub fn plan_onboarding(
     config: &Config,
     account: &Account,
@@ -327,20 +342,27 @@ pub fn plan_onboarding(
     observed: Option<&ObservedUser>,
     catalog_roles: &[CatalogRole],
     grants: &ObservedGrants,
-) -> (Vec<Change>, Vec<DesiredRole>) {
-    let mut changes = plan_user(desired, observed);
-    let mut roles = Vec::new();
+) -> OnboardingPlan {
+    let mut plan = OnboardingPlan {
+        changes: plan_user(desired, observed),
+        roles: Vec::new(),
+        unowned_roles: Vec::new(),
+    };
     for role in catalog_roles {
         let observed_role = grants.role(&role.name);
         let desired_role = role_for(config, account, role, observed_role, &desired.arn);
-        changes.extend(plan_role(&desired_role, observed_role));
+        match plan_role(&desired_role, observed_role) {
+            Ok(changes) => plan.changes.extend(changes),
+            Err(UnownedRole(name)) => plan.unowned_roles.push(name),
+        }
         let grant = grant(role, config, account);
         if let Some(group) = &grant.group {
-            changes.extend(plan_grant_group(&grant, grants.group(group)));
+            plan.changes
+                .extend(plan_grant_group(&grant, grants.group(group)));
         }
-        roles.push(desired_role);
+        plan.roles.push(desired_role);
     }
-    (changes, roles)
+    plan
 }
 
 pub fn rfc3339(time: SystemTime) -> String {
@@ -451,7 +473,8 @@ async fn add_principal_to_trust_policy(
                 .observe_role(&role.name, role_reading_for_plan(role))
                 .await?;
             let desired = role_for(config, account, role, current.as_ref(), user_arn);
-            let changes = plan_role(&desired, current.as_ref());
+            // Checked again here: the role may have been replaced since the plan read it.
+            let changes = plan_role(&desired, current.as_ref())?;
             refuse_oversized_trust_policies(iam, &changes, quota).await?;
             for change in changes {
                 iam.apply(&change).await?;

@@ -25,6 +25,17 @@ pub enum Change {
         trust_policy: Value,
         max_session_duration: i32,
         description: Option<String>,
+        permissions_boundary: Option<String>,
+        tags: Vec<(String, String)>,
+    },
+    /// Adopts a catalog role that existed without the ownership tag (its entry says `adopt`).
+    TagRole {
+        role: String,
+        tags: Vec<(String, String)>,
+    },
+    SetRoleBoundary {
+        role: String,
+        policy_arn: String,
     },
     UpdateTrustPolicy {
         role: String,
@@ -121,6 +132,8 @@ impl Change {
                 0
             }
             Change::CreateRole { .. }
+            | Change::TagRole { .. }
+            | Change::SetRoleBoundary { .. }
             | Change::UpdateTrustPolicy { .. }
             | Change::UpdateMaxSessionDuration { .. }
             | Change::AttachRolePolicy { .. }
@@ -148,7 +161,21 @@ pub fn in_apply_order(mut changes: Vec<Change>) -> Vec<Change> {
     changes
 }
 
-pub fn plan_role(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<Change> {
+/// A catalog role that exists without the ownership tag and whose catalog entry does not say `adopt`:
+/// it is someone else's, and nothing is planned for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnownedRole(pub String);
+
+impl From<UnownedRole> for crate::Error {
+    fn from(UnownedRole(role): UnownedRole) -> Self {
+        crate::Error::RoleExistsUnmanaged(role)
+    }
+}
+
+pub fn plan_role(
+    desired: &DesiredRole,
+    observed: Option<&ObservedRole>,
+) -> Result<Vec<Change>, UnownedRole> {
     let role = desired.name.clone();
     let mut changes = Vec::new();
     let (attached, inline) = match observed {
@@ -158,10 +185,31 @@ pub fn plan_role(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<
                 trust_policy: desired.trust_policy.clone(),
                 max_session_duration: desired.max_session_duration,
                 description: desired.description.clone(),
+                permissions_boundary: desired.permissions_boundary.clone(),
+                tags: desired.tags.clone(),
             });
             (&[][..], None)
         }
         Some(current) => {
+            if !current.is_owned() {
+                if !desired.adopt {
+                    return Err(UnownedRole(role));
+                }
+                // Tagged first: a request that fails half-way leaves a role that says it is ours,
+                // and the changes that follow are made to a role the stack owns.
+                changes.push(Change::TagRole {
+                    role: role.clone(),
+                    tags: desired.tags.clone(),
+                });
+            }
+            if let Some(boundary) = &desired.permissions_boundary
+                && current.permissions_boundary.as_ref() != Some(boundary)
+            {
+                changes.push(Change::SetRoleBoundary {
+                    role: role.clone(),
+                    policy_arn: boundary.clone(),
+                });
+            }
             if !semantically_equal(&current.trust_policy, &desired.trust_policy) {
                 changes.push(Change::UpdateTrustPolicy {
                     role: role.clone(),
@@ -200,7 +248,7 @@ pub fn plan_role(desired: &DesiredRole, observed: Option<&ObservedRole>) -> Vec<
             document: document.clone(),
         });
     }
-    changes
+    Ok(changes)
 }
 
 /// The grant group and its `Assume<Role>` policy (group mode only).
@@ -499,6 +547,8 @@ mod tests {
             attached_policies: desired.managed_policy_arns.clone(),
             inline_policies: BTreeMap::new(),
             max_session_duration: Some(desired.max_session_duration),
+            permissions_boundary: desired.permissions_boundary.clone(),
+            tags: desired.tags.iter().cloned().collect(),
         }
     }
 
@@ -506,7 +556,7 @@ mod tests {
     fn a_missing_role_is_created_with_its_catalog_policies() {
         let config = config(&[]);
         let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
-        let changes = plan_role(&desired, None);
+        let changes = plan_role(&desired, None).unwrap();
         assert!(
             matches!(&changes[0], Change::CreateRole { name, .. } if name == "ResourceCreatorRole")
         );
@@ -518,7 +568,10 @@ mod tests {
             }
         );
         assert_eq!(changes.len(), 2);
-        assert_eq!(plan_role(&desired, Some(&observed_role(&desired))), vec![]);
+        assert_eq!(
+            plan_role(&desired, Some(&observed_role(&desired))).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
@@ -528,7 +581,7 @@ mod tests {
         let mut weak = observed_role(&desired);
         weak.trust_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
         assert_eq!(
-            plan_role(&desired, Some(&weak)),
+            plan_role(&desired, Some(&weak)).unwrap(),
             vec![Change::UpdateTrustPolicy {
                 role: "ResourceCreatorRole".into(),
                 trust_policy: desired.trust_policy.clone()
@@ -537,7 +590,7 @@ mod tests {
         let mut reordered = observed_role(&desired);
         reordered.trust_policy = crate::policy::canonical(&desired.trust_policy);
         assert_eq!(
-            plan_role(&desired, Some(&reordered)),
+            plan_role(&desired, Some(&reordered)).unwrap(),
             vec![],
             "same meaning, other spelling: nothing to do"
         );
@@ -551,7 +604,7 @@ mod tests {
         )]);
         assert_eq!(config.trust_mode, TrustMode::Account);
         let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
-        let created = plan_role(&desired, None);
+        let created = plan_role(&desired, None).unwrap();
         assert!(matches!(
             &created[0],
             Change::CreateRole {
@@ -569,11 +622,155 @@ mod tests {
             desired.inline_policy.clone().unwrap(),
         );
         assert_eq!(
-            plan_role(&desired, Some(&shortened)),
+            plan_role(&desired, Some(&shortened)).unwrap(),
             vec![Change::UpdateMaxSessionDuration {
                 role: "Ec2Launcher".into(),
                 seconds: 7200
             }]
+        );
+    }
+
+    const CATALOG_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/CatalogRoleBoundary";
+
+    #[test]
+    fn a_new_catalog_role_is_created_tagged_as_ours_with_the_catalog_boundary() {
+        for (vars, boundary) in [
+            (&[][..], None),
+            (
+                &[("CATALOG_ROLE_BOUNDARY_ARN", CATALOG_BOUNDARY)][..],
+                Some(CATALOG_BOUNDARY.to_string()),
+            ),
+        ] {
+            let config = config(vars);
+            let desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+            let Change::CreateRole {
+                permissions_boundary,
+                tags,
+                ..
+            } = &plan_role(&desired, None).unwrap()[0]
+            else {
+                panic!("CreateRole first");
+            };
+            assert_eq!(permissions_boundary, &boundary);
+            assert_eq!(
+                tags,
+                &vec![("onboarding:managed".to_string(), "true".to_string())]
+            );
+        }
+    }
+
+    #[test]
+    fn ownership_and_the_boundary_decide_what_is_planned_for_an_existing_role() {
+        const OTHER: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+        const ROLE: &str = "ResourceCreatorRole";
+        let owned: &[(&str, &str)] = &[("onboarding:managed", "true")];
+        let tag_role = Change::TagRole {
+            role: ROLE.into(),
+            tags: vec![("onboarding:managed".into(), "true".into())],
+        };
+        let set_boundary = Change::SetRoleBoundary {
+            role: ROLE.into(),
+            policy_arn: CATALOG_BOUNDARY.into(),
+        };
+        let unowned = Err(UnownedRole(ROLE.into()));
+        // (the role's tags, `adopt` in the catalog, the role's boundary, CATALOG_ROLE_BOUNDARY_ARN set,
+        // the plan)
+        type Case<'a> = (
+            &'a [(&'a str, &'a str)],
+            bool,
+            Option<&'a str>,
+            bool,
+            Result<Vec<Change>, UnownedRole>,
+        );
+        let cases: Vec<Case> = vec![
+            (owned, false, Some(CATALOG_BOUNDARY), true, Ok(vec![])),
+            (owned, false, None, true, Ok(vec![set_boundary.clone()])),
+            (
+                owned,
+                false,
+                Some(OTHER),
+                true,
+                Ok(vec![set_boundary.clone()]),
+            ),
+            // No boundary configured (a local run): the role's own is left as it is.
+            (owned, false, Some(OTHER), false, Ok(vec![])),
+            (&[], false, None, true, unowned.clone()),
+            (&[], false, Some(CATALOG_BOUNDARY), false, unowned.clone()),
+            (
+                &[("onboarding:managed", "false")],
+                false,
+                Some(CATALOG_BOUNDARY),
+                true,
+                unowned.clone(),
+            ),
+            (&[("owner", "team-a")], false, None, false, unowned.clone()),
+            (
+                &[],
+                true,
+                None,
+                true,
+                Ok(vec![tag_role.clone(), set_boundary.clone()]),
+            ),
+            (
+                &[("owner", "team-a")],
+                true,
+                Some(CATALOG_BOUNDARY),
+                true,
+                Ok(vec![tag_role.clone()]),
+            ),
+            (&[], true, Some(OTHER), false, Ok(vec![tag_role.clone()])),
+        ];
+        for (tags, adopt, boundary, configured, expected) in cases {
+            let config = if configured {
+                config(&[("CATALOG_ROLE_BOUNDARY_ARN", CATALOG_BOUNDARY)])
+            } else {
+                config(&[])
+            };
+            let mut desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+            desired.adopt = adopt;
+            let mut observed = observed_role(&desired);
+            observed.tags = tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            observed.permissions_boundary = boundary.map(str::to_string);
+            assert_eq!(
+                plan_role(&desired, Some(&observed)),
+                expected,
+                "tags {tags:?}, adopt {adopt}, boundary {boundary:?}, configured {configured}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unowned_role_gets_no_repair_and_an_adopted_one_is_tagged_before_it_is_repaired() {
+        let config = config(&[]);
+        let mut desired = desired_role(&config.catalog[0], &config, &account(), &[]);
+        let mut foreign = observed_role(&desired);
+        foreign.tags.clear();
+        foreign.trust_policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+        foreign.attached_policies = vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
+        assert_eq!(
+            plan_role(&desired, Some(&foreign)),
+            Err(UnownedRole("ResourceCreatorRole".into()))
+        );
+        desired.adopt = true;
+        let adopted = plan_role(&desired, Some(&foreign)).unwrap();
+        assert!(
+            matches!(
+                &adopted[..],
+                [
+                    Change::TagRole { .. },
+                    Change::UpdateTrustPolicy { .. },
+                    Change::AttachRolePolicy { .. }
+                ]
+            ),
+            "{adopted:?}"
+        );
+        assert_eq!(
+            in_apply_order(adopted.clone()),
+            adopted,
+            "applied in the planned order"
         );
     }
 

@@ -46,6 +46,16 @@ pub struct ObservedRole {
     pub attached_policies: Vec<String>,
     pub inline_policies: BTreeMap<String, Value>,
     pub max_session_duration: Option<i32>,
+    pub permissions_boundary: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ObservedRole {
+    /// Ours: the stack created it, or adopted it, and tagged it so. A catalog role's name alone says
+    /// nothing: a role of that name may have existed, with its own trust and policies, before the stack.
+    pub fn is_owned(&self) -> bool {
+        self.tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

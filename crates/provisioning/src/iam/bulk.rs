@@ -163,6 +163,15 @@ impl Iam {
                     inline_policies,
                     // Not part of GetAccountAuthorizationDetails; the drift check does not judge it.
                     max_session_duration: None,
+                    permissions_boundary: role
+                        .permissions_boundary()
+                        .and_then(|boundary| boundary.permissions_boundary_arn())
+                        .map(str::to_string),
+                    tags: role
+                        .tags()
+                        .iter()
+                        .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+                        .collect(),
                 });
             }
         }

@@ -400,6 +400,16 @@ impl Iam {
             attached_policies,
             inline_policies,
             max_session_duration: role.max_session_duration(),
+            // GetRole carries both: ownership and the boundary cost no call of their own.
+            permissions_boundary: role
+                .permissions_boundary()
+                .and_then(|boundary| boundary.permissions_boundary_arn())
+                .map(str::to_string),
+            tags: role
+                .tags()
+                .iter()
+                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+                .collect(),
         }))
     }
 
@@ -539,8 +549,15 @@ impl Iam {
                 trust_policy,
                 max_session_duration,
                 description,
+                permissions_boundary,
+                tags,
             } => {
                 let document = trust_policy.to_string();
+                let tags = tags
+                    .iter()
+                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::aws("CreateRole", e, false))?;
                 let created = retry_while_principal_propagates(|| {
                     self.iam
                         .create_role()
@@ -548,17 +565,47 @@ impl Iam {
                         .assume_role_policy_document(&document)
                         .max_session_duration(*max_session_duration)
                         .set_description(description.clone())
+                        .set_permissions_boundary(permissions_boundary.clone())
+                        .set_tags(Some(tags.clone()))
                         .send()
                 })
                 .await;
                 match created {
                     Ok(_) => {}
-                    // Created since we looked, by a concurrent onboarding with the same catalog entry. In
-                    // `users` mode its trust policy is edited next, under the lock; overwriting it here
-                    // would drop the other request's principal.
-                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {}
+                    // Created since we looked. By a concurrent onboarding with the same catalog entry, it
+                    // is ours: in `users` mode its trust policy is edited next, under the lock, and
+                    // overwriting it here would drop the other request's principal. By anyone else, the
+                    // changes planned after this one must not be made to it.
+                    Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
+                        if !self.role_is_owned(name).await? {
+                            return Err(Error::RoleExistsUnmanaged(name.clone()));
+                        }
+                    }
                     Err(error) => return Err(aws_error("CreateRole", error)),
                 }
+            }
+            Change::TagRole { role, tags } => {
+                let tags = tags
+                    .iter()
+                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::aws("TagRole", e, false))?;
+                self.iam
+                    .tag_role()
+                    .role_name(role)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("TagRole", e))?;
+            }
+            Change::SetRoleBoundary { role, policy_arn } => {
+                self.iam
+                    .put_role_permissions_boundary()
+                    .role_name(role)
+                    .permissions_boundary(policy_arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("PutRolePermissionsBoundary", e))?;
             }
             Change::UpdateTrustPolicy { role, trust_policy } => {
                 self.update_trust_policy(role, &trust_policy.to_string())
@@ -770,6 +817,14 @@ impl Iam {
         Ok(Applied::Done)
     }
 
+    async fn role_is_owned(&self, name: &str) -> Result<bool> {
+        let reading = Reading::ForPlan {
+            inline_policy: None,
+        };
+        let role = self.observe_role(name, reading).await?;
+        Ok(role.is_some_and(|role| role.is_owned()))
+    }
+
     async fn update_trust_policy(&self, role: &str, document: &str) -> Result<()> {
         retry_while_principal_propagates(|| {
             self.iam
@@ -964,6 +1019,8 @@ fn change_name(change: &Change) -> &'static str {
         Change::CreateUser { .. } => "CreateUser",
         Change::SetUserBoundary { .. } => "SetUserBoundary",
         Change::CreateRole { .. } => "CreateRole",
+        Change::TagRole { .. } => "TagRole",
+        Change::SetRoleBoundary { .. } => "SetRoleBoundary",
         Change::UpdateTrustPolicy { .. } => "UpdateTrustPolicy",
         Change::UpdateMaxSessionDuration { .. } => "UpdateMaxSessionDuration",
         Change::AttachRolePolicy { .. } => "AttachRolePolicy",
@@ -993,6 +1050,8 @@ fn change_target(change: &Change) -> &str {
         | Change::CreateRole { name, .. }
         | Change::CreateGroup { name } => name,
         Change::UpdateTrustPolicy { role, .. }
+        | Change::TagRole { role, .. }
+        | Change::SetRoleBoundary { role, .. }
         | Change::UpdateMaxSessionDuration { role, .. }
         | Change::AttachRolePolicy { role, .. }
         | Change::PutRolePolicy { role, .. }
@@ -1201,6 +1260,75 @@ mod tests {
         }
         // One GetUser per operation and nothing else: a second call would have needed another rule.
         assert_eq!(get_user.num_calls(), 7);
+    }
+
+    /// `CreateRole` answered `EntityAlreadyExists`: the role was made since onboarding read it. Made by a
+    /// concurrent onboarding, it carries the ownership tag and is used; made by hand, the plan's next
+    /// changes must not reach it. moto cannot be made to create a role between two calls, so it is here.
+    #[tokio::test]
+    async fn a_role_created_since_it_was_read_is_used_only_if_it_is_ours() {
+        use aws_sdk_iam::operation::create_role::CreateRoleError;
+        use aws_sdk_iam::types::error::EntityAlreadyExistsException;
+
+        for (tags, owned) in [
+            (vec![("onboarding:managed", "true")], true),
+            (vec![("owner", "team-a")], false),
+            (vec![], false),
+        ] {
+            let exists = mock!(aws_sdk_iam::Client::create_role).then_error(|| {
+                CreateRoleError::EntityAlreadyExistsException(
+                    EntityAlreadyExistsException::builder()
+                        .message("Role with name ResourceCreatorRole already exists.")
+                        .meta(ErrorMetadata::builder().code("EntityAlreadyExists").build())
+                        .build(),
+                )
+            });
+            let role = aws_sdk_iam::types::Role::builder()
+                .path("/")
+                .role_name("ResourceCreatorRole")
+                .role_id("AROAEXAMPLE")
+                .arn("arn:aws:iam::123456789012:role/ResourceCreatorRole")
+                .create_date(aws_smithy_types::DateTime::from_secs(1_764_000_000))
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(key, value)| Tag::builder().key(*key).value(*value).build().unwrap())
+                        .collect(),
+                ))
+                .build()
+                .unwrap();
+            let get_role = mock!(aws_sdk_iam::Client::get_role).then_output(move || {
+                aws_sdk_iam::operation::get_role::GetRoleOutput::builder()
+                    .role(role.clone())
+                    .build()
+            });
+            let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(|| {
+                aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput::builder().build()
+            });
+            let iam = iam_with(mock_client!(
+                aws_sdk_iam,
+                RuleMode::MatchAny,
+                [&exists, &get_role, &attached]
+            ));
+            let outcome = iam
+                .apply(&Change::CreateRole {
+                    name: "ResourceCreatorRole".into(),
+                    trust_policy: serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+                    max_session_duration: 3600,
+                    description: None,
+                    permissions_boundary: None,
+                    tags: vec![(crate::names::MANAGED_TAG.into(), "true".into())],
+                })
+                .await;
+            match outcome {
+                Ok(Applied::Done) => assert!(owned, "{tags:?}"),
+                Err(error) => {
+                    assert!(!owned, "{tags:?}: {error}");
+                    assert_eq!(error.code(), "role_exists_unmanaged");
+                }
+                Ok(_) => panic!("{tags:?}: CreateRole answers Done"),
+            }
+            assert_eq!(get_role.num_calls(), 1);
+        }
     }
 
     #[test]
