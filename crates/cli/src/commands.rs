@@ -1,0 +1,520 @@
+//! One function per subcommand. Each returns an [`Outcome`]: the answer as JSON (`--json`) and as text.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::api::{Api, user_path};
+use crate::auth::{self, Tokens};
+use crate::awsconfig::{self, Section};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::profile::{Profile, Role};
+use crate::prompt;
+use crate::secrets::{AccessKey, KeyStore, Stored};
+use crate::sts::{self, ProcessCredentials, Session};
+
+pub struct Outcome {
+    pub json: Value,
+    pub text: String,
+}
+
+pub fn http() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        // Following redirects would let a token endpoint send the code elsewhere (SSRF).
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|source| Error::Http {
+            url: String::new(),
+            source,
+        })
+}
+
+pub struct LoginOptions {
+    pub device: bool,
+    pub no_browser: bool,
+}
+
+async fn login_with(
+    config: &Config,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+) -> Result<Tokens> {
+    if options.device {
+        auth::login_device(config, http).await
+    } else {
+        auth::login_browser(config, http, !options.no_browser).await
+    }
+}
+
+pub async fn login(options: &LoginOptions) -> Result<Outcome> {
+    let config = Config::load()?;
+    let tokens = login_with(&config, &http()?, options).await?;
+    Ok(signed_in(&tokens))
+}
+
+fn signed_in(tokens: &Tokens) -> Outcome {
+    let who = tokens
+        .email
+        .clone()
+        .unwrap_or_else(|| tokens.subject.clone());
+    Outcome {
+        json: json!({"signed_in": who, "expires_at": tokens.expires_at}),
+        text: format!("signed in as {who}"),
+    }
+}
+
+/// A token for the API, signing in first when there is none or it cannot be refreshed.
+async fn token_or_login(
+    config: &Config,
+    http: &reqwest::Client,
+    options: &LoginOptions,
+) -> Result<Tokens> {
+    match auth::id_token(config, http).await {
+        Err(Error::NotLoggedIn) => login_with(config, http, options).await,
+        other => other,
+    }
+}
+
+pub struct SetupOptions {
+    pub api_url: Option<String>,
+    pub profile: String,
+    pub roles: Vec<String>,
+    pub login: LoginOptions,
+}
+
+/// The one command: configuration, sign-in, onboarding, key, `~/.aws/config`, MFA, proof.
+pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
+    let http = http()?;
+    let config = match &options.api_url {
+        Some(url) => {
+            let config = Config::discover(&http, url).await?;
+            config.save()?;
+            eprintln!("API {} (sign-in at {})", config.api_url, config.issuer);
+            config
+        }
+        None => Config::load()?,
+    };
+    let tokens = token_or_login(&config, &http, &options.login).await?;
+    let api = Api {
+        http: &http,
+        config: &config,
+        token: &tokens.id_token,
+    };
+    let keys = KeyStore::open(&options.profile)?;
+
+    let mut body = json!({"wait_until_usable": true});
+    if !options.roles.is_empty() {
+        body["roles"] = json!(options.roles);
+    }
+    let spinner = prompt::spinner("Creating your IAM user and waiting for AWS to accept its key…");
+    let answer = api.post("/users", &body).await;
+    spinner.finish_and_clear();
+    let (_, answer) = answer?;
+
+    let username = text(&answer, "/user/name")?;
+    let profile = Profile {
+        username: username.clone(),
+        user_arn: text(&answer, "/user/arn")?,
+        roles: roles(&answer),
+        mfa_serial: answer
+            .pointer("/mfa/serial_number")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+
+    let (key, stored, mut usable) = collect_key(&api, &keys, &username, &answer).await?;
+    if let Some(Stored::File(path)) = &stored {
+        eprintln!(
+            "warning: no OS keyring here; the secret key is in {} (readable by you only)",
+            path.display()
+        );
+    }
+    profile.save(&options.profile)?;
+
+    let aws_config = awsconfig::path()?;
+    let backup = awsconfig::write(&aws_config, &sections(&options.profile, &profile)?)?;
+    eprintln!("Wrote profiles to {}", aws_config.display());
+    if let Some(backup) = &backup {
+        eprintln!("(the file as it was is in {})", backup.display());
+    }
+
+    let mut mfa_status = answer
+        .pointer("/mfa/status")
+        .and_then(Value::as_str)
+        .unwrap_or("none")
+        .to_string();
+    if mfa_status == "pending" {
+        enrol_mfa(&api, &username, &answer).await?;
+        mfa_status = "enabled".into();
+    }
+
+    if !usable {
+        usable = wait_usable(&key).await;
+    }
+    let mut assumed = None;
+    if let (Some(role), Some(serial), true) = (profile.roles.first(), &profile.mfa_serial, usable) {
+        let Some(code) = prompt::mfa_code(&format!(
+            "Prove it works: the next code from your app (not one used above) for {}: ",
+            role.name
+        ))?
+        else {
+            return Err(Error::NoTerminal {
+                role: role.name.clone(),
+            });
+        };
+        let session = sts::assume_role(&key, &role.arn, serial, &code).await?;
+        session.save(&options.profile, &role.name)?;
+        assumed = Some(session.assumed_role_arn);
+    }
+
+    let mut text = format!(
+        "{username} is set up: profile {} and one per role in {}",
+        options.profile,
+        aws_config.display()
+    );
+    if let Some(arn) = &assumed {
+        text.push_str(&format!("\nassumed {arn}"));
+    }
+    Ok(Outcome {
+        json: json!({
+            "username": username,
+            "profile": options.profile,
+            "roles": profile.roles.iter().map(|r| json!({"name": r.name, "arn": r.arn, "profile": role_profile(&options.profile, &r.name)})).collect::<Vec<_>>(),
+            "mfa": mfa_status,
+            "access_key_id": key.access_key_id,
+            "secret_stored_in": match stored {
+                Some(Stored::Keyring) => json!("keyring"),
+                Some(Stored::File(p)) => json!(p),
+                None => json!("unchanged"),
+            },
+            "aws_config": aws_config,
+            "aws_config_backup": backup,
+            "assumed_role_arn": assumed,
+        }),
+        text,
+    })
+}
+
+fn text(answer: &Value, pointer: &str) -> Result<String> {
+    answer
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| Error::Protocol("the API".into(), format!("no {pointer} in its answer")))
+}
+
+fn roles(answer: &Value) -> Vec<Role> {
+    answer
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| {
+                    Some(Role {
+                        name: r.get("name")?.as_str()?.to_string(),
+                        arn: r.get("arn")?.as_str()?.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The key this machine will use: the one in the answer, the one already stored when the API replays
+/// (it shows a secret once), or a new one when the secret is not here (`secret_lost`, another machine).
+/// Returns the key, where a new secret was stored, and whether STS already accepts it.
+async fn collect_key(
+    api: &Api<'_>,
+    keys: &KeyStore,
+    username: &str,
+    answer: &Value,
+) -> Result<(AccessKey, Option<Stored>, bool)> {
+    let id = answer
+        .pointer("/access_key/access_key_id")
+        .and_then(Value::as_str);
+    if let (Some(id), Some(secret)) = (
+        id,
+        answer
+            .pointer("/access_key/secret_access_key")
+            .and_then(Value::as_str),
+    ) {
+        let key = AccessKey {
+            access_key_id: id.to_string(),
+            secret_access_key: secret.to_string(),
+        };
+        let stored = keys.save(&key)?;
+        return Ok((key, Some(stored), usable(answer)));
+    }
+    if let Some(key) = keys
+        .load()?
+        .filter(|k| Some(k.access_key_id.as_str()) == id)
+    {
+        return Ok((key, None, true));
+    }
+    let spinner = prompt::spinner("This machine has no secret for your key: asking for a new one…");
+    let fresh = api
+        .post(
+            &user_path(username, "/access-keys"),
+            &json!({"wait_until_usable": true}),
+        )
+        .await;
+    spinner.finish_and_clear();
+    let (_, fresh) = fresh?;
+    let key = AccessKey {
+        access_key_id: text(&fresh, "/access_key/access_key_id")?,
+        secret_access_key: text(&fresh, "/access_key/secret_access_key")?,
+    };
+    let stored = keys.save(&key)?;
+    Ok((key, Some(stored), usable(&fresh)))
+}
+
+fn usable(answer: &Value) -> bool {
+    answer
+        .pointer("/access_key/usable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// IAM needs 10–15 s before STS accepts a new key; the API's own wait may have ended before that.
+async fn wait_usable(key: &AccessKey) -> bool {
+    let spinner = prompt::spinner("Waiting for AWS to accept your new key…");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let ok = loop {
+        if sts::caller_arn(key).await.is_ok() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    };
+    spinner.finish_and_clear();
+    if !ok {
+        eprintln!(
+            "AWS does not accept the new key yet; `onboarding assume` will work in a minute."
+        );
+    }
+    ok
+}
+
+async fn enrol_mfa(api: &Api<'_>, username: &str, answer: &Value) -> Result<()> {
+    let path = user_path(username, "/mfa");
+    let uri = match answer.pointer("/mfa/otpauth_uri").and_then(Value::as_str) {
+        Some(uri) => uri.to_string(),
+        // A replay carries no seed: the device is issued again (the API allows it while none is enabled).
+        None => text(&api.post(&path, &json!({})).await?.1, "/otpauth_uri")?,
+    };
+    eprintln!(
+        "Scan this with your authenticator app:\n{}\nor add this address by hand:\n{uri}\n",
+        prompt::qr(&uri)?
+    );
+    for attempt in 1..=3 {
+        let first = prompt::mfa_code("First code from your app: ")?;
+        let second = prompt::mfa_code("Wait for the next code, and type it: ")?;
+        let (Some(code1), Some(code2)) = (first, second) else {
+            return Err(Error::Input(
+                "MFA needs two codes typed in a terminal: run `onboarding setup` in one".into(),
+            ));
+        };
+        match api
+            .post(&path, &json!({"code1": code1, "code2": code2}))
+            .await
+        {
+            Ok(_) => {
+                eprintln!("MFA enabled.");
+                return Ok(());
+            }
+            Err(Error::Api { code, .. }) if code == "invalid_mfa_codes" && attempt < 3 => {
+                eprintln!("AWS did not accept these codes; try two new consecutive ones.");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Input("MFA was not enabled".into()))
+}
+
+pub fn role_profile(profile: &str, role: &str) -> String {
+    format!("{profile}-{role}")
+}
+
+/// The base profile gets its key from this binary; each role profile is a plain AWS role profile.
+fn sections(name: &str, profile: &Profile) -> Result<Vec<Section>> {
+    let exe = std::env::current_exe().map_err(crate::error::io_err("the running binary"))?;
+    let exe = exe.to_string_lossy();
+    // The AWS CLI splits credential_process like a shell does.
+    let exe = if exe.contains(char::is_whitespace) {
+        format!("\"{exe}\"")
+    } else {
+        exe.into_owned()
+    };
+    let mut sections = vec![Section::profile(
+        name,
+        vec![(
+            "credential_process".into(),
+            format!("{exe} credential-process --profile {name}"),
+        )],
+    )];
+    for role in &profile.roles {
+        let mut entries = vec![
+            ("role_arn".into(), role.arn.clone()),
+            ("source_profile".into(), name.to_string()),
+        ];
+        if let Some(serial) = &profile.mfa_serial {
+            entries.push(("mfa_serial".into(), serial.clone()));
+        }
+        sections.push(Section::profile(&role_profile(name, &role.name), entries));
+    }
+    Ok(sections)
+}
+
+/// `credential_process`'s answer for the profile's key, or for a role session assumed with MFA.
+pub async fn credential_process(profile: &str, role: Option<&str>) -> Result<ProcessCredentials> {
+    let Some(role) = role else {
+        let key = KeyStore::open(profile)?
+            .load()?
+            .ok_or_else(|| Error::NoKey(profile.to_string()))?;
+        return Ok(ProcessCredentials::long_term(&key));
+    };
+    Ok(session(profile, role, false).await?.credentials)
+}
+
+/// A role session: the cached one while it lasts, else a new one with a code typed on the terminal.
+async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
+    if !fresh && let Some(session) = Session::cached(profile, role)? {
+        return Ok(session);
+    }
+    let state = Profile::load(profile)?.ok_or_else(|| Error::NoKey(profile.to_string()))?;
+    let unknown = || Error::UnknownRole {
+        profile: profile.to_string(),
+        role: role.to_string(),
+    };
+    let arn = state
+        .roles
+        .iter()
+        .find(|r| r.name == role || r.arn == role)
+        .map(|r| r.arn.clone())
+        .ok_or_else(unknown)?;
+    let serial = state.mfa_serial.ok_or_else(|| {
+        Error::Input("this profile has no MFA device: run `onboarding setup`".into())
+    })?;
+    let key = KeyStore::open(profile)?
+        .load()?
+        .ok_or_else(|| Error::NoKey(profile.to_string()))?;
+    let code =
+        prompt::mfa_code(&format!("MFA code for {role}: "))?.ok_or_else(|| Error::NoTerminal {
+            role: role.to_string(),
+        })?;
+    let session = sts::assume_role(&key, &arn, &serial, &code).await?;
+    session.save(profile, role)?;
+    Ok(session)
+}
+
+pub async fn assume(profile: &str, role: &str) -> Result<Outcome> {
+    let session = session(profile, role, true).await?;
+    let expires = session.credentials.expiration.clone().unwrap_or_default();
+    Ok(Outcome {
+        json: json!({"assumed_role_arn": session.assumed_role_arn, "expiration": expires}),
+        text: format!(
+            "assumed {} (cached until {expires})",
+            session.assumed_role_arn
+        ),
+    })
+}
+
+pub async fn status(profile: &str, login: &LoginOptions) -> Result<Outcome> {
+    let http = http()?;
+    let config = Config::load()?;
+    let tokens = token_or_login(&config, &http, login).await?;
+    let username = match Profile::load(profile)? {
+        Some(p) => p.username,
+        None => tokens.email.clone().ok_or(Error::NotLoggedIn)?,
+    };
+    let api = Api {
+        http: &http,
+        config: &config,
+        token: &tokens.id_token,
+    };
+    let (_, answer) = api.get(&user_path(&username, "")).await?;
+    let text = describe(&answer);
+    Ok(Outcome { json: answer, text })
+}
+
+/// The status answer in lines a person reads.
+fn describe(answer: &Value) -> String {
+    let get = |p: &str| answer.pointer(p).and_then(Value::as_str).unwrap_or("?");
+    let mut lines = vec![format!(
+        "user    {} ({})",
+        get("/user/name"),
+        get("/user/arn")
+    )];
+    for role in answer
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        lines.push(format!(
+            "role    {}",
+            role.get("name").and_then(Value::as_str).unwrap_or("?")
+        ));
+    }
+    lines.push(format!("mfa     {}", get("/mfa/status")));
+    for key in answer
+        .get("access_keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let field = |f: &str| key.get(f).and_then(Value::as_str).unwrap_or("?");
+        lines.push(format!(
+            "key     {} {} created {}",
+            field("access_key_id"),
+            field("status"),
+            field("created")
+        ));
+    }
+    let findings = answer
+        .get("findings")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let differences = answer
+        .get("differences")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    lines.push(if findings + differences == 0 {
+        "all as it should be".into()
+    } else {
+        format!(
+            "{findings} finding(s), {differences} difference(s): `onboarding status --json` shows them; \
+             `onboarding setup` repairs what you may repair"
+        )
+    });
+    lines.join("\n")
+}
+
+pub fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
+    let tokens = Tokens::remove()?;
+    let sessions = sts::sessions_dir()?;
+    let had_sessions = sessions.exists();
+    if had_sessions {
+        std::fs::remove_dir_all(&sessions).map_err(crate::error::io_err(&sessions))?;
+    }
+    let mut keys = false;
+    if forget_keys {
+        keys = KeyStore::open(profile)?.delete()?;
+        Profile::remove(profile)?;
+    }
+    let mut text = String::from("signed out; cached role sessions removed");
+    text.push_str(if forget_keys {
+        "; the access key is forgotten on this machine (it still exists in AWS)"
+    } else {
+        "; the access key is kept (`--forget-keys` removes it)"
+    });
+    Ok(Outcome {
+        json: json!({"tokens_removed": tokens, "sessions_removed": had_sessions, "key_removed": keys}),
+        text,
+    })
+}

@@ -1,0 +1,13 @@
+//! The `onboarding` CLI: a person's side of the onboarding API (README, "For the people being onboarded").
+
+pub mod api;
+pub mod auth;
+pub mod awsconfig;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod profile;
+pub mod prompt;
+pub mod secrets;
+pub mod store;
+pub mod sts;

@@ -1,0 +1,101 @@
+//! The access key's secret lives in the OS keyring (macOS Keychain, Windows Credential Manager, the Secret
+//! Service on a Linux desktop). Where there is none (a headless Linux box, a container) it goes to a file
+//! readable by its owner only, and the person is told so.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::store;
+
+const SERVICE: &str = "onboarding";
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccessKey({}, <redacted>)", self.access_key_id)
+    }
+}
+
+/// Where a secret was put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Keyring,
+    File(PathBuf),
+}
+
+pub struct KeyStore {
+    entry: Option<keyring::Entry>,
+    file: PathBuf,
+}
+
+impl KeyStore {
+    /// The store for one profile: keyring entry `onboarding`/`<profile>`, fallback file `keys/<profile>.json`.
+    pub fn open(profile: &str) -> Result<KeyStore> {
+        Ok(KeyStore::with_entry(
+            keyring::Entry::new(SERVICE, profile).ok(),
+            store::path(&format!("keys/{profile}.json"))?,
+        ))
+    }
+
+    /// A store over a given entry (tests give one from keyring's mock builder) and fallback file.
+    pub fn with_entry(entry: Option<keyring::Entry>, file: PathBuf) -> KeyStore {
+        KeyStore { entry, file }
+    }
+
+    pub fn save(&self, key: &AccessKey) -> Result<Stored> {
+        let json = serde_json::to_string(key).map_err(|e| Error::Input(e.to_string()))?;
+        if let Some(entry) = &self.entry {
+            match entry.set_password(&json) {
+                Ok(()) => {
+                    // A secret from an earlier fallback must not shadow the new one.
+                    store::remove(&self.file)?;
+                    return Ok(Stored::Keyring);
+                }
+                Err(keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_)) => {}
+                Err(e) => return Err(Error::Input(format!("keyring: {e}"))),
+            }
+        }
+        store::write_private(&self.file, json.as_bytes())?;
+        Ok(Stored::File(self.file.clone()))
+    }
+
+    pub fn load(&self) -> Result<Option<AccessKey>> {
+        if let Some(key) = store::read_json::<AccessKey>(&self.file)? {
+            return Ok(Some(key));
+        }
+        let Some(entry) = &self.entry else {
+            return Ok(None);
+        };
+        match entry.get_password() {
+            Ok(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path: PathBuf::from(format!("keyring entry {SERVICE}")),
+                    message: e.to_string(),
+                }),
+            Err(
+                keyring::Error::NoEntry
+                | keyring::Error::NoStorageAccess(_)
+                | keyring::Error::PlatformFailure(_),
+            ) => Ok(None),
+            Err(e) => Err(Error::Input(format!("keyring: {e}"))),
+        }
+    }
+
+    /// Removes the secret wherever it is; returns whether there was one.
+    pub fn delete(&self) -> Result<bool> {
+        let in_file = store::remove(&self.file)?;
+        let in_keyring = self
+            .entry
+            .as_ref()
+            .is_some_and(|e| e.delete_credential().is_ok());
+        Ok(in_file || in_keyring)
+    }
+}

@@ -1,0 +1,254 @@
+//! The CLI's own files, without any server: `~/.aws/config` merging, where secrets go, what
+//! `credential-process` prints, and the no-terminal error.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use onboarding_cli::awsconfig::{self, Section};
+use onboarding_cli::secrets::{AccessKey, KeyStore, Stored};
+use serde_json::Value;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0)
+}
+
+fn key() -> AccessKey {
+    AccessKey {
+        access_key_id: "AKIAEXAMPLE".into(),
+        secret_access_key: "secret/example".into(),
+    }
+}
+
+fn ours() -> Vec<Section> {
+    vec![
+        Section::profile(
+            "onboarding",
+            vec![(
+                "credential_process".into(),
+                "/bin/onboarding credential-process --profile onboarding".into(),
+            )],
+        ),
+        Section::profile(
+            "onboarding-ResourceCreatorRole",
+            vec![
+                (
+                    "role_arn".into(),
+                    "arn:aws:iam::123456789012:role/ResourceCreatorRole".into(),
+                ),
+                ("source_profile".into(), "onboarding".into()),
+                (
+                    "mfa_serial".into(),
+                    "arn:aws:iam::123456789012:mfa/dev".into(),
+                ),
+            ],
+        ),
+    ]
+}
+
+const EXISTING: &str = "\
+# my settings
+[default]
+region = eu-west-1
+
+[profile work]
+sso_session = corp   ; keep me
+[ profile  onboarding ]
+credential_process = /old/path credential-process
+region = us-east-2
+
+[sso-session corp]
+sso_start_url = https://corp.example/start
+";
+
+#[test]
+fn merge_replaces_only_our_profiles_and_keeps_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(&path, EXISTING).unwrap();
+
+    let backup = awsconfig::write(&path, &ours()).unwrap().expect("a backup");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), EXISTING);
+
+    let merged = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# my settings\n[default]\nregion = eu-west-1\n",
+        "[profile work]\nsso_session = corp   ; keep me\n",
+        "[sso-session corp]\nsso_start_url = https://corp.example/start\n",
+    ] {
+        assert!(merged.contains(kept), "lost {kept:?} in\n{merged}");
+    }
+    assert!(!merged.contains("/old/path"), "{merged}");
+    assert!(
+        !merged.contains("us-east-2"),
+        "our old section is replaced whole: {merged}"
+    );
+    assert_eq!(
+        merged.matches("[profile onboarding]").count(),
+        1,
+        "{merged}"
+    );
+    assert!(merged.contains(
+        "[profile onboarding-ResourceCreatorRole]\nrole_arn = arn:aws:iam::123456789012:role/ResourceCreatorRole\n\
+         source_profile = onboarding\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n"
+    ));
+
+    // Running setup again changes nothing and makes no second backup.
+    assert_eq!(awsconfig::write(&path, &ours()).unwrap(), None);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), merged);
+}
+
+#[test]
+fn a_new_config_file_needs_no_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".aws/config");
+    assert_eq!(awsconfig::write(&path, &ours()).unwrap(), None);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("[profile onboarding]\n"), "{text}");
+}
+
+#[test]
+fn without_a_keyring_the_secret_goes_to_a_0600_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys/onboarding.json");
+    let store = KeyStore::with_entry(None, file.clone());
+    assert_eq!(store.save(&key()).unwrap(), Stored::File(file.clone()));
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    assert_eq!(store.load().unwrap(), Some(key()));
+    assert!(store.delete().unwrap());
+    assert_eq!(store.load().unwrap(), None);
+}
+
+#[test]
+fn the_keyring_holds_the_secret_and_a_failing_one_falls_back() {
+    keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys/onboarding.json");
+
+    let entry = keyring::Entry::new("onboarding", "onboarding").unwrap();
+    let store = KeyStore::with_entry(Some(entry), file.clone());
+    assert_eq!(store.save(&key()).unwrap(), Stored::Keyring);
+    assert!(!file.exists(), "the keyring took it: no file");
+    assert_eq!(store.load().unwrap(), Some(key()));
+
+    // A keyring that cannot be reached (no Secret Service on a headless box) sends it to the file.
+    let entry = keyring::Entry::new("onboarding", "other").unwrap();
+    let mock: &keyring::mock::MockCredential = entry.get_credential().downcast_ref().unwrap();
+    mock.set_error(keyring::Error::NoStorageAccess("no D-Bus session".into()));
+    let store = KeyStore::with_entry(Some(entry), file.clone());
+    assert_eq!(store.save(&key()).unwrap(), Stored::File(file.clone()));
+    assert_eq!(mode(&file), 0o600);
+}
+
+/// The binary, with HOME and the config directory in `home`, and no OS keyring.
+pub fn onboarding(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onboarding"));
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_PROFILE");
+    command
+}
+
+#[test]
+fn credential_process_prints_version_1_json_for_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    let store = KeyStore::with_entry(
+        None,
+        home.path().join(".config/onboarding/keys/onboarding.json"),
+    );
+    store.save(&key()).unwrap();
+
+    let out = onboarding(home.path())
+        .args(["credential-process", "--profile", "onboarding"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"Version": 1, "AccessKeyId": "AKIAEXAMPLE", "SecretAccessKey": "secret/example"})
+    );
+}
+
+#[test]
+fn errors_name_the_next_step_and_their_exit_code() {
+    let home = tempfile::tempdir().unwrap();
+    let out = onboarding(home.path())
+        .args(["credential-process", "--profile", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty(), "stdout is for credentials only");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("onboarding setup"), "{stderr}");
+
+    let out = onboarding(home.path())
+        .args(["--json", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["error"]["code"], "not_configured");
+    assert!(
+        json["error"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("onboarding setup <api-url>")
+    );
+}
+
+#[test]
+fn a_role_without_a_cached_session_and_no_terminal_names_the_command_that_caches_one() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/onboarding");
+    KeyStore::with_entry(None, config.join("keys/onboarding.json"))
+        .save(&key())
+        .unwrap();
+    std::fs::create_dir_all(config.join("profiles")).unwrap();
+    std::fs::write(
+        config.join("profiles/onboarding.json"),
+        r#"{"username":"dev","user_arn":"arn:aws:iam::123456789012:user/dev",
+            "roles":[{"name":"ResourceCreatorRole","arn":"arn:aws:iam::123456789012:role/ResourceCreatorRole"}],
+            "mfa_serial":"arn:aws:iam::123456789012:mfa/dev"}"#,
+    )
+    .unwrap();
+
+    // setsid: a new session has no controlling terminal, as under an SDK started by a daemon.
+    let command = onboarding(home.path());
+    let out = Command::new("setsid")
+        .arg(command.get_program())
+        .args([
+            "credential-process",
+            "--profile",
+            "onboarding",
+            "--role",
+            "ResourceCreatorRole",
+        ])
+        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("onboarding assume --role ResourceCreatorRole"),
+        "{stderr}"
+    );
+}
