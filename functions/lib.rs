@@ -2,6 +2,7 @@
 //! responses (`http`). Each function's handler lives in `functions/<name>/mod.rs`, its `main` beside it.
 
 pub mod app;
+pub mod discovery;
 #[path = "drift-check/mod.rs"]
 pub mod drift_check;
 #[path = "enroll-mfa/mod.rs"]

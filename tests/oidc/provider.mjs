@@ -21,12 +21,15 @@
 // Consent is given automatically (a first-party client). The device flow's pages are oidc-provider's:
 // GET /device gives a form with `xsrf`; POST user_code, then confirm=yes, then the sign-in form.
 //
+// OIDC_SIGNING_KEY_FILE: sign with this RSA private key (PEM) instead of a fresh one; the kid stays
+// random, read it from the JWKS.
 // OIDC_ID_TOKEN_TTL sets the ID token's lifetime in seconds (default 3600).
 //
 // ID tokens carry what Cognito's do and what the API reads: email, email_verified (true),
 // cognito:groups (an array) and token_use "id"; aud is the client id.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -69,8 +72,13 @@ async function readForm(req) {
 }
 
 function configuration() {
-  // A fresh signing key per run: tokens from an earlier run must not verify.
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // A fresh signing key per run, so tokens from an earlier run do not verify; OIDC_SIGNING_KEY_FILE (an
+  // RSA private key, PEM) instead lets a test hold the key and mint tokens that differ from the
+  // provider's in exactly one claim.
+  const keyFile = process.env.OIDC_SIGNING_KEY_FILE;
+  const privateKey = keyFile
+    ? createPrivateKey(readFileSync(keyFile))
+    : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
   return {
     clients: [{
