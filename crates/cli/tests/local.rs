@@ -1,10 +1,13 @@
 //! The CLI's own files, without any server: `~/.aws/config` merging, where secrets go, what
 //! `credential-process` prints, and the no-terminal error.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::onboarding;
 use onboarding_cli::awsconfig::{self, Section};
 use onboarding_cli::secrets::{AccessKey, KeyStore, Stored};
 use serde_json::Value;
@@ -141,18 +144,6 @@ fn the_keyring_holds_the_secret_and_a_failing_one_falls_back() {
     let store = KeyStore::with_entry(Some(entry), file.clone());
     assert_eq!(store.save(&key()).unwrap(), Stored::File(file.clone()));
     assert_eq!(mode(&file), 0o600);
-}
-
-/// The binary, with HOME and the config directory in `home`, and no OS keyring.
-pub fn onboarding(home: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onboarding"));
-    command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("AWS_CONFIG_FILE")
-        .env_remove("AWS_PROFILE");
-    command
 }
 
 #[test]

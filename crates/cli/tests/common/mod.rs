@@ -1,0 +1,135 @@
+//! Servers the CLI's end-to-end tests run against: the local OpenID provider (tests/oidc/provider.mjs),
+//! each killed when its value is dropped.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A child process that prints `listening <url>` on stdout once it serves.
+pub struct Server {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(mut command: Command) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let url = listening_line(stdout, Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("{command:?} printed no `listening` line"));
+        Server { url, child }
+    }
+}
+
+fn listening_line(stdout: ChildStdout, timeout: Duration) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Reads to the end, so the server never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("listening ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+pub fn provider() -> Server {
+    let mut command = Command::new("node");
+    command
+        .arg(workspace().join("tests/oidc/provider.mjs"))
+        .args(["--port", "0"])
+        // Short-lived ID tokens, so every command after the sign-in has to refresh.
+        .env("OIDC_ID_TOKEN_TTL", "30");
+    Server::start(command)
+}
+
+/// The binary, with HOME and the config directory in `home`, and no OS keyring.
+pub fn onboarding(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onboarding"));
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_PROFILE");
+    command
+}
+
+pub fn write_config(home: &Path, api_url: &str, issuer: &str) {
+    let dir = home.join(".config/onboarding");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::json!({"api_url": api_url, "issuer": issuer, "client_id": "onboarding-cli", "audience": "onboarding-cli"})
+            .to_string(),
+    )
+    .unwrap();
+}
+
+/// Plays the person in the browser: follows the sign-in address the CLI printed, fills the provider's
+/// sign-in form, and follows the redirects back to the CLI's loopback listener.
+pub fn sign_in_in_browser(url: &str, email: &str) {
+    let browser = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser.get(url).send().unwrap();
+    let base = page.url().clone();
+    let html = page.text().unwrap();
+    let action = html
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no sign-in form in {html}"));
+    let done = browser
+        .post(base.join(action).unwrap())
+        .form(&[("login", email), ("password", "onboarding-test-password")])
+        .send()
+        .unwrap();
+    let text = done.text().unwrap();
+    assert!(text.contains("Signed in"), "the browser ended at {text}");
+}
+
+/// Reads the child's stderr until a line starting with `http`, returning it; the rest is collected in
+/// the returned receiver's thread.
+pub fn address_on_stderr(stderr: impl Read + Send + 'static) -> (String, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel();
+    let (rest_tx, rest_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && line.starts_with("http") {
+                let _ = tx.send(line.clone());
+                sent = true;
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        let _ = rest_tx.send(all);
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the CLI printed a sign-in address");
+    (url, rest_rx)
+}
