@@ -33,7 +33,9 @@ pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
         && !report.findings.is_empty()
     {
         let (subject, message) = report.alert(ALERT_FINDINGS);
-        app.iam.publish_alert(topic, &subject, &message).await?;
+        provisioning::publish::AlertTopic::new(app.iam.sdk_config(), topic)
+            .publish(&subject, &message)
+            .await?;
     }
     tracing::info!(
         findings = report.summary.findings,

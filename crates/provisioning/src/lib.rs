@@ -16,10 +16,16 @@ pub mod onboarding;
 pub mod outcomes;
 pub mod plan;
 pub mod policy;
+pub mod publish;
 pub mod requests;
 pub mod revocation;
+pub mod sdk_error;
 pub mod secret;
 pub mod state;
+pub mod timestamps;
 pub mod trust;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod tests;

@@ -24,37 +24,7 @@ use crate::plan::Change;
 use crate::policy::{statements, string_list};
 use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedRole, ObservedUser};
 
-/// An access key as `ListAccessKeys` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessKey {
-    pub id: String,
-    pub active: bool,
-    /// RFC 3339; sorts chronologically as text.
-    pub created: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeyLastUsed {
-    pub date: Option<String>,
-    pub service: Option<String>,
-}
-
-/// What a user may hold besides what `ObservedUser` reads. IAM refuses `DeleteUser` while any of it exists.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OtherCredentials {
-    pub login_profile: bool,
-    pub signing_certificates: Vec<String>,
-    pub ssh_public_keys: Vec<String>,
-}
-
-/// What `DeleteUser` answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserDeletion {
-    Deleted,
-    AlreadyGone,
-    /// Something still attached to the user keeps IAM from deleting it.
-    Conflict,
-}
+pub use crate::state::{AccessKey, KeyLastUsed, OtherCredentials, UserDeletion};
 
 // ---------------------------------------------------------------------------------------------------
 // status
@@ -167,7 +137,7 @@ pub async fn status(
             last_used_service: last_used.service,
         });
     }
-    let differences: Vec<String> = changes.iter().map(describe).collect();
+    let differences: Vec<String> = changes.iter().map(Change::to_string).collect();
     let snapshot = drift_snapshot(iam, &user, grants, &access_keys).await?;
     let findings = check_user(&snapshot, &user, config, settings, account, now);
     Ok(UserStatus {
@@ -237,78 +207,6 @@ async fn drift_snapshot(
         },
     );
     Ok(snapshot)
-}
-
-/// One line per change, for people: `status` shows what is not as it should be.
-pub fn describe(change: &Change) -> String {
-    match change {
-        Change::CreateUser { name, .. } => format!("user {name} does not exist"),
-        Change::SetUserBoundary { user, policy_arn } => {
-            format!("user {user} lacks the permissions boundary {policy_arn}")
-        }
-        Change::TagUser { user, tags } => {
-            let keys: Vec<&str> = tags.iter().map(|(key, _)| key.as_str()).collect();
-            format!("user {user} has stale tags: {}", keys.join(", "))
-        }
-        Change::CreateRole { name, .. } => format!("role {name} does not exist"),
-        Change::TagRole { role, .. } => {
-            format!("role {role} is to be adopted (\"adopt\": true) but is not tagged as managed")
-        }
-        Change::SetRoleBoundary { role, policy_arn } => {
-            format!("role {role} lacks the permissions boundary {policy_arn}")
-        }
-        Change::UpdateTrustPolicy { role, .. } => {
-            format!("the trust policy of role {role} is not as it must be")
-        }
-        Change::UpdateMaxSessionDuration { role, seconds } => {
-            format!("role {role} should allow sessions of {seconds} s")
-        }
-        Change::AttachRolePolicy { role, policy_arn } => {
-            format!("role {role} lacks the policy {policy_arn}")
-        }
-        Change::PutRolePolicy {
-            role, policy_name, ..
-        } => format!("the inline policy {policy_name} of role {role} is missing or altered"),
-        Change::CreateGroup { name } => format!("grant group {name} does not exist"),
-        Change::PutGroupPolicy {
-            group, policy_name, ..
-        } => format!("the policy {policy_name} of grant group {group} is missing or altered"),
-        Change::AddUserToGroup { user, group } => format!("user {user} is not in group {group}"),
-        Change::PutUserPolicy {
-            user, policy_name, ..
-        } => format!("the inline policy {policy_name} of user {user} is missing or altered"),
-        Change::CreateAccessKey { user } => {
-            format!("user {user} has no access key (POST /users/{user}/access-keys issues one)")
-        }
-        Change::EnsureVirtualMfaDevice { user, .. } => {
-            format!("user {user} has no virtual MFA device")
-        }
-        Change::DetachUserPolicy { user, policy_arn } => {
-            format!("user {user} has the managed policy {policy_arn} attached")
-        }
-        Change::DeleteUserPolicy { user, policy_name } => {
-            format!("user {user} has the unexpected inline policy {policy_name}")
-        }
-        Change::RemoveUserFromGroup { user, group } => {
-            format!("user {user} is in the unexpected group {group}")
-        }
-        Change::DeleteLoginProfile { user } => format!("user {user} has a console password"),
-        Change::DetachRolePolicy { role, policy_arn } => {
-            format!("role {role} has the unexpected policy {policy_arn} attached")
-        }
-        Change::DeleteRolePolicy { role, policy_name } => {
-            format!("role {role} has the unexpected inline policy {policy_name}")
-        }
-        Change::DetachGroupPolicy { group, policy_arn } => {
-            format!("grant group {group} has the unexpected policy {policy_arn} attached")
-        }
-        Change::DeleteGroupPolicy { group, policy_name } => {
-            format!("grant group {group} has the unexpected inline policy {policy_name}")
-        }
-        Change::DeactivateAccessKey { user, .. } => {
-            format!("user {user} has an access key that should be deactivated")
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -427,77 +325,8 @@ fn new_key_view(key: &NewAccessKey, usable: Option<bool>) -> AccessKeyView {
 // ---------------------------------------------------------------------------------------------------
 // offboard
 
-/// One thing removed from a user before IAM lets it be deleted. Each removal is idempotent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Removal {
-    DeleteAccessKey {
-        user: String,
-        key_id: String,
-    },
-    DeactivateMfaDevice {
-        user: String,
-        serial_number: String,
-    },
-    DeleteVirtualMfaDevice {
-        serial_number: String,
-    },
-    DeleteLoginProfile {
-        user: String,
-    },
-    DeleteSigningCertificate {
-        user: String,
-        certificate_id: String,
-    },
-    DeleteSshPublicKey {
-        user: String,
-        key_id: String,
-    },
-    DeleteServiceSpecificCredential {
-        user: String,
-        credential_id: String,
-    },
-    DeleteUserPolicy {
-        user: String,
-        policy_name: String,
-    },
-    DetachUserPolicy {
-        user: String,
-        policy_arn: String,
-    },
-    RemoveUserFromGroup {
-        user: String,
-        group: String,
-    },
-}
-
-impl Removal {
-    pub fn describe(&self) -> String {
-        match self {
-            Removal::DeleteAccessKey { key_id, .. } => format!("access key {key_id}"),
-            Removal::DeactivateMfaDevice { serial_number, .. } => {
-                format!("MFA device {serial_number} (deactivated)")
-            }
-            Removal::DeleteVirtualMfaDevice { serial_number } => {
-                format!("virtual MFA device {serial_number}")
-            }
-            Removal::DeleteLoginProfile { .. } => "console password".to_string(),
-            Removal::DeleteSigningCertificate { certificate_id, .. } => {
-                format!("signing certificate {certificate_id}")
-            }
-            Removal::DeleteSshPublicKey { key_id, .. } => format!("SSH public key {key_id}"),
-            Removal::DeleteServiceSpecificCredential { credential_id, .. } => {
-                format!("service-specific credential {credential_id}")
-            }
-            Removal::DeleteUserPolicy { policy_name, .. } => {
-                format!("inline policy {policy_name}")
-            }
-            Removal::DetachUserPolicy { policy_arn, .. } => {
-                format!("managed policy {policy_arn} (detached)")
-            }
-            Removal::RemoveUserFromGroup { group, .. } => format!("membership of group {group}"),
-        }
-    }
-}
+/// One thing removed from a user before IAM lets it be deleted: a [`Change`], each one idempotent.
+pub type Removal = Change;
 
 /// Everything to remove, in the order IAM needs: credentials first (so the person is locked out as
 /// early as possible), MFA devices deactivated before the virtual ones under our path are deleted,
@@ -669,8 +498,8 @@ pub async fn offboard(
     let own_prefix = account.mfa_serial(&config.user_path, "");
     let mut removed = Vec::new();
     for removal in plan_offboarding(&user, &other, &own_prefix, pending) {
-        iam.remove(&removal).await?;
-        removed.push(removal.describe());
+        iam.apply(&removal).await?;
+        removed.push(removal.removed());
     }
     for role in &config.catalog {
         if remove_trusted_principal(iam, account, &role.name, &user.arn).await? {
@@ -742,8 +571,8 @@ async fn delete_user(iam: &Iam, username: &str, removed: &mut Vec<String>) -> Re
             user: username.to_string(),
             credential_id,
         };
-        iam.remove(&removal).await?;
-        removed.push(removal.describe());
+        iam.apply(&removal).await?;
+        removed.push(removal.removed());
     }
     match iam.delete_user(username).await? {
         UserDeletion::Deleted | UserDeletion::AlreadyGone => Ok(()),
@@ -1008,13 +837,15 @@ mod tests {
 
     #[test]
     fn every_change_reads_as_a_sentence() {
-        let text = describe(&Change::AddUserToGroup {
+        let text = Change::AddUserToGroup {
             user: "dev".into(),
             group: "onboarding-ReadOnly".into(),
-        });
+        }
+        .to_string();
         assert_eq!(text, "user dev is not in group onboarding-ReadOnly");
         assert!(
-            describe(&Change::CreateAccessKey { user: "dev".into() })
+            Change::CreateAccessKey { user: "dev".into() }
+                .to_string()
                 .contains("POST /users/dev/access-keys")
         );
     }

@@ -22,6 +22,7 @@ use crate::plan::{Change, UnownedRole, in_apply_order, plan_grant_group, plan_ro
 use crate::policy::{policy_size, trusted_aws_principals};
 use crate::secret::Secret;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
+pub use crate::timestamps::{parse_timestamp, rfc3339};
 
 /// IAM's documented propagation time for a new access key.
 pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
@@ -363,27 +364,6 @@ pub fn plan_onboarding(
         plan.roles.push(desired_role);
     }
     plan
-}
-
-pub fn rfc3339(time: SystemTime) -> String {
-    let time = aws_smithy_types::DateTime::from(time);
-    time.fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| time.secs().to_string())
-}
-
-/// Reads the timestamps IAM writes (`2024-11-01T10:00:00Z`, or `+00:00` in the credential report);
-/// `N/A`, `no_information` and the like mean "never".
-pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
-    let normalized = text
-        .strip_suffix("+00:00")
-        .map(|t| format!("{t}Z"))
-        .unwrap_or_else(|| text.to_string());
-    let parsed = aws_smithy_types::DateTime::from_str(
-        &normalized,
-        aws_smithy_types::date_time::Format::DateTime,
-    )
-    .ok()?;
-    SystemTime::try_from(parsed).ok()
 }
 
 /// Refuses a user that exists but is not ours: the one answer that must come before any change.

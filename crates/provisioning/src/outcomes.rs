@@ -2,7 +2,7 @@
 //! so that a requesting system can close its ticket. They carry names, ARNs and error codes, never a
 //! secret, and the request's correlation id (the EventBridge event id, or the HTTP request id).
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::config::ConfigError;
 use crate::error::Error;
@@ -10,17 +10,11 @@ use crate::lifecycle::OffboardingResult;
 use crate::onboarding::OnboardingResult;
 
 /// The `source` of every event the stack publishes (sources starting with `aws.` are reserved).
-pub const EVENT_SOURCE: &str = "iam-onboarding";
+pub use crate::publish::events::{EVENT_SOURCE, OutcomeEvent};
 pub const USER_ONBOARDED: &str = "User Onboarded";
 pub const USER_OFFBOARDED: &str = "User Offboarded";
 pub const ONBOARDING_FAILED: &str = "Onboarding Failed";
 pub const OFFBOARDING_FAILED: &str = "Offboarding Failed";
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutcomeEvent {
-    pub detail_type: &'static str,
-    pub detail: Value,
-}
 
 pub fn user_onboarded(
     correlation_id: &str,
@@ -114,6 +108,7 @@ mod tests {
     use crate::mfa::MfaView;
     use crate::onboarding::{AccessKeyView, Named};
     use crate::secret::Secret;
+    use serde_json::Value;
 
     #[test]
     fn the_bus_is_optional_and_checked() {

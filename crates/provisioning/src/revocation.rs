@@ -17,7 +17,7 @@ use crate::plan::Change;
 use crate::state::ObservedUser;
 
 /// What revoking takes from the user itself; the trust policy is the role's, read under its own lock.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RevocationPlan {
     /// The new value of the `onboarding:roles` record, when the record names the role.
     pub record: Option<String>,
@@ -112,8 +112,8 @@ pub async fn revoke(
         removed.push(format!("role {} from the record {ROLES_TAG}", role.name));
     }
     for removal in &plan.removals {
-        iam.remove(removal).await?;
-        removed.push(removal.describe());
+        iam.apply(removal).await?;
+        removed.push(removal.removed());
     }
     if remove_trusted_principal(iam, account, &role.name, &user.arn).await? {
         removed.push(format!(

@@ -98,3 +98,35 @@ pub struct KeyUsage {
     pub created: Option<std::time::SystemTime>,
     pub last_used: Option<std::time::SystemTime>,
 }
+
+/// An access key as `ListAccessKeys` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub active: bool,
+    /// RFC 3339; sorts chronologically as text.
+    pub created: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLastUsed {
+    pub date: Option<String>,
+    pub service: Option<String>,
+}
+
+/// What a user may hold besides what `ObservedUser` reads. IAM refuses `DeleteUser` while any of it exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherCredentials {
+    pub login_profile: bool,
+    pub signing_certificates: Vec<String>,
+    pub ssh_public_keys: Vec<String>,
+}
+
+/// What `DeleteUser` answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserDeletion {
+    Deleted,
+    AlreadyGone,
+    /// Something still attached to the user keeps IAM from deleting it.
+    Conflict,
+}

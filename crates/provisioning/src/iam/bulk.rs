@@ -7,14 +7,15 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_iam::types::{AssignmentStatusType, EntityType, ReportStateType};
 use serde_json::Value;
 
-use super::{Iam, aws_error, decode, is_code};
+use super::Iam;
+use super::errors::{aws_error, decode, is_code};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::names::grant_group_name;
-use crate::onboarding::parse_timestamp;
 use crate::state::{
     AccountSnapshot, CredentialRow, KeyUsage, ObservedGroup, ObservedRole, ObservedUser,
 };
+use crate::timestamps::parse_timestamp;
 
 /// The credential report is generated asynchronously; IAM documents seconds, we allow a minute.
 const REPORT_POLL_INTERVAL: Duration = Duration::from_secs(2);

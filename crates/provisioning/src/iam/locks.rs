@@ -9,7 +9,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Iam, aws_error, is_code, tolerate_absent};
+use super::Iam;
+use super::errors::{aws_error, is_code, tolerate_absent};
 use crate::error::Result;
 use crate::names::{TRUST_LOCK_PATH, trust_lock_name};
 

@@ -3,10 +3,20 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::Value;
 
-use super::aws_error;
 use crate::error::{Error, Result};
-use crate::outcomes::{EVENT_SOURCE, OutcomeEvent};
+use crate::sdk_error::aws_error;
+
+/// The `source` of every event the project publishes.
+pub const EVENT_SOURCE: &str = "iam-onboarding";
+
+/// One event for the bus: `crate::outcomes` builds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeEvent {
+    pub detail_type: &'static str,
+    pub detail: Value,
+}
 
 #[derive(Clone, Debug)]
 pub struct EventBus {
