@@ -11,7 +11,25 @@ pub struct Config {
     pub api_url: String,
     pub issuer: String,
     pub client_id: String,
-    pub audience: String,
+    /// The audiences the API's JWT authorizer accepts.
+    pub audience: Vec<String>,
+}
+
+/// The discovery document as served: `api_url` may be left to the client (the URL it was given), and
+/// `audience` is one string or a list.
+#[derive(Deserialize)]
+struct Discovered {
+    api_url: Option<String>,
+    issuer: String,
+    client_id: String,
+    audience: Audience,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 const FILE: &str = "config.json";
@@ -39,23 +57,36 @@ impl Config {
                 format!("status {} (is this the onboarding API?)", response.status()),
             ));
         }
-        let config: Config = response
+        let found: Discovered = response
             .json()
             .await
             .map_err(|e| Error::Protocol(url.clone(), e.to_string()))?;
-        for (name, value) in [
-            ("api_url", &config.api_url),
-            ("issuer", &config.issuer),
-            ("client_id", &config.client_id),
-            ("audience", &config.audience),
-        ] {
-            if value.is_empty() {
-                return Err(Error::Protocol(url, format!("{name} is empty")));
-            }
+        let audience = match found.audience {
+            Audience::One(one) => vec![one],
+            Audience::Many(many) => many,
+        };
+        if found.issuer.is_empty() || found.client_id.is_empty() {
+            return Err(Error::Protocol(url, "no issuer or client_id".into()));
+        }
+        // The CLI calls the API with its ID token, whose aud is the client id.
+        if !audience.contains(&found.client_id) {
+            return Err(Error::Protocol(
+                url,
+                format!(
+                    "the API accepts tokens for {audience:?}, not for the CLI's client id {}",
+                    found.client_id
+                ),
+            ));
         }
         Ok(Config {
-            api_url: config.api_url.trim_end_matches('/').to_string(),
-            ..config
+            api_url: found
+                .api_url
+                .unwrap_or_else(|| api_url.to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            issuer: found.issuer,
+            client_id: found.client_id,
+            audience,
         })
     }
 }

@@ -80,7 +80,7 @@ pub fn write_config(home: &Path, api_url: &str, issuer: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("config.json"),
-        serde_json::json!({"api_url": api_url, "issuer": issuer, "client_id": "onboarding-cli", "audience": "onboarding-cli"})
+        serde_json::json!({"api_url": api_url, "issuer": issuer, "client_id": "onboarding-cli", "audience": ["onboarding-cli"]})
             .to_string(),
     )
     .unwrap();
@@ -132,4 +132,80 @@ pub fn address_on_stderr(stderr: impl Read + Send + 'static) -> (String, mpsc::R
         .recv_timeout(Duration::from_secs(60))
         .expect("the CLI printed a sign-in address");
     (url, rest_rx)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// moto_server (requirements-dev.txt) on a free port: IAM and STS for the local API and the CLI.
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn moto() -> Moto {
+    let binary = std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let in_venv = workspace().join(".venv/bin/moto_server");
+            if in_venv.exists() {
+                in_venv
+            } else {
+                PathBuf::from("moto_server")
+            }
+        });
+    let port = free_port();
+    let child = Command::new(binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server must be installed: pip install -r requirements-dev.txt");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        child,
+    }
+}
+
+/// The local API (crates/local-api) in front of moto, trusting `issuer`. Built here because it is another
+/// package's binary: cargo gives a test only its own package's binaries.
+pub fn local_api(issuer: &str, moto: &Moto) -> Server {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "local-api", "--bin", "local-api"])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p local-api");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let mut api = Command::new(target.join("debug/local-api"));
+    api.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("JWT_ISSUER", issuer)
+        .env("JWT_AUDIENCE", "onboarding-cli")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint);
+    Server::start(api)
 }

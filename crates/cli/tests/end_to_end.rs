@@ -1,0 +1,200 @@
+//! The whole life of a person, for real: the OpenID provider (tests/oidc/provider.mjs), the local API
+//! (crates/local-api: the real handlers behind JWT validation) and moto. `onboarding setup` runs in a
+//! pseudo-terminal where the test reads the QR code's URI and types the codes; the written
+//! `~/.aws/config` is then used the way the AWS CLI uses it, by running its `credential_process`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{local_api, moto, onboarding, provider, sign_in_in_browser};
+use serde_json::Value;
+
+const OTHER_PROFILES: &str =
+    "[default]\nregion = eu-west-1\n\n[profile work]\nregion = us-west-2\n";
+
+fn codes(uri: &str) -> [String; 3] {
+    let totp = totp_rs::Totp::from_url_unchecked(uri).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Consecutive time steps, as a person types them: two to enable, a third (unused) one to assume.
+    [0, 30, 60].map(|step| totp.generate(now + step).to_string())
+}
+
+fn cli(home: &Path, moto: &common::Moto) -> Command {
+    let mut command = onboarding(home);
+    command
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1");
+    command
+}
+
+/// Runs without a terminal (a new session), as an SDK started by another program would.
+fn without_terminal(command: &Command) -> Output {
+    Command::new("setsid")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn sign_in_set_up_and_use_the_role_through_credential_process() {
+    let issuer = provider();
+    let moto = moto();
+    let api = local_api(&issuer.url, &moto);
+    let home = tempfile::tempdir().unwrap();
+    let aws_config = home.path().join(".aws/config");
+    std::fs::create_dir_all(aws_config.parent().unwrap()).unwrap();
+    std::fs::write(&aws_config, OTHER_PROFILES).unwrap();
+
+    // setup, in a terminal: the sign-in address, the QR code and its URI, two codes, the proof.
+    let mut setup = cli(home.path(), &moto);
+    setup.args(["setup", &api.url, "--no-browser"]);
+    let mut term = rexpect::session::spawn_command(setup, Some(60_000)).unwrap();
+    let (_, url) = term
+        .exp_regex(r"http://127\.0\.0\.1:\d+/\S*code_challenge\S*")
+        .unwrap();
+    sign_in_in_browser(&url, "developer@example.com");
+    term.exp_string("Scan this with your authenticator app")
+        .unwrap();
+    let (qr, uri) = term.exp_regex(r"otpauth://\S+").unwrap();
+    // rexpect reads bytes one by one, so the half blocks arrive mangled: count the QR code's rows.
+    let rows = qr.lines().filter(|l| l.trim().len() > 40).count();
+    assert!(rows > 20, "a QR code drawn in the terminal: {qr}");
+    let [code1, code2, code3] = codes(&uri);
+    term.exp_string("First code from your app: ").unwrap();
+    term.send_line(&code1).unwrap();
+    term.exp_string("Wait for the next code, and type it: ")
+        .unwrap();
+    term.send_line(&code2).unwrap();
+    term.exp_string("MFA enabled.").unwrap();
+    term.exp_string("Prove it works").unwrap();
+    term.send_line(&code3).unwrap();
+    let (_, assumed) = term
+        .exp_regex(r"assumed arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/onboarding")
+        .unwrap();
+    term.exp_eof().unwrap();
+    assert!(assumed.starts_with("assumed "));
+
+    // ~/.aws/config: the other profiles as they were, ours added, the old file kept.
+    let written = std::fs::read_to_string(&aws_config).unwrap();
+    assert!(written.starts_with(OTHER_PROFILES), "{written}");
+    assert!(written.contains("[profile onboarding-ResourceCreatorRole]\nrole_arn = arn:aws:iam::"));
+    assert!(written.contains("source_profile = onboarding\nmfa_serial = arn:aws:iam::"));
+    let backups: Vec<_> = std::fs::read_dir(aws_config.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("config.onboarding-backup-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        OTHER_PROFILES
+    );
+
+    // The base profile's credential_process, run as the AWS CLI runs it.
+    let line = written
+        .lines()
+        .find_map(|l| l.strip_prefix("credential_process = "))
+        .unwrap();
+    let mut words = line.split_whitespace();
+    let mut process = cli(home.path(), &moto);
+    let program = words.next().unwrap();
+    assert_eq!(Path::new(program), process.get_program());
+    process.args(words);
+    let key = json(&without_terminal(&process));
+    assert_eq!(key["Version"], 1);
+    assert!(key["AccessKeyId"].as_str().unwrap().starts_with("AKIA"));
+    assert!(key["SecretAccessKey"].is_string());
+    assert!(key.get("SessionToken").is_none() && key.get("Expiration").is_none());
+    // No keyring on this machine: the secret is in a 0600 file.
+    let key_file = home.path().join(".config/onboarding/keys/onboarding.json");
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The role: setup's proof left a session, so no code is asked, not even without a terminal.
+    let mut role = cli(home.path(), &moto);
+    role.args([
+        "credential-process",
+        "--profile",
+        "onboarding",
+        "--role",
+        "ResourceCreatorRole",
+    ]);
+    let session = json(&without_terminal(&role));
+    assert_eq!(session["Version"], 1);
+    assert!(session["SessionToken"].is_string() && session["Expiration"].is_string());
+
+    // status, through a refreshed token (the provider's ID tokens live 30 s, less than the CLI's margin).
+    let mut status = cli(home.path(), &moto);
+    status.args(["--json", "status"]);
+    let status = json(&without_terminal(&status));
+    assert_eq!(status["user"]["name"], "developer@example.com");
+    assert_eq!(status["mfa"]["status"], "enabled");
+
+    // logout: the sign-in and the sessions go, the key stays.
+    let mut logout = cli(home.path(), &moto);
+    logout.args(["--json", "logout"]);
+    let out = json(&without_terminal(&logout));
+    assert_eq!(out["tokens_removed"], true);
+    assert!(!home.path().join(".config/onboarding/tokens.json").exists());
+    assert!(!home.path().join(".config/onboarding/sessions").exists());
+    assert!(
+        without_terminal(&process).status.success(),
+        "the key is kept"
+    );
+
+    // With no session: no terminal is an error naming the command; in a terminal, one code, then cached.
+    let out = without_terminal(&role);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("onboarding assume --role ResourceCreatorRole")
+    );
+    let mut term = rexpect::session::spawn_command(
+        {
+            let mut c = cli(home.path(), &moto);
+            c.args(role.get_args());
+            c
+        },
+        Some(30_000),
+    )
+    .unwrap();
+    term.exp_string("MFA code for ResourceCreatorRole: ")
+        .unwrap();
+    term.send_line(&codes(&uri)[0]).unwrap();
+    let (_, first) = term.exp_regex(r#"\{"Version":1,.*\}"#).unwrap();
+    term.exp_eof().unwrap();
+    let first: Value = serde_json::from_str(&first).unwrap();
+    let again = json(&without_terminal(&role));
+    assert_eq!(
+        again["AccessKeyId"], first["AccessKeyId"],
+        "the cached session"
+    );
+}
