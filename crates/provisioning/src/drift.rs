@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
 use crate::desired::{DesiredRole, desired_role, entitled_roles, grant, kept_trust_principals};
-use crate::iam::locks::with_trust_lock;
 use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
 use crate::policy::{
@@ -1108,20 +1107,14 @@ async fn repair(
     let Some(catalog_role) = config.catalog_role(role).filter(|_| users_mode) else {
         return iam.apply(change).await.map(|_| ());
     };
-    with_trust_lock(iam, role, &account.trust_lock_arn(role), async || {
-        let known: BTreeSet<&str> = snapshot
-            .users
-            .iter()
-            .map(|user| user.arn.as_str())
-            .collect();
-        let current = iam
-            .observe_role(
-                role,
-                crate::iam::Reading::ForPlan {
-                    inline_policy: None,
-                },
-            )
-            .await?;
+    let known: BTreeSet<&str> = snapshot
+        .users
+        .iter()
+        .map(|user| user.arn.as_str())
+        .collect();
+    let reading = crate::iam::Reading::WITHOUT_INLINE_POLICIES;
+    iam.edit_trust_policy(account, role, reading, async |current| {
+        // Principals added since the snapshot (a concurrent onboarding) are kept.
         let newcomers = current
             .map(|current| {
                 kept_trust_principals(
@@ -1137,14 +1130,13 @@ async fn repair(
             kept_trust_principals(&trusted_aws_principals(trust_policy), config, account);
         principals.extend(newcomers);
         let trust_policy = desired_role(catalog_role, config, account, &principals).trust_policy;
-        iam.apply(&Change::UpdateTrustPolicy {
+        Ok(vec![Change::UpdateTrustPolicy {
             role: role.clone(),
             trust_policy,
-        })
-        .await
-        .map(|_| ())
+        }])
     })
     .await
+    .map(drop)
 }
 
 /// The scheduled check: read in bulk, find, and with `REMEDIATE=true` repair what is marked automatic.

@@ -12,7 +12,6 @@ use crate::config::{CatalogRole, Config, DriftSettings};
 use crate::desired::{UserSpec, desired_user, entitled_roles};
 use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
-use crate::iam::locks::with_trust_lock;
 use crate::iam::{Iam, NewAccessKey, Reading};
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG, grant_group_name, grant_policy_name};
@@ -522,11 +521,6 @@ pub async fn offboard(
     })
 }
 
-/// Removing a principal reads the trust policy; what else the role holds does not matter here.
-const TRUST_POLICY_ONLY: Reading<'static> = Reading::ForPlan {
-    inline_policy: None,
-};
-
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it
 /// was there. The edit is made under the role's trust lock, against a fresh read; a policy that does not
 /// name the user (always so in `account` mode) is left alone without taking the lock. Offboarding and
@@ -542,19 +536,19 @@ pub(crate) async fn remove_trusted_principal(
             without_principal(&observed.trust_policy, user_arn, &account.role_arn(role))
         })
     };
-    if edit(iam.observe_role(role, TRUST_POLICY_ONLY).await?).is_none() {
+    // Read once without the lock: a policy that does not name the user needs no lock at all.
+    let reading = Reading::WITHOUT_INLINE_POLICIES;
+    if edit(iam.observe_role(role, reading).await?).is_none() {
         return Ok(false);
     }
-    with_trust_lock(iam, role, &account.trust_lock_arn(role), async || {
-        let Some(trust_policy) = edit(iam.observe_role(role, TRUST_POLICY_ONLY).await?) else {
-            return Ok(false);
-        };
-        iam.apply(&Change::UpdateTrustPolicy {
-            role: role.to_string(),
-            trust_policy,
-        })
-        .await?;
-        Ok(true)
+    iam.edit_trust_policy(account, role, reading, async |current| {
+        Ok(edit(current)
+            .map(|trust_policy| Change::UpdateTrustPolicy {
+                role: role.to_string(),
+                trust_policy,
+            })
+            .into_iter()
+            .collect())
     })
     .await
 }

@@ -13,7 +13,6 @@ use crate::desired::{
     kept_trust_principals,
 };
 use crate::error::{Error, Result};
-use crate::iam::locks::with_trust_lock;
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
 use crate::lifecycle::granted_roles;
 use crate::mfa::MfaView;
@@ -444,25 +443,16 @@ async fn add_principal_to_trust_policy(
     user_arn: &str,
     quota: Option<usize>,
 ) -> Result<()> {
-    with_trust_lock(
-        iam,
-        &role.name,
-        &account.trust_lock_arn(&role.name),
-        async || {
-            let current = iam
-                .observe_role(&role.name, role_reading_for_plan(role))
-                .await?;
-            let desired = role_for(config, account, role, current.as_ref(), user_arn);
-            // Checked again here: the role may have been replaced since the plan read it.
-            let changes = plan_role(&desired, current.as_ref())?;
-            refuse_oversized_trust_policies(iam, &changes, quota).await?;
-            for change in changes {
-                iam.apply(&change).await?;
-            }
-            Ok(())
-        },
-    )
+    let reading = role_reading_for_plan(role);
+    iam.edit_trust_policy(account, &role.name, reading, async |current| {
+        let desired = role_for(config, account, role, current.as_ref(), user_arn);
+        // Checked again here: the role may have been replaced since the plan read it.
+        let changes = plan_role(&desired, current.as_ref())?;
+        refuse_oversized_trust_policies(iam, &changes, quota).await?;
+        Ok(changes)
+    })
     .await
+    .map(drop)
 }
 
 fn mfa_view(

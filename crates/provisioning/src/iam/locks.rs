@@ -9,10 +9,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::Iam;
 use super::errors::{aws_error, is_code, tolerate_absent};
+use super::{Iam, Reading};
+use crate::account::Account;
 use crate::error::Result;
 use crate::names::{TRUST_LOCK_PATH, trust_lock_name};
+use crate::plan::Change;
+use crate::state::ObservedRole;
 
 /// Longer than any function holds a lock, even throttled, and than the HTTP functions' 29 s timeout.
 const LEASE: Duration = Duration::from_secs(60);
@@ -112,8 +115,35 @@ impl Iam {
     }
 }
 
+impl Iam {
+    /// The one way a `users`-mode trust policy is edited: holding the role's trust lock, the role is read
+    /// again (`reading`), `edit` derives the changes from that fresh read (none: nothing to write), and
+    /// they are applied before the lock is released. True when something was written. Onboarding adds a
+    /// principal; offboarding and revocation remove one; the drift repair replaces the list.
+    pub async fn edit_trust_policy<E>(
+        &self,
+        account: &Account,
+        role: &str,
+        reading: Reading<'_>,
+        edit: E,
+    ) -> Result<bool>
+    where
+        E: AsyncFnOnce(Option<ObservedRole>) -> Result<Vec<Change>>,
+    {
+        with_trust_lock(self, role, &account.trust_lock_arn(role), async || {
+            let current = self.observe_role(role, reading).await?;
+            let changes = edit(current).await?;
+            for change in &changes {
+                self.apply(change).await?;
+            }
+            Ok(!changes.is_empty())
+        })
+        .await
+    }
+}
+
 /// Runs `edit` while holding the lock on `role`'s trust policy, and releases it whatever the outcome.
-pub async fn with_trust_lock<T, F>(iam: &Iam, role: &str, lock_arn: &str, edit: F) -> Result<T>
+async fn with_trust_lock<T, F>(iam: &Iam, role: &str, lock_arn: &str, edit: F) -> Result<T>
 where
     F: AsyncFnOnce() -> Result<T>,
 {

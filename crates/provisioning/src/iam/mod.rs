@@ -57,5 +57,13 @@ pub enum Reading<'a> {
     ForPlan { inline_policy: Option<&'a str> },
 }
 
+impl Reading<'static> {
+    /// The entity alone: a role's trust policy and attached policies, no inline policy. What a trust
+    /// policy edit and the ownership check need.
+    pub const WITHOUT_INLINE_POLICIES: Reading<'static> = Reading::ForPlan {
+        inline_policy: None,
+    };
+}
+
 #[cfg(test)]
 mod tests;

@@ -302,10 +302,9 @@ impl Iam {
     }
 
     pub(super) async fn role_is_owned(&self, name: &str) -> Result<bool> {
-        let reading = Reading::ForPlan {
-            inline_policy: None,
-        };
-        let role = self.observe_role(name, reading).await?;
+        let role = self
+            .observe_role(name, Reading::WITHOUT_INLINE_POLICIES)
+            .await?;
         Ok(role.is_some_and(|role| role.is_owned()))
     }
 }
