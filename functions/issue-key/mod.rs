@@ -4,7 +4,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use provisioning::Result;
-use provisioning::lifecycle::{KeyRotation, rotate_key};
+use provisioning::rotation::{KeyRotation, rotate_key};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 //! nothing to revoke.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use provisioning::lifecycle::{OffboardingResult, offboard};
+use provisioning::offboarding::{OffboardingResult, offboard};
 use provisioning::outcomes::{Request, request_failed, user_offboarded};
 use provisioning::requests::offboarding_order;
 use provisioning::revocation::{RevocationResult, revoke};

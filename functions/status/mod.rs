@@ -3,7 +3,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use provisioning::Result;
-use provisioning::lifecycle::{UserStatus, status};
+use provisioning::status::{UserStatus, status};
 use serde_json::Value;
 
 use crate::app::App;

@@ -168,3 +168,79 @@ pub fn entitled_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a Ca
             .collect(),
     }
 }
+
+/// Catalog roles the user holds a grant for, in either grant shape (a `GRANT_MODE` switch leaves the old
+/// shape in place, and it still grants).
+pub fn granted_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRole> {
+    config
+        .catalog
+        .iter()
+        .filter(|role| {
+            user.groups.contains(&grant_group_name(&role.name))
+                || user
+                    .inline_policies
+                    .contains_key(&grant_policy_name(&role.name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::ROLES_TAG;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "ROLE_CATALOG" => Some(
+                r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"]},
+                    {"name":"ReadOnly","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+                    {"name":"BreakGlass","managed_policy_arns":["arn:aws:iam::aws:policy/AdministratorAccess"]}]"#
+                    .into(),
+            ),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn granted_roles_are_read_from_either_grant_shape() {
+        let config = config();
+        let user = ObservedUser {
+            groups: vec!["onboarding-ReadOnly".into(), "developers".into()],
+            inline_policies: [("AssumeBreakGlass".to_string(), json!({}))]
+                .into_iter()
+                .collect(),
+            ..ObservedUser::default()
+        };
+        let names: Vec<&str> = granted_roles(&user, &config)
+            .iter()
+            .map(|role| role.name.as_str())
+            .collect();
+        assert_eq!(names, ["ReadOnly", "BreakGlass"]);
+    }
+
+    #[test]
+    fn a_grant_removed_by_hand_is_still_an_entitlement() {
+        let config = config();
+        let user = ObservedUser {
+            groups: vec!["onboarding-ReadOnly".into()],
+            tags: [(
+                ROLES_TAG.to_string(),
+                "ReadOnly ResourceCreatorRole Gone".to_string(),
+            )]
+            .into_iter()
+            .collect(),
+            ..ObservedUser::default()
+        };
+        let names: Vec<String> = entitled_roles(&user, &config)
+            .into_iter()
+            .map(|role| role.name.clone())
+            .collect();
+        assert_eq!(
+            names,
+            ["ReadOnly", "ResourceCreatorRole"],
+            "not in the catalog: ignored"
+        );
+    }
+}

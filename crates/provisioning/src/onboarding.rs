@@ -8,13 +8,13 @@ use serde::Serialize;
 use crate::access::{MfaChoice, OnboardingOrder};
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, TrustMode};
+use crate::desired::granted_roles;
 use crate::desired::{
     DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, entitled_roles, grant,
     kept_trust_principals,
 };
 use crate::error::{Error, Result};
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
-use crate::lifecycle::granted_roles;
 use crate::mfa::MfaView;
 use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME};
 use crate::plan::{Change, UnownedRole, in_apply_order, plan_grant_group, plan_role, plan_user};

@@ -151,7 +151,7 @@ async fn service_specific_credentials_are_removed_when_iam_refuses_to_delete_the
         id: "123456789012".into(),
         partition: "aws".into(),
     };
-    let result = crate::lifecycle::offboard(&iam, &config, &account, "dev")
+    let result = crate::offboarding::offboard(&iam, &config, &account, "dev")
         .await
         .unwrap();
     assert_eq!(
@@ -217,13 +217,13 @@ async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
         ),
         (
             "status",
-            crate::lifecycle::status(&iam, &config, &settings, &account, "Alice", now)
+            crate::status::status(&iam, &config, &settings, &account, "Alice", now)
                 .await
                 .map(|_| ()),
         ),
         (
             "issue-key",
-            crate::lifecycle::rotate_key(&iam, &config, "Alice", false)
+            crate::rotation::rotate_key(&iam, &config, "Alice", false)
                 .await
                 .map(|_| ()),
         ),
@@ -241,7 +241,7 @@ async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
         ),
         (
             "offboard",
-            crate::lifecycle::offboard(&iam, &config, &account, "Alice")
+            crate::offboarding::offboard(&iam, &config, &account, "Alice")
                 .await
                 .map(|_| ()),
         ),

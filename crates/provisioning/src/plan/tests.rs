@@ -457,3 +457,18 @@ fn grant_group_is_created_and_kept_to_the_seed_policy() {
     let inline_grant = crate::desired::grant(&inline_config.catalog[0], &inline_config, &account());
     assert_eq!(plan_grant_group(&inline_grant, None), vec![]);
 }
+
+#[test]
+fn every_change_reads_as_a_sentence() {
+    let text = Change::AddUserToGroup {
+        user: "dev".into(),
+        group: "onboarding-ReadOnly".into(),
+    }
+    .to_string();
+    assert_eq!(text, "user dev is not in group onboarding-ReadOnly");
+    assert!(
+        Change::CreateAccessKey { user: "dev".into() }
+            .to_string()
+            .contains("POST /users/dev/access-keys")
+    );
+}

@@ -1,0 +1,184 @@
+//! `rotate_key` (the issue-key function): a new access key, AWS's rotation practice. The decision
+//! (`plan_rotation`) is pure.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::iam::{Iam, NewAccessKey};
+use crate::onboarding::{
+    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, record_key_shown,
+};
+use crate::state::AccessKey;
+use crate::status::{KeyStatus, managed_user};
+
+/// What must happen around the new key: IAM allows two keys per user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationPlan {
+    /// Deleted first, to make room: the inactive key (the older one if both are inactive).
+    pub delete: Option<String>,
+    /// Deactivated once the new key exists, not deleted, so the person can switch over.
+    pub deactivate: Option<String>,
+}
+
+pub fn plan_rotation(keys: &[AccessKey], username: &str) -> Result<RotationPlan> {
+    let active: Vec<&AccessKey> = keys.iter().filter(|key| key.active).collect();
+    if active.len() >= 2 {
+        return Err(Error::TooManyKeys(username.to_string()));
+    }
+    let delete = if keys.len() >= 2 {
+        keys.iter()
+            .filter(|key| !key.active)
+            .min_by(|a, b| a.created.cmp(&b.created))
+            .map(|key| key.id.clone())
+    } else {
+        None
+    };
+    Ok(RotationPlan {
+        delete,
+        deactivate: active.first().map(|key| key.id.clone()),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousKey {
+    pub access_key_id: String,
+    pub status: KeyStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRotation {
+    pub user: Named,
+    pub access_key: AccessKeyView,
+    /// The key that was active until now: inactive, kept until the person deletes it or rotates again.
+    pub previous_access_key: Option<PreviousKey>,
+    pub deleted_access_key_id: Option<String>,
+}
+
+/// Issues a new access key, AWS's rotation practice: the previous active key is deactivated, and an
+/// inactive one is deleted when the user already holds two.
+pub async fn rotate_key(
+    iam: &Iam,
+    config: &Config,
+    username: &str,
+    wait_until_usable: bool,
+) -> Result<KeyRotation> {
+    let user = managed_user(iam, config, username).await?;
+    let keys = iam.access_keys(username).await?;
+    let plan = plan_rotation(&keys, username)?;
+    if let Some(key_id) = &plan.delete {
+        iam.delete_access_key(username, key_id).await?;
+    }
+    let kept = keys.len() - usize::from(plan.delete.is_some());
+    let key = iam.create_access_key(username, kept).await?;
+    // From here on the new secret exists and must reach the person: a failure to deactivate the old key
+    // is reported in the response (it stays active), not as an error that would lose the secret.
+    let previous_access_key = match &plan.deactivate {
+        None => None,
+        Some(key_id) => {
+            let status = match iam.deactivate_access_key(username, key_id).await {
+                Ok(()) => KeyStatus::Inactive,
+                Err(error) => {
+                    tracing::error!(user = username, access_key_id = %key_id, error = %error, "the previous key could not be deactivated");
+                    KeyStatus::Active
+                }
+            };
+            Some(PreviousKey {
+                access_key_id: key_id.clone(),
+                status,
+            })
+        }
+    };
+    let usable = if wait_until_usable {
+        Some(
+            iam.wait_until_key_usable(&key, KEY_WAIT_LIMIT)
+                .await
+                .inspect_err(|error| tracing::warn!(user = username, error = %error, "could not check the new key with STS"))
+                .unwrap_or(false),
+        )
+    } else {
+        None
+    };
+    // Last, as in onboarding: only an answer that is about to be sent records its key as shown.
+    record_key_shown(iam, username, &key).await;
+    Ok(KeyRotation {
+        user: Named {
+            name: user.name,
+            arn: user.arn,
+        },
+        access_key: new_key_view(&key, usable),
+        previous_access_key,
+        deleted_access_key_id: plan.delete,
+    })
+}
+
+fn new_key_view(key: &NewAccessKey, usable: Option<bool>) -> AccessKeyView {
+    AccessKeyView {
+        access_key_id: Some(key.id.clone()),
+        secret_access_key: Some(key.secret.clone()),
+        usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
+        usable,
+        ..AccessKeyView::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, active: bool, created: &str) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            active,
+            created: Some(created.into()),
+        }
+    }
+
+    #[test]
+    fn rotation_follows_aws_practice() {
+        let old = "2026-01-01T00:00:00Z";
+        let new = "2026-06-01T00:00:00Z";
+        type Case<'a> = (&'a str, Vec<AccessKey>, Result<RotationPlan, &'a str>);
+        let cases: Vec<Case> = vec![
+            ("first key", vec![], Ok(RotationPlan::default())),
+            (
+                "one active key is deactivated",
+                vec![key("A", true, old)],
+                Ok(RotationPlan {
+                    delete: None,
+                    deactivate: Some("A".into()),
+                }),
+            ),
+            (
+                "one inactive key stays",
+                vec![key("A", false, old)],
+                Ok(RotationPlan::default()),
+            ),
+            (
+                "two keys: the inactive one goes first, the active one is deactivated",
+                vec![key("A", true, new), key("B", false, old)],
+                Ok(RotationPlan {
+                    delete: Some("B".into()),
+                    deactivate: Some("A".into()),
+                }),
+            ),
+            (
+                "two inactive keys: the older one goes",
+                vec![key("A", false, new), key("B", false, old)],
+                Ok(RotationPlan {
+                    delete: Some("B".into()),
+                    deactivate: None,
+                }),
+            ),
+            (
+                "two active keys: refused",
+                vec![key("A", true, old), key("B", true, new)],
+                Err("too_many_keys"),
+            ),
+        ];
+        for (name, keys, expected) in cases {
+            let outcome = plan_rotation(&keys, "dev").map_err(|error| error.code());
+            assert_eq!(outcome, expected, "{name}");
+        }
+    }
+}

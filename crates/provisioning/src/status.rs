@@ -1,0 +1,188 @@
+//! `status`: what a managed user holds, what onboarding them again would change, and the drift check's
+//! findings about them, read per user. Observe → plan (nothing applied) → judge.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::account::Account;
+use crate::config::{CatalogRole, Config, DriftSettings};
+use crate::desired::{UserSpec, desired_user, entitled_roles, granted_roles};
+use crate::drift::{Finding, check_user};
+use crate::error::{Error, Result};
+use crate::iam::Iam;
+use crate::mfa::MfaView;
+use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG};
+use crate::onboarding::{Named, ObservedGrants, observe_grants, plan_onboarding};
+use crate::plan::Change;
+use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedUser};
+use crate::timestamps::parse_timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessKeyStatus {
+    pub access_key_id: String,
+    pub status: KeyStatus,
+    pub created: Option<String>,
+    pub last_used_date: Option<String>,
+    pub last_used_service: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserStatus {
+    pub user: Named,
+    /// Catalog roles whose grant (group membership or inline `Assume<Role>`) is in place.
+    pub roles: Vec<Named>,
+    pub mfa: MfaView,
+    pub access_keys: Vec<AccessKeyStatus>,
+    /// No differences and no findings.
+    pub in_desired_state: bool,
+    /// What onboarding the user again would change, one line each.
+    pub differences: Vec<String>,
+    /// The drift check's rules applied to this user (and to its roles and grant groups).
+    pub findings: Vec<Finding>,
+}
+
+/// Reads a managed user. Unmanaged and absent users look the same from outside: nothing is revealed.
+pub(crate) async fn managed_user(
+    iam: &Iam,
+    config: &Config,
+    username: &str,
+) -> Result<ObservedUser> {
+    match iam.observe_user(username).await? {
+        Some(user) if user.is_managed(config) => Ok(user),
+        _ => Err(Error::UserNotFound(username.to_string())),
+    }
+}
+
+pub async fn status(
+    iam: &Iam,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    username: &str,
+    now: SystemTime,
+) -> Result<UserStatus> {
+    let user = managed_user(iam, config, username).await?;
+    let tag = |key: &str| user.tags.get(key).map(String::as_str).unwrap_or_default();
+    let entitled: Vec<CatalogRole> = entitled_roles(&user, config).into_iter().cloned().collect();
+    let desired = desired_user(
+        UserSpec {
+            name: username,
+            roles: &entitled,
+            // MFA has its own field; a device waiting to be enabled is not a difference to repair.
+            virtual_mfa: false,
+            requested_by: tag(REQUESTED_BY_TAG),
+            requested_at: tag(REQUESTED_AT_TAG),
+        },
+        config,
+        account,
+    );
+    let grants = observe_grants(iam, config, account, &entitled, true).await?;
+    // A catalog role that is not ours gets no difference here: the `role.unowned` finding reports it.
+    let changes =
+        plan_onboarding(config, account, &desired, Some(&user), &entitled, &grants).changes;
+
+    let mfa = match user.mfa_devices.first() {
+        Some(serial) => MfaView::enabled(serial.clone()),
+        None => {
+            let serial = account.mfa_serial(&config.user_path, username);
+            if iam.virtual_mfa_device_unassigned(&serial).await? {
+                MfaView::pending(serial)
+            } else {
+                MfaView::none()
+            }
+        }
+    };
+    let mut access_keys = Vec::new();
+    for key in iam.access_keys(username).await? {
+        let last_used = iam.access_key_last_used(&key.id).await?.unwrap_or_default();
+        access_keys.push(AccessKeyStatus {
+            status: if key.active {
+                KeyStatus::Active
+            } else {
+                KeyStatus::Inactive
+            },
+            access_key_id: key.id,
+            created: key.created,
+            last_used_date: last_used.date,
+            last_used_service: last_used.service,
+        });
+    }
+    let differences: Vec<String> = changes.iter().map(Change::to_string).collect();
+    let snapshot = drift_snapshot(iam, &user, grants, &access_keys).await?;
+    let findings = check_user(&snapshot, &user, config, settings, account, now);
+    Ok(UserStatus {
+        roles: granted_roles(&user, config)
+            .into_iter()
+            .map(|role| Named {
+                name: role.name.clone(),
+                arn: account.role_arn(&role.name),
+            })
+            .collect(),
+        user: Named {
+            name: user.name,
+            arn: user.arn,
+        },
+        mfa,
+        access_keys,
+        in_desired_state: differences.is_empty() && findings.is_empty(),
+        differences,
+        findings,
+    })
+}
+
+/// The drift check's view of one user, read per user: the user, its entitled roles and grant groups, and
+/// the credential-report row rebuilt from `status`'s own reads (the real report is account-wide and can be
+/// four hours old).
+async fn drift_snapshot(
+    iam: &Iam,
+    user: &ObservedUser,
+    grants: ObservedGrants,
+    keys: &[AccessKeyStatus],
+) -> Result<AccountSnapshot> {
+    let mut snapshot = AccountSnapshot {
+        users: vec![user.clone()],
+        roles: grants.roles,
+        groups: grants.groups,
+        // How full a trust policy is concerns the account, not this user: judged by the scheduled check.
+        trust_policy_size_quota: usize::MAX,
+        ..AccountSnapshot::default()
+    };
+    let mut usage = [KeyUsage::default(), KeyUsage::default()];
+    for (slot, key) in usage.iter_mut().zip(keys) {
+        *slot = KeyUsage {
+            active: key.status == KeyStatus::Active,
+            created: key.created.as_deref().and_then(parse_timestamp),
+            last_used: key.last_used_date.as_deref().and_then(parse_timestamp),
+        };
+    }
+    if user
+        .mfa_devices
+        .iter()
+        .any(|serial| serial.contains(":mfa/"))
+    {
+        snapshot.users_with_virtual_mfa.insert(user.name.clone());
+    } else {
+        snapshot
+            .other_mfa_serials
+            .insert(user.name.clone(), user.mfa_devices.clone());
+    }
+    snapshot.credentials.insert(
+        user.name.clone(),
+        CredentialRow {
+            user: user.name.clone(),
+            created: user.created,
+            password_enabled: iam.has_login_profile(&user.name).await?,
+            mfa_active: !user.mfa_devices.is_empty(),
+            access_keys: usage,
+        },
+    );
+    Ok(snapshot)
+}
