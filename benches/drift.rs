@@ -2,17 +2,14 @@
 //! 100, 1,000 and 5,000 managed users. Prints wall time, IAM calls and peak heap; asserts nothing.
 //! Run: `cargo bench --bench drift` (sizes can be given: `cargo bench --bench drift -- 100 1000`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 use aws_sdk_iam::types::Tag;
-use common::{Moto, http_event, self_service};
 use provisioning::config::DriftSettings;
 use serde_json::json;
+use test_support::{Moto, http_event, self_service};
 
 /// Counts live heap bytes and their high-water mark, so each approach's peak can be read separately.
 struct PeakHeap;

@@ -15,9 +15,6 @@
 //! vCPU, less is a proportional fraction of one), through a CPU cgroup (root only; cgroup v1 or v2):
 //! how latency grows as MemorySize shrinks, which is what template.yaml's MemorySize is chosen from.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -29,9 +26,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use common::proxy::FaultProxy;
-use common::{ACCOUNT, Moto};
 use serde_json::Value;
+use test_support::proxy::FaultProxy;
+use test_support::{ACCOUNT, Moto};
 use tokio::sync::{Mutex, mpsc};
 
 const FUNCTIONS: [&str; 6] = [

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use super::ACCOUNT;
+use crate::ACCOUNT;
 
 /// One request as IAM would authorize it.
 #[derive(Clone, Debug)]
@@ -74,7 +74,7 @@ fn named(policies: &[(String, Value)]) -> Value {
 }
 
 fn oracle_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracle")
+    crate::workspace_root().join("tests/oracle")
 }
 
 /// Decides every request in one run of the evaluator.

@@ -2,25 +2,29 @@
 //! its most verbose (ours and the SDK's), outcome events published; no secret access key and no MFA seed
 //! may appear in a log line, an error, or anything sent to AWS.
 
-mod common;
-
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::proxy::FaultProxy;
-use common::*;
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
+use test_support::proxy::FaultProxy;
+use test_support::*;
 
+/// Every log line of the process while recording. The subscriber is the process's global one (so the SDK's
+/// spawned tasks are heard too) and stays after this test; the other tests of the binary share the
+/// process, so recording stops once the test has read what it needs.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+struct Captured(Arc<Mutex<Vec<u8>>>, Arc<AtomicBool>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
+        if !self.1.load(Ordering::Relaxed) {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+        }
         Ok(bytes.len())
     }
 
@@ -32,6 +36,10 @@ impl Write for Captured {
 impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    fn stop(&self) {
+        self.1.store(true, Ordering::Relaxed);
     }
 }
 
@@ -100,6 +108,7 @@ async fn no_secret_reaches_a_log_line_an_error_or_an_event_even_at_trace_level()
     answers.push(status_as(&app, self_service(me), me).await.body);
 
     let logged = logs.text();
+    logs.stop();
     let sent = proxy.request_bodies().join("\n");
     assert!(
         logged.lines().count() > 100 && logged.contains("\"level\":\"TRACE\""),

@@ -100,7 +100,7 @@ impl LambdaProcess {
             pending: pending.clone(),
             function_arn: format!(
                 "arn:aws:lambda:us-east-1:{}:function:{function_name}",
-                super::ACCOUNT
+                crate::ACCOUNT
             ),
         };
         let router = Router::new()

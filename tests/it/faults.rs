@@ -4,18 +4,16 @@
 //! MFA codes, lists in several pages, an outcome event EventBridge refuses, a new key STS keeps refusing.
 //! Each test ends by reading IAM back with a client that bypasses the proxy.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::proxy::{Fault, FaultKind, FaultProxy, When};
-use common::*;
 use functions::app::App;
 use functions::runtime::with_deadline;
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
+use test_support::proxy::{Fault, FaultKind, FaultProxy, When};
+use test_support::*;
 use tracing::instrument::WithSubscriber;
 
 const ROLE: &str = "ResourceCreatorRole";

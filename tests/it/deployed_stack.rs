@@ -5,18 +5,16 @@
 //! wire is checked, by an evaluator that follows IAM's rules (tests/oracle), against the policies of that
 //! function's deployed role. moto enforces no policy, so this is where a missing permission shows.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_iam::Client as IamClient;
-use common::oracle::{Decision, Policies, Request, decide};
-use common::proxy::{Exchange, FaultProxy};
-use common::runtime_api::{LambdaProcess, Outcome};
-use common::{ACCOUNT, Moto, consecutive_codes, decode_policy};
 use serde_json::{Value, json};
+use test_support::oracle::{Decision, Policies, Request, decide};
+use test_support::proxy::{Exchange, FaultProxy};
+use test_support::runtime_api::{LambdaProcess, Outcome};
+use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy};
 
 const ROLE: &str = "ResourceCreatorRole";
 const USER_PATH: &str = "/onboarded/";

@@ -1,8 +1,6 @@
 //! The built binaries, run as Lambda runs them: behind a Runtime API (a small emulator here),
 //! fed a sample event from `events/`, talking to IAM (moto) through the SDK.
 
-mod common;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,8 +9,8 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use common::{ACCOUNT, Moto};
 use serde_json::Value;
+use test_support::{ACCOUNT, Moto};
 use tokio::sync::mpsc;
 
 #[derive(Clone)]

@@ -1,18 +1,16 @@
 //! The drift check against moto: a clean account is clean; each rule is triggered by a change made the
 //! way a person would make it (with the SDK, outside the project), found, repaired, and then clean again.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_iam::types::StatusType;
-use common::*;
 use functions::drift_check::handle;
 use functions::{enroll_mfa, onboard};
 use provisioning::config::DriftSettings;
 use provisioning::drift::{Remediation, Report};
 use serde_json::{Value, json};
+use test_support::*;
 
 fn settings(vars: &[(&str, &str)]) -> DriftSettings {
     DriftSettings::from_lookup(|name| {

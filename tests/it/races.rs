@@ -1,12 +1,10 @@
 //! Concurrent requests against one moto: many people granted the same role at once, in both trust modes,
 //! and the same request sent several times at once. Nothing may be lost or made twice.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use serde_json::json;
+use test_support::*;
 use tokio::task::JoinSet;
 
 const ROLE: &str = "ResourceCreatorRole";

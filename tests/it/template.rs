@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../template.yaml");
+const TEMPLATE: &str = include_str!("../../template.yaml");
 
 /// Parameters without a default, and one with a second catalog role so that the ARN lists built with
 /// `!Split`/`!Join` from `CatalogRoleNames` are checked with more than one element.
@@ -265,7 +265,7 @@ fn eval_intrinsic(function: &str, argument: &Yaml, scenario: &Scenario) -> Alter
             dedup(alternatives)
         }
         other => {
-            panic!("tests/template.rs does not evaluate {other}: teach it before using it here")
+            panic!("tests/it/template.rs does not evaluate {other}: teach it before using it here")
         }
     }
 }
@@ -539,7 +539,7 @@ fn policy_statements(template: &Yaml, scenario: &Scenario) -> (Vec<Statement>, V
                 .any(|key| property(policy, key).is_some());
             if owners.is_empty() && kind == "AWS::IAM::ManagedPolicy" && !attached_elsewhere {
                 // Attached to nothing: the catalog roles' permissions boundary (CatalogRoleBoundary),
-                // which limits and grants nothing; what it denies is tried in tests/deployed_stack.rs.
+                // which limits and grants nothing; what it denies is tried in tests/it/deployed_stack.rs.
                 continue;
             }
             if owners.is_empty() {
@@ -1591,7 +1591,7 @@ fn a_user_changing_function_without_reserved_concurrency_is_refused() {
 /// A request over EventBridge has an admin's authority: the rules that take one are on the bus the stack
 /// creates (never the default bus, which anyone with events:PutEvents may write to), whatever the bus
 /// parameters; they match the sender's account; and that bus has a policy that denies the requests'
-/// detail-types to everyone but the named senders (tests/deployed_stack.rs decides it with IAM's rules).
+/// detail-types to everyone but the named senders (tests/it/deployed_stack.rs decides it with IAM's rules).
 #[test]
 fn requests_arrive_only_on_the_stacks_bus_whose_policy_names_the_senders() {
     let template = real_template();

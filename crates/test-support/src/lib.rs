@@ -1,10 +1,11 @@
-//! Test harness: a real `moto_server` per test on a free loopback port, the real SDK pointed at it, and
-//! helpers to build API Gateway events and read the handlers' responses.
-
-#![allow(dead_code)] // each test binary uses its own subset of the harness
+//! What the integration tests (`tests/it`) and the benchmarks (`benches/`) share: a real `moto_server` on
+//! a free loopback port, the real SDK pointed at it, helpers to build API Gateway and EventBridge events
+//! and read the handlers' responses, and fixtures. `proxy` is the fault-injecting proxy in front of moto,
+//! `runtime_api` runs a function binary behind a Lambda Runtime API emulator, `oracle` is IAM's
+//! authorization decision from an evaluator that is not ours.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,11 +36,21 @@ impl Drop for Moto {
     }
 }
 
+/// The workspace's root directory (where `template.yaml`, `.venv` and `tests/` are), whichever package's
+/// test or benchmark asks.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/test-support is two levels below the workspace root")
+        .to_path_buf()
+}
+
 fn moto_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(path);
     }
-    let in_venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    let in_venv = workspace_root().join(".venv/bin/moto_server");
     if in_venv.exists() {
         in_venv
     } else {

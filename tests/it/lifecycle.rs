@@ -1,8 +1,6 @@
 //! The rest of a user's life through the real handlers against moto: status, key rotation, offboarding,
 //! and EventBridge-driven onboarding and offboarding with their outcome events.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
 use aws_credential_types::Credentials;
@@ -10,11 +8,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use common::*;
 use functions::app::App;
 use functions::{issue_key, offboard, onboard, status};
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
+use test_support::*;
 
 fn to_json(value: impl serde::Serialize) -> Value {
     serde_json::to_value(value).expect("serialisable")

@@ -3,14 +3,13 @@
 //! of the wrong type or contradict the body; and the same for EventBridge events. Each gets its status
 //! and stable code, and IAM is exactly as it was before.
 
-mod common;
-mod hostile_input;
+use crate::hostile_input;
 
 use base64::Engine;
-use common::*;
 use functions::app::App;
 use hostile_input::{Function, Snapshot};
 use serde_json::{Value, json};
+use test_support::*;
 
 const DEV: &str = "dev@example.com";
 const OTHER: &str = "other@example.com";

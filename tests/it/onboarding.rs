@@ -1,11 +1,9 @@
 //! The seed's procedure, end to end, through the real handlers against a real IAM emulator (moto).
 
-mod common;
-
 use aws_credential_types::Credentials;
-use common::*;
 use functions::onboard;
 use serde_json::json;
+use test_support::*;
 
 #[tokio::test]
 async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {

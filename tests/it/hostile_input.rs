@@ -2,8 +2,6 @@
 //! IAM user name rule, and what IAM holds, read with a client independent of the code under test and
 //! compared before and after each refused request.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_sdk_iam::Client;
 use functions::app::App;
@@ -11,7 +9,7 @@ use functions::events::Reply;
 use functions::{enroll_mfa, issue_key, offboard, onboard, status};
 use serde_json::Value;
 
-use crate::common::reply;
+use test_support::reply;
 
 /// The refusals a hostile request may get; anything else (a 2xx, a 5xx, another code) is a failure.
 pub const REFUSALS: &[&str] = &[

@@ -4,13 +4,11 @@
 //! with a documented error code (an `… Failed` reply for EventBridge), and IAM must be as it was.
 //!
 //! 64 cases per test by default; `PROPTEST_CASES` sets another number, e.g. for a long run:
-//! `PROPTEST_CASES=100000 cargo test --test fuzz_events --release`.
+//! `PROPTEST_CASES=100000 cargo test --test it fuzz_events:: --release`.
 
-mod common;
-mod hostile_input;
+use crate::hostile_input;
 
 use base64::Engine;
-use common::*;
 use functions::app::App;
 use functions::onboard;
 use hostile_input::{Function, Snapshot, iam_name};
@@ -18,6 +16,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
+use test_support::*;
 
 /// Onboarded (self-service, MFA pending) before the cases run, so that a request wrongly let through
 /// would have something to change.
