@@ -1,0 +1,97 @@
+//! `run`: snapshot → check → with `REMEDIATE=true`, repair what is marked automatic.
+
+use super::*;
+
+/// Applies one repair. In `users` mode a trust policy lists every holder and onboardings edit it while the
+/// check runs, so its repair is made under the role's trust lock, against a fresh read: a user onboarded
+/// since the snapshot was read is not in the snapshot, and keeps its principal.
+pub(super) async fn repair(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    account: &Account,
+    snapshot: &AccountSnapshot,
+    change: &Change,
+) -> crate::Result<()> {
+    let users_mode = config.trust_mode == TrustMode::Users;
+    let Change::UpdateTrustPolicy { role, trust_policy } = change else {
+        return iam.apply(change).await.map(|_| ());
+    };
+    let Some(catalog_role) = config.catalog_role(role).filter(|_| users_mode) else {
+        return iam.apply(change).await.map(|_| ());
+    };
+    let known: BTreeSet<&str> = snapshot
+        .users
+        .iter()
+        .map(|user| user.arn.as_str())
+        .collect();
+    let reading = crate::iam::Reading::WITHOUT_INLINE_POLICIES;
+    iam.edit_trust_policy(account, role, reading, async |current| {
+        // Principals added since the snapshot (a concurrent onboarding) are kept.
+        let newcomers = current
+            .map(|current| {
+                kept_trust_principals(
+                    &trusted_aws_principals(&current.trust_policy),
+                    config,
+                    account,
+                )
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|principal| !known.contains(principal.as_str()));
+        let mut principals =
+            kept_trust_principals(&trusted_aws_principals(trust_policy), config, account);
+        principals.extend(newcomers);
+        let trust_policy = desired_role(catalog_role, config, account, &principals).trust_policy;
+        Ok(vec![Change::UpdateTrustPolicy {
+            role: role.clone(),
+            trust_policy,
+        }])
+    })
+    .await
+    .map(drop)
+}
+
+/// The scheduled check: read in bulk, find, and with `REMEDIATE=true` repair what is marked automatic.
+/// A repair that fails leaves its finding `remediated: false` and is logged; the others still run.
+pub async fn run(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    settings: &DriftSettings,
+    account: &Account,
+    now: SystemTime,
+) -> crate::Result<Report> {
+    let calls_before = iam.iam_calls();
+    let snapshot = iam.snapshot(config).await?;
+    let mut findings = check(&snapshot, config, settings, account, now);
+    if settings.remediate {
+        let mut applied: Vec<Change> = Vec::new();
+        for finding in findings
+            .iter_mut()
+            .filter(|f| f.remediation == Remediation::Automatic)
+        {
+            let mut repaired = true;
+            for change in &finding.repair {
+                if applied.contains(change) {
+                    continue;
+                }
+                match repair(iam, config, account, &snapshot, change).await {
+                    Ok(()) => applied.push(change.clone()),
+                    Err(error) => {
+                        tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");
+                        repaired = false;
+                        break;
+                    }
+                }
+            }
+            finding.remediated = repaired;
+        }
+    }
+    Ok(Report::new(
+        &snapshot,
+        config,
+        account,
+        findings,
+        iam.iam_calls() - calls_before,
+        now,
+    ))
+}
