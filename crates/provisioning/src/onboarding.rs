@@ -72,33 +72,51 @@ pub async fn onboard(
     order: &OnboardingOrder,
     now: SystemTime,
 ) -> Result<OnboardingResult> {
-    if let Some(result) =
-        onboard_once(iam, config, account, order, now, order.issue_secrets).await?
-    {
+    let secrets = if order.issue_secrets {
+        Secrets::Issue
+    } else {
+        Secrets::Withhold
+    };
+    if let Pass::Done(result) = onboard_once(iam, config, account, order, now, secrets).await? {
         return Ok(result);
     }
     // A concurrent request created the user between our read and our CreateUser. That request hands out
     // the key and the MFA seed; this one finishes whatever else it asked for, as a replay would.
-    onboard_once(iam, config, account, order, now, false)
-        .await?
-        .ok_or_else(|| {
-            Error::aws(
-                "CreateUser",
-                format!("{} was created and deleted while we looked", order.username),
-                true,
-            )
-        })
+    match onboard_once(iam, config, account, order, now, Secrets::Withhold).await? {
+        Pass::Done(result) => Ok(result),
+        Pass::LostTheRace => Err(Error::aws(
+            "CreateUser",
+            format!("{} was created and deleted while we looked", order.username),
+            true,
+        )),
+    }
 }
 
-/// One observe → plan → apply pass; `None` when CreateUser found the user made since it was observed.
+/// How one onboarding pass ended.
+enum Pass {
+    Done(OnboardingResult),
+    /// CreateUser found the user made since it was observed: a concurrent request won.
+    LostTheRace,
+}
+
+/// Whether this pass hands out secrets (the access key, the MFA seed). A pass that lost the race to
+/// create the user does not: the winner answers with them, and this one cannot tell a lost secret from
+/// one about to be answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Issue,
+    Withhold,
+}
+
+/// One observe → plan → apply pass.
 async fn onboard_once(
     iam: &Iam,
     config: &Config,
     account: &Account,
     order: &OnboardingOrder,
     now: SystemTime,
-    issue_secrets: bool,
-) -> Result<Option<OnboardingResult>> {
+    secrets: Secrets,
+) -> Result<Pass> {
     let requested_at = rfc3339(now);
     let observed = managed_or_absent(
         iam.observe_user(&order.username).await?,
@@ -132,7 +150,7 @@ async fn onboard_once(
         return Err(Error::RoleExistsUnmanaged(role));
     }
     let (mut changes, roles) = (plan.changes, plan.roles);
-    if !issue_secrets {
+    if secrets == Secrets::Withhold {
         changes.retain(|change| {
             !matches!(
                 change,
@@ -169,7 +187,7 @@ async fn onboard_once(
     let mut new_device = None;
     for change in in_apply_order(changes) {
         match iam.apply(&change).await? {
-            Applied::UserAlreadyExists => return Ok(None),
+            Applied::UserAlreadyExists => return Ok(Pass::LostTheRace),
             Applied::VirtualMfaDevice(device) => new_device = device,
             Applied::AccessKey(_) | Applied::Done => {}
         }
@@ -205,8 +223,8 @@ async fn onboard_once(
     let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
-    let access_key = access_key_view(observed_after, new_key.as_ref(), usable, issue_secrets);
-    Ok(Some(OnboardingResult {
+    let access_key = access_key_view(observed_after, new_key.as_ref(), usable, secrets);
+    Ok(Pass::Done(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
         aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
         user: Named {
@@ -478,7 +496,7 @@ fn access_key_view(
     observed: Option<&ObservedUser>,
     new_key: Option<&NewAccessKey>,
     usable: Option<bool>,
-    judge_lost: bool,
+    secrets: Secrets,
 ) -> AccessKeyView {
     if let Some(key) = new_key {
         return AccessKeyView {
@@ -498,8 +516,8 @@ fn access_key_view(
         .iter()
         .find(|key| key.active)
         .or(user.access_keys.first());
-    let secret_lost =
-        judge_lost && key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
+    let secret_lost = secrets == Secrets::Issue
+        && key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
     AccessKeyView {
         access_key_id: key.map(|key| key.id.clone()),
         secret_lost,
