@@ -78,12 +78,12 @@ pub async fn onboard(
         Secrets::Withhold
     };
     if let Pass::Done(result) = onboard_once(iam, config, account, order, now, secrets).await? {
-        return Ok(result);
+        return Ok(*result);
     }
     // A concurrent request created the user between our read and our CreateUser. That request hands out
     // the key and the MFA seed; this one finishes whatever else it asked for, as a replay would.
     match onboard_once(iam, config, account, order, now, Secrets::Withhold).await? {
-        Pass::Done(result) => Ok(result),
+        Pass::Done(result) => Ok(*result),
         Pass::LostTheRace => Err(Error::aws(
             "CreateUser",
             format!("{} was created and deleted while we looked", order.username),
@@ -94,7 +94,7 @@ pub async fn onboard(
 
 /// How one onboarding pass ended.
 enum Pass {
-    Done(OnboardingResult),
+    Done(Box<OnboardingResult>),
     /// CreateUser found the user made since it was observed: a concurrent request won.
     LostTheRace,
 }
@@ -224,7 +224,7 @@ async fn onboard_once(
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
     let access_key = access_key_view(observed_after, new_key.as_ref(), usable, secrets);
-    Ok(Pass::Done(OnboardingResult {
+    Ok(Pass::Done(Box::new(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
         aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
         user: Named {
@@ -240,7 +240,7 @@ async fn onboard_once(
             })
             .collect(),
         mfa,
-    }))
+    })))
 }
 
 /// The roles an onboarding grants and records: those asked for now, then those the user's record holds.
