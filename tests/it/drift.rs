@@ -293,17 +293,7 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
             .await
             .is_err()
     );
-    let trust = decode_policy(
-        iam.get_role()
-            .role_name(ROLE)
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap()
-            .assume_role_policy_document()
-            .unwrap(),
-    );
+    let trust = trust_policy(&iam, ROLE).await;
     assert!(provisioning::trust::mfa_enforced(&trust));
 
     // Cost grows with pages, not with users.
@@ -458,17 +448,7 @@ async fn users_mode_trust_missing_principal_and_near_quota() {
         );
         assert_eq!(created.status, 201, "{}", created.body);
         onboarded.push(name);
-        let role = iam
-            .get_role()
-            .role_name(ROLE)
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap();
-        let size = provisioning::policy::policy_size(&decode_policy(
-            role.assume_role_policy_document().unwrap(),
-        ));
+        let size = provisioning::policy::policy_size(&trust_policy(&iam, ROLE).await);
         if size * 10 > 2048 * 9 {
             break;
         }
@@ -479,15 +459,7 @@ async fn users_mode_trust_missing_principal_and_near_quota() {
     assert_eq!(near.findings[0].remediation, Remediation::Manual);
 
     // Someone removes a principal by hand, and edits the inline grant of another user.
-    let role = iam
-        .get_role()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let mut trust: Value = decode_policy(role.assume_role_policy_document().unwrap());
+    let mut trust: Value = trust_policy(&iam, ROLE).await;
     let kept: Vec<Value> = trust["Statement"][0]["Principal"]["AWS"]
         .as_array()
         .unwrap()
@@ -540,17 +512,7 @@ async fn users_mode_trust_missing_principal_and_near_quota() {
         .map(|f| f.rule)
         .collect();
     assert_eq!(after, ["role.trust-near-quota"]);
-    let role = iam
-        .get_role()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let principals = provisioning::policy::trusted_aws_principals(&decode_policy(
-        role.assume_role_policy_document().unwrap(),
-    ));
+    let principals = provisioning::policy::trusted_aws_principals(&trust_policy(&iam, ROLE).await);
     assert!(principals.contains(&user_arn(&onboarded[0])));
 }
 

@@ -98,18 +98,6 @@ fn trust_principals(trust: &Value) -> Vec<String> {
     provisioning::policy::trusted_aws_principals(trust)
 }
 
-async fn trust_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
-    let role = iam
-        .get_role()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    decode_policy(role.assume_role_policy_document().unwrap())
-}
-
 fn key_ids(reply: &Reply) -> Vec<(String, String)> {
     reply.body["access_keys"]
         .as_array()

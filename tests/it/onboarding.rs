@@ -135,15 +135,7 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
             .is_empty()
     );
     // The role carries PowerUserAccess and a trust policy that requires MFA.
-    let role = iam
-        .get_role()
-        .role_name("ResourceCreatorRole")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let trust = decode_policy(role.assume_role_policy_document().unwrap());
+    let trust = trust_policy(&iam, "ResourceCreatorRole").await;
     let statement = &trust["Statement"][0];
     assert_eq!(
         statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
@@ -276,15 +268,7 @@ async fn inline_grants_and_user_trust_follow_the_seed_literally() {
     .await;
     assert_eq!(second.status, 201, "{}", second.body);
     assert_eq!(second.body["mfa"]["status"], "none");
-    let role = iam
-        .get_role()
-        .role_name("ResourceCreatorRole")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let trust = decode_policy(role.assume_role_policy_document().unwrap());
+    let trust = trust_policy(&iam, "ResourceCreatorRole").await;
     assert_eq!(
         trust,
         json!({"Version": "2012-10-17", "Statement": [{
@@ -475,15 +459,7 @@ async fn an_existing_catalog_role_that_lets_keys_in_without_mfa_is_repaired() {
             .status,
         201
     );
-    let role = iam
-        .get_role()
-        .role_name("ResourceCreatorRole")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let trust = decode_policy(role.assume_role_policy_document().unwrap());
+    let trust = trust_policy(&iam, "ResourceCreatorRole").await;
     assert_eq!(
         trust["Statement"][0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
         "true"
@@ -843,15 +819,7 @@ async fn users_mode_refuses_a_principal_that_would_overflow_the_trust_policy() {
         iam.get_user().user_name(&name).send().await.is_err(),
         "the refused user was not created"
     );
-    let role = iam
-        .get_role()
-        .role_name("ResourceCreatorRole")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap();
-    let trust = decode_policy(role.assume_role_policy_document().unwrap());
+    let trust = trust_policy(&iam, "ResourceCreatorRole").await;
     assert_eq!(
         provisioning::policy::trusted_aws_principals(&trust).len(),
         onboarded

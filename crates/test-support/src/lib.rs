@@ -260,6 +260,19 @@ pub fn decode_policy(raw: &str) -> Value {
     provisioning::policy::decode_document(raw).expect("IAM returns a valid policy document")
 }
 
+/// A role's trust policy as IAM holds it, decoded.
+pub async fn trust_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
+    let role = iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    decode_policy(role.assume_role_policy_document().unwrap())
+}
+
 /// Two consecutive TOTP codes from an otpauth URI, as an authenticator app would show them.
 pub fn consecutive_codes(otpauth_uri: &str) -> (String, String) {
     let totp = totp_rs::Totp::from_url_unchecked(otpauth_uri).expect("a valid otpauth URI");
