@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    test_support::workspace_root()
 }
 
 /// A child process that prints `listening <url>` on stdout once it serves.
@@ -141,54 +141,13 @@ fn free_port() -> u16 {
         .unwrap()
 }
 
-/// moto_server (requirements-dev.txt) on a free port: IAM and STS for the local API and the CLI.
-pub struct Moto {
-    pub endpoint: String,
-    child: Child,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// moto_server, started as every other test of the workspace starts it.
+pub use test_support::Moto;
 
 pub fn moto() -> Moto {
-    let binary = std::env::var_os("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let in_venv = workspace().join(".venv/bin/moto_server");
-            if in_venv.exists() {
-                in_venv
-            } else {
-                PathBuf::from("moto_server")
-            }
-        });
-    let port = free_port();
-    let child = Command::new(binary)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server must be installed: pip install -r requirements-dev.txt");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "moto_server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        child,
-    }
+    Moto::start()
 }
 
-/// The local API (crates/local-api) in front of moto, trusting `issuer`. Built here because it is another
-/// package's binary: cargo gives a test only its own package's binaries.
 pub fn local_api(issuer: &str, moto: &Moto) -> Server {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
