@@ -4,14 +4,13 @@
 //! MFA codes, lists in several pages, an outcome event EventBridge refuses, a new key STS keeps refusing.
 //! Each test ends by reading IAM back with a client that bypasses the proxy.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use functions::app::App;
 use functions::runtime::with_deadline;
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
+use test_support::logs::CapturedLogs;
 use test_support::proxy::{Fault, FaultKind, FaultProxy, When};
 use test_support::*;
 use tracing::instrument::WithSubscriber;
@@ -589,32 +588,6 @@ async fn the_drift_check_reads_every_page_of_the_account_and_of_the_mfa_devices(
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner()))
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON log line"))
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn an_outcome_event_eventbridge_refuses_is_logged_and_the_onboarding_answers_as_usual() {
     let moto = Moto::start();
@@ -630,7 +603,7 @@ async fn an_outcome_event_eventbridge_refuses_is_logged_and_the_onboarding_answe
         .to_string(),
     };
     proxy.inject(Fault::on("events:PutEvents", refused.clone(), When::Always));
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     let subscriber =
         functions::app::json_logs(tracing_subscriber::EnvFilter::new("info"), move || {

@@ -2,46 +2,11 @@
 //! its most verbose (ours and the SDK's), outcome events published; no secret access key and no MFA seed
 //! may appear in a log line, an error, or anything sent to AWS.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
 use provisioning::iam::events::EventBus;
 use serde_json::{Value, json};
+use test_support::logs::CapturedLogs;
 use test_support::proxy::FaultProxy;
 use test_support::*;
-
-/// Every log line of the process while recording. The subscriber is the process's global one (so the SDK's
-/// spawned tasks are heard too) and stays after this test; the other tests of the binary share the
-/// process, so recording stops once the test has read what it needs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>, Arc<AtomicBool>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if !self.1.load(Ordering::Relaxed) {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-
-    fn stop(&self) {
-        self.1.store(true, Ordering::Relaxed);
-    }
-}
 
 /// The base32 seed inside an otpauth URI (`...?secret=XXXX&issuer=...`).
 fn seed_of(otpauth_uri: &str) -> String {
@@ -58,7 +23,7 @@ fn text(value: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_line_an_error_or_an_event_even_at_trace_level() {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     let subscriber =
         functions::app::json_logs(tracing_subscriber::EnvFilter::new("trace"), move || {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod logs;
 pub mod oracle;
 pub mod proxy;
 pub mod runtime_api;
