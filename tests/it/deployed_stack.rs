@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use test_support::oracle::{Decision, Policies, Request, decide};
 use test_support::proxy::{Exchange, FaultProxy};
 use test_support::runtime_api::{LambdaProcess, Outcome};
-use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy};
+use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy, trust_policy, workspace_root};
 
 const ROLE: &str = "ResourceCreatorRole";
 const USER_PATH: &str = "/onboarded/";
@@ -25,12 +25,8 @@ const BOB: &str = "bob@example.com";
 const CAROL: &str = "carol@example.com";
 const NOBODY: &str = "nobody@example.com";
 
-fn project_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn python() -> PathBuf {
-    let in_venv = project_dir().join(".venv/bin/python");
+    let in_venv = workspace_root().join(".venv/bin/python");
     if in_venv.exists() {
         in_venv
     } else {
@@ -54,10 +50,10 @@ fn binary(name: &str) -> &'static str {
 fn deploy(moto: &Moto, parameters: &[(&str, &str)]) -> Value {
     let mut command = Command::new(python());
     command
-        .arg(project_dir().join("tests/support/deploy_stack.py"))
+        .arg(workspace_root().join("tests/support/deploy_stack.py"))
         .args(["--endpoint", &moto.endpoint])
         .arg("--template")
-        .arg(project_dir().join("template.yaml"))
+        .arg(workspace_root().join("template.yaml"))
         .env("AWS_DEFAULT_REGION", "us-east-1");
     for (name, value) in parameters {
         command.args(["--parameter", &format!("{name}={value}")]);
@@ -392,17 +388,7 @@ async fn drift_by_hand(iam: &IamClient, mode: &str) {
 /// analysis (trust.rs): Alice, with her grant, gets in only with MFA; nobody outside the managed path or
 /// the account gets in at all.
 async fn assert_trust_requires_mfa(iam: &IamClient, mode: &str) {
-    let role = iam
-        .get_role()
-        .role_name(ROLE)
-        .send()
-        .await
-        .expect("the catalog role");
-    let trust = decode_policy(
-        role.role()
-            .and_then(|r| r.assume_role_policy_document())
-            .expect("a trust policy"),
-    );
+    let trust = trust_policy(iam, ROLE).await;
     // `users` mode is deployed with GRANT_MODE=inline: the grant is Alice's own inline policy.
     let grant = if mode == "users" {
         let policy = iam
@@ -1144,7 +1130,7 @@ fn unexplained_unused_permissions(
     stack: &Stack,
     used: &BTreeMap<String, BTreeSet<String>>,
 ) -> Vec<String> {
-    let template = std::fs::read_to_string(project_dir().join("template.yaml"))
+    let template = std::fs::read_to_string(workspace_root().join("template.yaml"))
         .expect("template.yaml is readable");
     let blocks = resource_blocks(&template);
     let mut unexplained = Vec::new();
