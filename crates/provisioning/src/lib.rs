@@ -3,12 +3,15 @@
 
 pub mod access;
 pub mod account;
+pub mod aws_cli_config;
 pub mod config;
 pub mod deadline;
 pub mod desired;
 pub mod drift;
 pub mod error;
+pub mod grants;
 pub mod iam;
+pub mod key_handover;
 pub mod lifecycle;
 pub mod mfa;
 pub mod names;
@@ -27,6 +30,7 @@ pub mod state;
 pub mod status;
 pub mod timestamps;
 pub mod trust;
+pub mod views;
 
 pub use error::{Error, Result};
 

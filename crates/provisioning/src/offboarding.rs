@@ -9,10 +9,10 @@ use crate::account::Account;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::iam::{Iam, Reading};
-use crate::onboarding::Named;
 use crate::plan::Change;
 use crate::policy::{statements, string_list};
 use crate::state::{ObservedRole, ObservedUser, OtherCredentials, UserDeletion};
+use crate::views::Named;
 
 /// One thing removed from a user before IAM lets it be deleted: a [`Change`], each one idempotent.
 pub type Removal = Change;

@@ -1,56 +1,26 @@
 //! Onboarding one user: observe, plan, apply. Every step is idempotent, so a request that failed half-way
 //! is finished by sending it again.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::access::{MfaChoice, OnboardingOrder};
 use crate::account::Account;
+use crate::aws_cli_config::aws_cli_config;
 use crate::config::{CatalogRole, Config, TrustMode};
-use crate::desired::granted_roles;
-use crate::desired::{
-    DesiredRole, DesiredUser, UserSpec, desired_role, desired_user, entitled_roles, grant,
-    kept_trust_principals,
-};
+use crate::desired::{UserSpec, desired_user, entitled_roles, granted_roles};
 use crate::error::{Error, Result};
-use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice, Reading};
+use crate::grants::{observe_grants, role_reading_for_plan};
+use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
+use crate::key_handover::{KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, record_key_shown};
 use crate::mfa::MfaView;
-use crate::names::{KEY_SHOWN_TAG, ROLE_INLINE_POLICY_NAME};
-use crate::plan::{Change, UnownedRole, in_apply_order, plan_grant_group, plan_role, plan_user};
-use crate::policy::{policy_size, trusted_aws_principals};
-use crate::secret::Secret;
-use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
-pub use crate::timestamps::{parse_timestamp, rfc3339};
-
-/// IAM's documented propagation time for a new access key.
-pub const KEY_USABLE_AFTER_SECONDS: u64 = 15;
-/// Below the functions' 29 s timeout (API Gateway gives up at 30 s): a key created by a request that
-/// timed out would be a secret nobody ever receives.
-pub(crate) const KEY_WAIT_LIMIT: Duration = Duration::from_secs(20);
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Named {
-    pub name: String,
-    pub arn: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AccessKeyView {
-    pub access_key_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_access_key: Option<Secret>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usable_after_seconds: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usable: Option<bool>,
-    /// On a replay: the key exists, but no response ever carried its secret (the request that created it
-    /// died or timed out before answering). `recover_with` replaces it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub secret_lost: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recover_with: Option<String>,
-}
+use crate::names::KEY_SHOWN_TAG;
+use crate::plan::{Change, in_apply_order, plan_onboarding, plan_role, role_for};
+use crate::policy::policy_size;
+use crate::state::ObservedUser;
+use crate::timestamps::rfc3339;
+use crate::views::{AccessKeyView, Named};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OnboardingResult {
@@ -266,123 +236,6 @@ pub fn roles_to_grant(
     granted
 }
 
-/// Tags the user with the id of the key whose secret is about to be answered, so that a replay can tell a
-/// key whose secret was handed out from one whose creating request died before answering. Best effort:
-/// the secret in hand matters more than the record, and a missing record only makes a replay advise a
-/// rotation that was not needed.
-pub(crate) async fn record_key_shown(iam: &Iam, user: &str, key: &NewAccessKey) {
-    let change = Change::TagUser {
-        user: user.to_string(),
-        tags: vec![(KEY_SHOWN_TAG.to_string(), key.id.clone())],
-    };
-    if let Err(error) = iam.apply(&change).await {
-        tracing::warn!(user, access_key_id = %key.id, error = %error, "could not record that the key's secret was shown");
-    }
-}
-
-/// The catalog roles and grant groups an onboarding plan compares against, read once.
-#[derive(Debug, Clone, Default)]
-pub struct ObservedGrants {
-    pub roles: Vec<ObservedRole>,
-    pub groups: Vec<ObservedGroup>,
-}
-
-impl ObservedGrants {
-    fn role(&self, name: &str) -> Option<&ObservedRole> {
-        self.roles.iter().find(|role| role.name == name)
-    }
-
-    fn group(&self, name: &str) -> Option<&ObservedGroup> {
-        self.groups.iter().find(|group| group.name == name)
-    }
-}
-
-/// Reads the catalog roles and their grant groups: everything they hold when `complete` (what `status`
-/// judges), otherwise only what an onboarding plan compares.
-pub async fn observe_grants(
-    iam: &Iam,
-    config: &Config,
-    account: &Account,
-    catalog_roles: &[CatalogRole],
-    complete: bool,
-) -> Result<ObservedGrants> {
-    let mut observed = ObservedGrants::default();
-    for role in catalog_roles {
-        let reading = if complete {
-            Reading::Complete
-        } else {
-            role_reading_for_plan(role)
-        };
-        observed
-            .roles
-            .extend(iam.observe_role(&role.name, reading).await?);
-        let grant = grant(role, config, account);
-        if let Some(group) = &grant.group {
-            let reading = if complete {
-                Reading::Complete
-            } else {
-                Reading::ForPlan {
-                    inline_policy: Some(&grant.policy_name),
-                }
-            };
-            observed
-                .groups
-                .extend(iam.observe_group(group, reading).await?);
-        }
-    }
-    Ok(observed)
-}
-
-fn role_reading_for_plan(role: &CatalogRole) -> Reading<'static> {
-    Reading::ForPlan {
-        inline_policy: role
-            .inline_policy
-            .is_some()
-            .then_some(ROLE_INLINE_POLICY_NAME),
-    }
-}
-
-/// What onboarding one user would change; pure.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnboardingPlan {
-    pub changes: Vec<Change>,
-    pub roles: Vec<DesiredRole>,
-    /// Catalog roles that exist without the ownership tag and whose entry does not say `adopt`: nothing
-    /// is planned for them, and onboarding refuses before it changes anything.
-    pub unowned_roles: Vec<String>,
-}
-
-/// The plan of one user and the catalog roles and grant groups it needs.
-pub fn plan_onboarding(
-    config: &Config,
-    account: &Account,
-    desired: &DesiredUser,
-    observed: Option<&ObservedUser>,
-    catalog_roles: &[CatalogRole],
-    grants: &ObservedGrants,
-) -> OnboardingPlan {
-    let mut plan = OnboardingPlan {
-        changes: plan_user(desired, observed),
-        roles: Vec::new(),
-        unowned_roles: Vec::new(),
-    };
-    for role in catalog_roles {
-        let observed_role = grants.role(&role.name);
-        let desired_role = role_for(config, account, role, observed_role, &desired.arn);
-        match plan_role(&desired_role, observed_role) {
-            Ok(changes) => plan.changes.extend(changes),
-            Err(UnownedRole(name)) => plan.unowned_roles.push(name),
-        }
-        let grant = grant(role, config, account);
-        if let Some(group) = &grant.group {
-            plan.changes
-                .extend(plan_grant_group(&grant, grants.group(group)));
-        }
-        plan.roles.push(desired_role);
-    }
-    plan
-}
-
 /// Refuses a user that exists but is not ours: the one answer that must come before any change.
 pub fn managed_or_absent(
     user: Option<ObservedUser>,
@@ -393,28 +246,6 @@ pub fn managed_or_absent(
         Some(user) if !user.is_managed(config) => Err(Error::UserExistsUnmanaged(name.to_string())),
         other => Ok(other),
     }
-}
-
-/// In `users` mode the desired trust policy keeps the managed users it already names and adds this one.
-fn role_for(
-    config: &Config,
-    account: &Account,
-    role: &CatalogRole,
-    observed: Option<&ObservedRole>,
-    user_arn: &str,
-) -> DesiredRole {
-    let mut principals = Vec::new();
-    if config.trust_mode == TrustMode::Users {
-        if let Some(current) = observed {
-            principals = kept_trust_principals(
-                &trusted_aws_principals(&current.trust_policy),
-                config,
-                account,
-            );
-        }
-        principals.push(user_arn.to_string());
-    }
-    desired_role(role, config, account, &principals)
 }
 
 /// Refuses a trust policy above the account's quota; returns the quota if it had to be read, so that a
@@ -526,24 +357,6 @@ fn access_key_view(
     }
 }
 
-/// The `~/.aws/config` text: the user's own profile holds the long-term key; one profile per role assumes
-/// it with MFA, so `aws --profile <user>-<Role> ...` prompts for a code.
-pub fn aws_cli_config(username: &str, roles: &[DesiredRole], mfa_serial: Option<&str>) -> String {
-    let mut text = format!(
-        "# Store the access key with: aws configure --profile {username}\n[profile {username}]\n"
-    );
-    for role in roles {
-        text.push_str(&format!(
-            "\n[profile {username}-{}]\nrole_arn = {}\nsource_profile = {username}\n",
-            role.name, role.arn
-        ));
-        if let Some(serial) = mfa_serial {
-            text.push_str(&format!("mfa_serial = {serial}\n"));
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,26 +456,5 @@ mod tests {
                 .collect();
             assert_eq!(new_user, ["ResourceCreatorRole"], "{case}: a new user");
         }
-    }
-
-    #[test]
-    fn cli_config_has_a_profile_per_role_with_mfa() {
-        let config = Config::from_lookup(|_| None).unwrap();
-        let account = Account {
-            id: "123456789012".into(),
-            partition: "aws".into(),
-        };
-        let role = desired_role(&config.catalog[0], &config, &account, &[]);
-        let text = aws_cli_config(
-            "developer",
-            &[role],
-            Some("arn:aws:iam::123456789012:mfa/onboarded/developer"),
-        );
-        assert_eq!(
-            text,
-            "# Store the access key with: aws configure --profile developer\n[profile developer]\n\n\
-             [profile developer-ResourceCreatorRole]\nrole_arn = arn:aws:iam::123456789012:role/ResourceCreatorRole\n\
-             source_profile = developer\nmfa_serial = arn:aws:iam::123456789012:mfa/onboarded/developer\n"
-        );
     }
 }

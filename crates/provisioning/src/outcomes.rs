@@ -106,8 +106,8 @@ mod tests {
     use super::*;
     use crate::lifecycle::OffboardingOutcome;
     use crate::mfa::MfaView;
-    use crate::onboarding::{AccessKeyView, Named};
     use crate::secret::Secret;
+    use crate::views::{AccessKeyView, Named};
     use serde_json::Value;
 
     #[test]

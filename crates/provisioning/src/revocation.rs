@@ -12,9 +12,9 @@ use crate::error::{Error, Result};
 use crate::iam::Iam;
 use crate::names::{ROLES_TAG, grant_group_name, grant_policy_name, roles_in_tag, roles_tag_value};
 use crate::offboarding::{Removal, remove_trusted_principal};
-use crate::onboarding::Named;
 use crate::plan::Change;
 use crate::state::ObservedUser;
+use crate::views::Named;
 
 /// What revoking takes from the user itself; the trust policy is the role's, read under its own lock.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -6,11 +6,10 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::iam::{Iam, NewAccessKey};
-use crate::onboarding::{
-    AccessKeyView, KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, Named, record_key_shown,
-};
+use crate::key_handover::{KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, record_key_shown};
 use crate::state::AccessKey;
 use crate::status::{KeyStatus, managed_user};
+use crate::views::{AccessKeyView, Named};
 
 /// What must happen around the new key: IAM allows two keys per user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -65,6 +65,23 @@ pub struct ObservedGroup {
     pub attached_policies: Vec<String>,
 }
 
+/// The catalog roles and grant groups an onboarding plan compares against, read once.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedGrants {
+    pub roles: Vec<ObservedRole>,
+    pub groups: Vec<ObservedGroup>,
+}
+
+impl ObservedGrants {
+    pub fn role(&self, name: &str) -> Option<&ObservedRole> {
+        self.roles.iter().find(|role| role.name == name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&ObservedGroup> {
+        self.groups.iter().find(|group| group.name == name)
+    }
+}
+
 /// Everything the drift check reads, in bulk: GetAccountAuthorizationDetails, the credential report, the
 /// assigned virtual MFA devices, and the account's trust policy quota.
 #[derive(Debug, Clone, Default)]

@@ -10,13 +10,14 @@ use crate::config::{CatalogRole, Config, DriftSettings};
 use crate::desired::{UserSpec, desired_user, entitled_roles, granted_roles};
 use crate::drift::{Finding, check_user};
 use crate::error::{Error, Result};
+use crate::grants::observe_grants;
 use crate::iam::Iam;
 use crate::mfa::MfaView;
 use crate::names::{REQUESTED_AT_TAG, REQUESTED_BY_TAG};
-use crate::onboarding::{Named, ObservedGrants, observe_grants, plan_onboarding};
-use crate::plan::Change;
-use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedUser};
+use crate::plan::{Change, plan_onboarding};
+use crate::state::{AccountSnapshot, CredentialRow, KeyUsage, ObservedGrants, ObservedUser};
 use crate::timestamps::parse_timestamp;
+use crate::views::Named;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -34,7 +34,7 @@ impl Report {
             *by_severity.entry(finding.severity).or_insert(0) += 1;
         }
         Report {
-            checked_at: crate::onboarding::rfc3339(now),
+            checked_at: crate::timestamps::rfc3339(now),
             account_id: account.id.clone(),
             summary: Summary {
                 users: snapshot

@@ -238,7 +238,7 @@ pub(super) fn user_findings(
                     "younger than {} days",
                     settings.access_key_max_age_days
                 )),
-                json!(key.created.map(crate::onboarding::rfc3339)),
+                json!(key.created.map(crate::timestamps::rfc3339)),
                 key_repair(key.created),
             ));
         }
@@ -254,7 +254,7 @@ pub(super) fn user_findings(
                     "used within {} days",
                     settings.access_key_max_unused_days
                 )),
-                json!(key.last_used.map(crate::onboarding::rfc3339)),
+                json!(key.last_used.map(crate::timestamps::rfc3339)),
                 key_repair(key.created),
             ));
         }

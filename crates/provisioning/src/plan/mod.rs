@@ -7,8 +7,11 @@ use crate::policy::semantically_equal;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
 
 mod change;
+mod onboarding;
 
 pub use change::Change;
+pub(crate) use onboarding::role_for;
+pub use onboarding::{OnboardingPlan, plan_onboarding};
 
 /// Puts the changes of several plans in the order they can be applied (stable within a stage).
 pub fn in_apply_order(mut changes: Vec<Change>) -> Vec<Change> {
