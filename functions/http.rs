@@ -142,14 +142,15 @@ pub fn status_of(error: &Error) -> u16 {
     match error.code() {
         "unauthenticated" | "email_not_verified" => 401,
         "forbidden" => 403,
-        "user_not_found" => 404,
+        "user_not_found" | "access_key_not_found" => 404,
         "request_too_large" => 413,
         "user_exists_unmanaged"
         | "role_exists_unmanaged"
         | "username_case_mismatch"
         | "mfa_already_enabled"
         | "trust_policy_full"
-        | "too_many_keys" => 409,
+        | "too_many_keys"
+        | "access_key_active" => 409,
         "upstream_unavailable" => 503,
         "internal" => 500,
         _ => 400,

@@ -663,8 +663,10 @@ async fn live(stack: &mut Stack) {
     }
 
     // Two rotations: the first deactivates the onboarding key, the second deletes it.
+    let mut rotated = Value::Null;
     for _ in 0..2 {
-        let (status, rotated) = stack
+        let status;
+        (status, rotated) = stack
             .http(
                 "issue-key",
                 "POST /users/{username}/access-keys",
@@ -674,6 +676,24 @@ async fn live(stack: &mut Stack) {
             )
             .await;
         assert_eq!(status, 201, "{rotated}");
+    }
+    // The end of a rotation: the retired key deleted by the person; the active one refused.
+    let delete_key = "DELETE /users/{username}/access-keys/{access_key_id}";
+    for (key, expected) in [
+        (&rotated["previous_access_key"]["access_key_id"], 200),
+        (&rotated["access_key"]["access_key_id"], 409),
+    ] {
+        let key = key.as_str().expect("an access key id").to_string();
+        let (status, answer) = stack
+            .http_at(
+                "issue-key",
+                delete_key,
+                person(ALICE),
+                &[("username", ALICE), ("access_key_id", &key)],
+                Value::Null,
+            )
+            .await;
+        assert_eq!(status, expected, "{answer}");
     }
     // The key shown last is recorded, so a replay does not call it lost.
     let (status, replay) = stack

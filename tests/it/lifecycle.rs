@@ -732,6 +732,131 @@ async fn bad_events_change_nothing_and_are_reported() {
     assert_eq!(events[6].1["error"]["code"], "user_exists_unmanaged");
 }
 
+/// `DELETE /users/{username}/access-keys/{access_key_id}` as API Gateway delivers it.
+async fn delete_key_as(app: &App, claims: Value, username: &str, key_id: &str) -> Reply {
+    let mut event = http_event(claims, json!({}), Some(username));
+    event["body"] = Value::Null;
+    event["routeKey"] = json!("DELETE /users/{username}/access-keys/{access_key_id}");
+    event["pathParameters"]["access_key_id"] = json!(key_id);
+    reply(issue_key::handle(app, event).await)
+}
+
+fn key_statuses(
+    listed: &aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput,
+) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = listed
+        .access_key_metadata()
+        .iter()
+        .map(|k| {
+            (
+                k.access_key_id().unwrap().to_string(),
+                k.status().unwrap().as_str().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn deleting_the_inactive_key_ends_a_rotation_with_one_key() {
+    let moto = Moto::start_with_aws_managed_policies();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    let me = "dev@example.com";
+    let onboarded = onboard_as(&app, self_service(me), json!({})).await;
+    assert_eq!(onboarded.status, 201, "{}", onboarded.body);
+    let first = onboarded.body["access_key"]["access_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The active key is what the person signs in with: refused, and kept.
+    let refused = delete_key_as(&app, self_service(me), me, &first).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.error_code(), "access_key_active");
+    assert_eq!(refused.header("cache-control"), "no-store");
+
+    let rotated = issue_key_as(&app, self_service(me), me).await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let second = rotated.body["access_key"]["access_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Someone else, a key of another user, a made-up id, a malformed id, a body: refused, nothing deleted.
+    let other = onboard_as(&app, self_service("other@example.com"), json!({})).await;
+    let others_key = other.body["access_key"]["access_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let forbidden = delete_key_as(&app, self_service("other@example.com"), me, &first).await;
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+    assert_eq!(forbidden.error_code(), "forbidden");
+    let not_mine = delete_key_as(&app, self_service(me), me, &others_key).await;
+    assert_eq!(not_mine.status, 404, "{}", not_mine.body);
+    assert_eq!(not_mine.error_code(), "access_key_not_found");
+    let made_up = delete_key_as(&app, self_service(me), me, "AKIAIOSFODNN7EXAMPLE").await;
+    assert_eq!(made_up.error_code(), "access_key_not_found");
+    let malformed = delete_key_as(&app, self_service(me), me, "AKIA/../x").await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert_eq!(malformed.error_code(), "invalid_request");
+    let mut with_body = http_event(self_service(me), json!({"force": true}), Some(me));
+    with_body["pathParameters"]["access_key_id"] = json!(first);
+    let with_body = reply(issue_key::handle(&app, with_body).await);
+    assert_eq!(with_body.error_code(), "invalid_request");
+    let unknown_user = delete_key_as(&app, admin("lead@example.com"), "nobody", &first).await;
+    assert_eq!(unknown_user.error_code(), "user_not_found");
+    let listed = iam.list_access_keys().user_name(me).send().await.unwrap();
+    assert_eq!(key_statuses(&listed), {
+        let mut both = vec![
+            (first.clone(), "Inactive".to_string()),
+            (second.clone(), "Active".to_string()),
+        ];
+        both.sort();
+        both
+    });
+
+    // The retired key: deleted, and the user is left with exactly the new one.
+    let deleted = delete_key_as(&app, self_service(me), me, &first).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body["access_key_id"], first.as_str());
+    assert_eq!(deleted.body["outcome"], "deleted");
+    assert_eq!(deleted.body["user"]["name"], me);
+    let listed = iam.list_access_keys().user_name(me).send().await.unwrap();
+    assert_eq!(
+        key_statuses(&listed),
+        [(second.clone(), "Active".to_string())]
+    );
+
+    // The same request again (a client retrying after a lost answer) changes nothing: the key is not
+    // found, which that client takes as done.
+    let again = delete_key_as(&app, self_service(me), me, &first).await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(again.error_code(), "access_key_not_found");
+    let listed = iam.list_access_keys().user_name(me).send().await.unwrap();
+    assert_eq!(
+        key_statuses(&listed),
+        [(second.clone(), "Active".to_string())]
+    );
+
+    // An admin may delete a user's inactive key too.
+    let rotated = issue_key_as(&app, admin("lead@example.com"), me).await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let by_admin = delete_key_as(&app, admin("lead@example.com"), me, &second).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.body);
+    assert_eq!(
+        iam.list_access_keys()
+            .user_name(me)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .len(),
+        1
+    );
+}
+
 /// A catalog with a role people may ask for themselves and one only an admin grants.
 const TWO_ROLES: &str = r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
     {"name":"BreakGlass","managed_policy_arns":["arn:aws:iam::aws:policy/AdministratorAccess"]}]"#;
@@ -1008,6 +1133,14 @@ async fn the_sample_events_drive_the_functions() {
     assert_eq!(seen.status, 200, "{}", seen.body);
     let issued = reply(issue_key::handle(&app, sample("issue-key.json")).await);
     assert_eq!(issued.status, 201, "{}", issued.body);
+    let absent = reply(issue_key::handle(&app, sample("delete-access-key.json")).await);
+    assert_eq!(absent.status, 404, "{}", absent.body);
+    assert_eq!(absent.error_code(), "access_key_not_found");
+    let mut deletion = sample("delete-access-key.json");
+    deletion["pathParameters"]["access_key_id"] =
+        issued.body["previous_access_key"]["access_key_id"].clone();
+    let deleted = reply(issue_key::handle(&app, deletion).await);
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
     let revoked = to_json(offboard::invoke(&app, sample("revoke-role.json")).await);
     assert_eq!(revoked["statusCode"], 200, "{revoked}");
     let body: Value = serde_json::from_str(revoked["body"].as_str().unwrap()).unwrap();

@@ -31,6 +31,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/users/{username}/mfa", Function::EnrollMfa),
     ("GET", "/users/{username}", Function::Status),
     ("POST", "/users/{username}/access-keys", Function::IssueKey),
+    (
+        "DELETE",
+        "/users/{username}/access-keys/{access_key_id}",
+        Function::IssueKey,
+    ),
     ("DELETE", "/users/{username}", Function::Offboard),
     (
         "DELETE",

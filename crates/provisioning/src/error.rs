@@ -56,6 +56,15 @@ pub enum Error {
         "user {0:?} already has two active access keys; an administrator must deactivate one before another can be issued"
     )]
     TooManyKeys(String),
+    /// `DELETE /users/{u}/access-keys/{id}` names the key the user signs in with: deleting it would lock
+    /// them out, so only an inactive key (one a rotation retired) is deleted.
+    #[error(
+        "access key {key} of {user:?} is active; only an inactive key is deleted (rotate first: POST /users/{user}/access-keys)"
+    )]
+    AccessKeyActive { user: String, key: String },
+    /// The user holds no key of that id: never theirs, or already deleted.
+    #[error("user {user:?} has no access key {key}")]
+    AccessKeyNotFound { user: String, key: String },
     /// `CreateAccessKey` took effect but its answer, the only copy of the secret, was lost on the way.
     #[error(
         "an access key was created for {0:?} but IAM's answer holding its secret was lost; \
@@ -93,6 +102,8 @@ impl Error {
             Error::InvalidMfaCodes => "invalid_mfa_codes",
             Error::TrustPolicyFull { .. } => "trust_policy_full",
             Error::TooManyKeys(_) => "too_many_keys",
+            Error::AccessKeyActive { .. } => "access_key_active",
+            Error::AccessKeyNotFound { .. } => "access_key_not_found",
             Error::DeadlineExceeded
             | Error::KeySecretLost(_)
             | Error::Aws {

@@ -1,5 +1,6 @@
 //! `rotate_key` (the issue-key function): a new access key, AWS's rotation practice. The decision
-//! (`plan_rotation`) is pure.
+//! (`plan_rotation`) is pure. `delete_inactive_key`: the end of a rotation, the retired key deleted once
+//! the person has switched to the new one (`check_key_deletion` decides, also pure).
 
 use serde::Serialize;
 
@@ -121,9 +122,99 @@ fn new_key_view(key: &NewAccessKey, usable: Option<bool>) -> AccessKeyView {
     }
 }
 
+/// IAM's access key ids: letters and digits, 16 to 128 of them (`AKIA…`, `ASIA…`).
+pub fn is_valid_access_key_id(id: &str) -> bool {
+    (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// May `key_id` be deleted from a user holding `keys`? Only an inactive key of that user: the active one
+/// is what the person signs in with, and an id the user does not hold (someone else's key, or one already
+/// deleted) is not found, whoever holds it.
+pub fn check_key_deletion(keys: &[AccessKey], username: &str, key_id: &str) -> Result<()> {
+    match keys.iter().find(|key| key.id == key_id) {
+        None => Err(Error::AccessKeyNotFound {
+            user: username.to_string(),
+            key: key_id.to_string(),
+        }),
+        Some(key) if key.active => Err(Error::AccessKeyActive {
+            user: username.to_string(),
+            key: key_id.to_string(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyDeletion {
+    pub user: Named,
+    pub access_key_id: String,
+    /// Always `deleted`: a repeated request finds the key gone and is `access_key_not_found`, which a
+    /// client retrying its own DELETE takes as done.
+    pub outcome: &'static str,
+}
+
+/// Deletes an inactive access key of a managed user. Idempotent in effect: a second request changes
+/// nothing (and answers `access_key_not_found`); a key deleted by someone else between the listing and
+/// the deletion counts as deleted.
+pub async fn delete_inactive_key(
+    iam: &Iam,
+    config: &Config,
+    username: &str,
+    key_id: &str,
+) -> Result<KeyDeletion> {
+    if !is_valid_access_key_id(key_id) {
+        return Err(Error::InvalidRequest(format!(
+            "{key_id:?} is not an access key id (16 to 128 letters and digits)"
+        )));
+    }
+    let user = managed_user(iam, config, username).await?;
+    let keys = iam.access_keys(username).await?;
+    check_key_deletion(&keys, username, key_id)?;
+    iam.delete_access_key(username, key_id).await?;
+    Ok(KeyDeletion {
+        user: Named {
+            name: user.name,
+            arn: user.arn,
+        },
+        access_key_id: key_id.to_string(),
+        outcome: "deleted",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_inactive_key_of_the_user_is_deleted() {
+        let keys = [
+            key("AKIAACTIVE0000000001", true, "2026-06-01T00:00:00Z"),
+            key("AKIAINACTIVE00000002", false, "2026-01-01T00:00:00Z"),
+        ];
+        let code = |id: &str| check_key_deletion(&keys, "dev", id).map_err(|error| error.code());
+        assert_eq!(code("AKIAINACTIVE00000002"), Ok(()));
+        assert_eq!(code("AKIAACTIVE0000000001"), Err("access_key_active"));
+        assert_eq!(code("AKIAOTHERUSER0000003"), Err("access_key_not_found"));
+        assert_eq!(
+            check_key_deletion(&[], "dev", "AKIAINACTIVE00000002").map_err(|e| e.code()),
+            Err("access_key_not_found")
+        );
+    }
+
+    #[test]
+    fn access_key_ids_are_letters_and_digits() {
+        assert!(is_valid_access_key_id("AKIAIOSFODNN7EXAMPLE"));
+        for bad in [
+            "",
+            "AKIA",
+            "AKIAIOSFODNN7EXAMPL/",
+            "../../users/x00000000",
+            "AKIAIOSFODNN7EXAMPLE%00",
+        ] {
+            assert!(!is_valid_access_key_id(bad), "{bad}");
+        }
+        assert!(!is_valid_access_key_id(&"A".repeat(129)));
+    }
 
     fn key(id: &str, active: bool, created: &str) -> AccessKey {
         AccessKey {
