@@ -12,13 +12,15 @@ use serde_json::{Value, json};
 
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
-use crate::desired::{DesiredRole, desired_role, entitled_roles, grant, kept_trust_principals};
+use crate::desired::{
+    DesiredRole, Grant, desired_role, entitled_roles, grant, kept_trust_principals,
+};
 use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
 use crate::policy::{
     canonical, policy_size, semantically_equal, statements, string_list, trusted_aws_principals,
 };
-use crate::state::{AccountSnapshot, ObservedRole, ObservedUser};
+use crate::state::{AccountSnapshot, ObservedGroup, ObservedRole, ObservedUser};
 use crate::trust::mfa_loopholes;
 
 /// Every rule id, stable: alarms and dashboards are built on them.
@@ -191,7 +193,8 @@ const ROLE_POLICY_DRIFT: Rule = Rule {
     severity: Severity::High,
 };
 
-/// What every rule reads: the account as observed, the configuration, and the clock.
+/// What every rule reads, about users, grant groups and roles alike: the account as observed, the
+/// configuration, and the clock.
 #[derive(Clone, Copy)]
 struct Context<'a> {
     snapshot: &'a AccountSnapshot,
@@ -237,58 +240,18 @@ pub fn check(
     let mut desired_roles = BTreeMap::new();
     for role in &config.catalog {
         let desired = desired_role(role, config, account, &holders(role));
-        match snapshot
-            .roles
-            .iter()
-            .find(|observed| observed.name == role.name)
-        {
-            None => findings.push(ROLE_MISSING.finding(
-                &desired.arn,
-                format!("catalog role {} does not exist", role.name),
-                json!(role.name),
-                Value::Null,
-                // A role that does not exist is nobody's: the plan creates it.
-                plan_role(&desired, None).unwrap_or_default(),
-            )),
-            Some(observed) => match plan_role(&desired, Some(observed)) {
-                // Someone else's role: reported, and neither judged nor repaired. It is left out of
-                // `desired_roles` too, so that no user's grant repair edits its trust policy.
-                Err(_) => {
-                    findings.push(ROLE_UNOWNED.finding(
-                        &desired.arn,
-                        format!(
-                            "catalog role {} exists but is not tagged {MANAGED_TAG}=true: the stack did not create it and does not change it; \"adopt\": true in its catalog entry takes it over",
-                            role.name
-                        ),
-                        json!({MANAGED_TAG: "true"}),
-                        json!(observed.tags),
-                        Vec::new(),
-                    ));
-                    continue;
-                }
-                Ok(plan) => {
-                    findings.extend(ownership_and_boundary_findings(&desired, observed, &plan));
-                    findings.extend(role_findings(
-                        &desired,
-                        observed,
-                        config,
-                        account,
-                        snapshot.trust_policy_size_quota,
-                    ));
-                }
-            },
+        match catalog_role_findings(&context, role, &desired) {
+            RoleVerdict::Ours(role_findings) => {
+                findings.extend(role_findings);
+                desired_roles.insert(role.name.as_str(), desired);
+            }
+            // Left out of `desired_roles`, so that no user's grant repair edits its trust policy.
+            RoleVerdict::NotOurs(finding) => findings.push(*finding),
         }
-        desired_roles.insert(role.name.as_str(), desired);
     }
     if config.grant_mode == GrantMode::Group {
         for role in &config.catalog {
-            findings.extend(group_findings(
-                role,
-                snapshot,
-                config,
-                account,
-                !holders(role).is_empty(),
-            ));
+            findings.extend(group_findings(&context, role, !holders(role).is_empty()));
         }
     }
     for user in &managed {
@@ -356,7 +319,7 @@ use groups::group_findings;
 use principals::{allowed_principals, is_unique_id, join, limited_to_managed_path};
 pub use repair::run;
 pub use report::{Report, Summary};
-use roles::{ownership_and_boundary_findings, role_findings};
+use roles::{RoleVerdict, catalog_role_findings};
 use users::user_findings;
 
 #[cfg(test)]

@@ -2,10 +2,58 @@
 
 use super::*;
 
+/// What the rules make of one catalog role.
+pub(super) enum RoleVerdict {
+    /// Ours (or missing, which the plan creates): its findings, with their repairs.
+    Ours(Vec<Finding>),
+    /// Someone else's role: reported, and neither judged nor repaired.
+    NotOurs(Box<Finding>),
+}
+
+/// The findings about one catalog role, whose desired state is `desired`.
+pub(super) fn catalog_role_findings(
+    context: &Context,
+    role: &CatalogRole,
+    desired: &DesiredRole,
+) -> RoleVerdict {
+    let observed = context
+        .snapshot
+        .roles
+        .iter()
+        .find(|observed| observed.name == role.name);
+    let Some(observed) = observed else {
+        return RoleVerdict::Ours(vec![ROLE_MISSING.finding(
+            &desired.arn,
+            format!("catalog role {} does not exist", role.name),
+            json!(role.name),
+            Value::Null,
+            // A role that does not exist is nobody's: the plan creates it.
+            plan_role(desired, None).unwrap_or_default(),
+        )]);
+    };
+    match plan_role(desired, Some(observed)) {
+        Err(_) => RoleVerdict::NotOurs(Box::new(ROLE_UNOWNED.finding(
+            &desired.arn,
+            format!(
+                "catalog role {} exists but is not tagged {MANAGED_TAG}=true: the stack did not create it and does not change it; \"adopt\": true in its catalog entry takes it over",
+                role.name
+            ),
+            json!({MANAGED_TAG: "true"}),
+            json!(observed.tags),
+            Vec::new(),
+        ))),
+        Ok(plan) => {
+            let mut findings = ownership_and_boundary_findings(desired, observed, &plan);
+            findings.extend(role_findings(context, desired, observed));
+            RoleVerdict::Ours(findings)
+        }
+    }
+}
+
 /// The parts of a role's plan that are findings of their own: adopting it (a role of that name that was
 /// not tagged, whose catalog entry says `adopt`), and its permissions boundary. Their repairs are the
 /// plan's own changes, so onboarding and the drift check cannot disagree about them.
-pub(super) fn ownership_and_boundary_findings(
+fn ownership_and_boundary_findings(
     desired: &DesiredRole,
     observed: &ObservedRole,
     plan: &[Change],
@@ -39,25 +87,41 @@ pub(super) fn ownership_and_boundary_findings(
     findings
 }
 
-pub(super) fn role_findings(
+/// The trust policy and permission policy rules of a role that is ours.
+fn role_findings(
+    context: &Context,
     desired: &DesiredRole,
     observed: &ObservedRole,
-    config: &Config,
-    account: &Account,
-    quota: usize,
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let trust = &observed.trust_policy;
-    let repair_trust = || {
-        vec![Change::UpdateTrustPolicy {
-            role: desired.name.clone(),
-            trust_policy: desired.trust_policy.clone(),
-        }]
-    };
+    let principals = allowed_principals(&observed.trust_policy);
+    let mut findings: Vec<Finding> = [
+        trust_mfa(desired, observed),
+        trust_orphans(desired, &principals),
+        trust_principals(context, desired, observed, &principals),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // Only a difference none of the rules above explains.
+    if findings.is_empty() {
+        findings.extend(trust_drift(context, desired, observed, &principals));
+    }
+    findings.extend(trust_near_quota(context, desired, observed));
+    findings.extend(role_policy_drift(desired, observed));
+    findings
+}
 
-    let loopholes = mfa_loopholes(trust);
-    if !loopholes.is_empty() {
-        findings.push(TRUST_MFA.finding(
+fn repair_trust(desired: &DesiredRole) -> Vec<Change> {
+    vec![Change::UpdateTrustPolicy {
+        role: desired.name.clone(),
+        trust_policy: desired.trust_policy.clone(),
+    }]
+}
+
+fn trust_mfa(desired: &DesiredRole, observed: &ObservedRole) -> Option<Finding> {
+    let loopholes = mfa_loopholes(&observed.trust_policy);
+    (!loopholes.is_empty()).then(|| {
+        TRUST_MFA.finding(
             &desired.arn,
             format!(
                 "{} can be assumed without MFA through {}",
@@ -65,15 +129,16 @@ pub(super) fn role_findings(
                 loopholes.join(", ")
             ),
             desired.trust_policy.clone(),
-            trust.clone(),
-            repair_trust(),
-        ));
-    }
+            observed.trust_policy.clone(),
+            repair_trust(desired),
+        )
+    })
+}
 
-    let principals = allowed_principals(trust);
+fn trust_orphans(desired: &DesiredRole, principals: &[String]) -> Option<Finding> {
     let orphaned: Vec<&String> = principals.iter().filter(|p| is_unique_id(p)).collect();
-    if !orphaned.is_empty() {
-        findings.push(TRUST_ORPHANS.finding(
+    (!orphaned.is_empty()).then(|| {
+        TRUST_ORPHANS.finding(
             &desired.arn,
             format!(
                 "{} trusts bare unique ids left by deleted principals: {}",
@@ -82,53 +147,76 @@ pub(super) fn role_findings(
             ),
             json!([]),
             json!(orphaned),
-            repair_trust(),
-        ));
-    }
+            repair_trust(desired),
+        )
+    })
+}
 
-    let expected_principals: BTreeSet<String> = allowed_principals(&desired.trust_policy)
+fn expected_principals(desired: &DesiredRole) -> BTreeSet<String> {
+    allowed_principals(&desired.trust_policy)
         .into_iter()
-        .collect();
+        .collect()
+}
+
+fn trust_principals(
+    context: &Context,
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+    principals: &[String],
+) -> Option<Finding> {
+    let Context {
+        config, account, ..
+    } = *context;
+    let expected = expected_principals(desired);
     let mut extra: Vec<String> = principals
         .iter()
-        .filter(|p| !is_unique_id(p) && !expected_principals.contains(*p) && **p != account.id)
+        .filter(|p| !is_unique_id(p) && !expected.contains(*p) && **p != account.id)
         .cloned()
         .collect();
-    if config.trust_mode == TrustMode::Account && !limited_to_managed_path(trust, config, account) {
+    if config.trust_mode == TrustMode::Account
+        && !limited_to_managed_path(&observed.trust_policy, config, account)
+    {
         extra.push(format!(
             "every principal of account {} (no aws:PrincipalArn limit to {})",
             account.id, config.user_path
         ));
     }
-    if !extra.is_empty() {
-        findings.push(TRUST_PRINCIPALS.finding(
+    (!extra.is_empty()).then(|| {
+        TRUST_PRINCIPALS.finding(
             &desired.arn,
             format!(
                 "{} trusts more than the managed users: {}",
                 desired.name,
                 extra.join(", ")
             ),
-            json!(expected_principals),
+            json!(expected),
             json!(principals),
-            repair_trust(),
-        ));
-    }
+            repair_trust(desired),
+        )
+    })
+}
 
-    // What is left: a difference that is neither a loophole nor an extra principal, e.g. a missing
-    // MFA age limit. Principals of granted users that are missing are reported on those users.
-    let missing_holders_only = {
-        let kept: Vec<String> = principals
-            .iter()
-            .filter(|p| expected_principals.contains(*p))
-            .cloned()
-            .collect();
-        semantically_equal(trust, &crate::policy::trust_policy(config, account, &kept))
-    };
-    if findings.is_empty()
-        && !semantically_equal(trust, &desired.trust_policy)
-        && !missing_holders_only
-    {
-        findings.push(TRUST_DRIFT.finding(
+/// A difference that is neither a loophole nor an extra principal, e.g. a missing MFA age limit.
+/// Principals of granted users that are missing are reported on those users.
+fn trust_drift(
+    context: &Context,
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+    principals: &[String],
+) -> Option<Finding> {
+    let trust = &observed.trust_policy;
+    let expected = expected_principals(desired);
+    let kept: Vec<String> = principals
+        .iter()
+        .filter(|p| expected.contains(*p))
+        .cloned()
+        .collect();
+    let missing_holders_only = semantically_equal(
+        trust,
+        &crate::policy::trust_policy(context.config, context.account, &kept),
+    );
+    (!semantically_equal(trust, &desired.trust_policy) && !missing_holders_only).then(|| {
+        TRUST_DRIFT.finding(
             &desired.arn,
             format!(
                 "the trust policy of {} differs from the desired one",
@@ -136,21 +224,44 @@ pub(super) fn role_findings(
             ),
             desired.trust_policy.clone(),
             trust.clone(),
-            repair_trust(),
-        ));
-    }
+            repair_trust(desired),
+        )
+    })
+}
 
-    let size = policy_size(trust);
-    if size.saturating_mul(10) > quota.saturating_mul(9) {
-        findings.push(TRUST_NEAR_QUOTA.finding(
+fn trust_near_quota(
+    context: &Context,
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+) -> Option<Finding> {
+    let quota = context.snapshot.trust_policy_size_quota;
+    let size = policy_size(&observed.trust_policy);
+    (size.saturating_mul(10) > quota.saturating_mul(9)).then(|| {
+        TRUST_NEAR_QUOTA.finding(
             &desired.arn,
             format!("the trust policy of {} uses {size} of {quota} characters; use TRUST_MODE=account or raise the quota", desired.name),
             json!(quota * 9 / 10),
             json!(size),
             Vec::new(),
-        ));
-    }
+        )
+    })
+}
 
+fn role_policy_drift(desired: &DesiredRole, observed: &ObservedRole) -> Option<Finding> {
+    let repair = role_policy_repair(desired, observed);
+    (!repair.is_empty()).then(|| {
+        ROLE_POLICY_DRIFT.finding(
+            &desired.arn,
+            format!("the permission policies of {} differ from the catalog", desired.name),
+            json!({"managed_policy_arns": desired.managed_policy_arns, "inline_policies": desired.inline_policy.as_ref().map(|d| json!({ROLE_INLINE_POLICY_NAME: canonical(d)}))}),
+            json!({"managed_policy_arns": observed.attached_policies, "inline_policies": observed.inline_policies.iter().map(|(n, d)| (n.clone(), canonical(d))).collect::<BTreeMap<_, _>>()}),
+            repair,
+        )
+    })
+}
+
+/// The changes that make a role's attached and inline policies the catalog's.
+fn role_policy_repair(desired: &DesiredRole, observed: &ObservedRole) -> Vec<Change> {
     let mut repair = Vec::new();
     let attached: BTreeSet<&String> = observed.attached_policies.iter().collect();
     let wanted: BTreeSet<&String> = desired.managed_policy_arns.iter().collect();
@@ -195,14 +306,5 @@ pub(super) fn role_findings(
             document: document.clone(),
         });
     }
-    if !repair.is_empty() {
-        findings.push(ROLE_POLICY_DRIFT.finding(
-            &desired.arn,
-            format!("the permission policies of {} differ from the catalog", desired.name),
-            json!({"managed_policy_arns": desired.managed_policy_arns, "inline_policies": desired.inline_policy.as_ref().map(|d| json!({ROLE_INLINE_POLICY_NAME: canonical(d)}))}),
-            json!({"managed_policy_arns": observed.attached_policies, "inline_policies": observed.inline_policies.iter().map(|(n, d)| (n.clone(), canonical(d))).collect::<BTreeMap<_, _>>()}),
-            repair,
-        ));
-    }
-    findings
+    repair
 }

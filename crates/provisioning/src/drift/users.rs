@@ -1,75 +1,116 @@
 //! The rules about managed users: grants, extra permissions, console access, MFA, keys, boundary.
 
 use super::*;
+use crate::state::CredentialRow;
 
-/// One user's findings. Long, but one pass over one user's grants, keys and MFA, in the order the rules
-/// are listed; the parts share the user's own reads.
+/// One user's findings, in the order the rules are listed.
 pub(super) fn user_findings(
     context: &Context,
     user: &ObservedUser,
     granted: &[&CatalogRole],
     desired_roles: &BTreeMap<&str, DesiredRole>,
 ) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = granted
+        .iter()
+        .filter_map(|role| grant_missing(context, user, role, desired_roles))
+        .collect();
+    findings.extend(extra_permissions(context, user, granted));
+    findings.extend(boundary_drift(context, user));
+    // The rules below read the credential report, which may not list a user created since it was made.
+    let Some(row) = context.snapshot.credentials.get(&user.name) else {
+        return findings;
+    };
+    findings.extend(console_access(user, row));
+    findings.extend(mfa_missing(context, user, row));
+    findings.extend(mfa_not_totp(context, user, row));
+    findings.extend(key_findings(context, user, row));
+    findings.extend(too_many_keys(user, row));
+    findings
+}
+
+/// A granted role whose grant (group membership or inline policy, and in `users` mode the role's trust
+/// in the user) is missing or altered.
+fn grant_missing(
+    context: &Context,
+    user: &ObservedUser,
+    role: &CatalogRole,
+    desired_roles: &BTreeMap<&str, DesiredRole>,
+) -> Option<Finding> {
     let Context {
         snapshot,
         config,
-        settings,
         account,
-        now,
+        ..
     } = *context;
-    let mut findings = Vec::new();
     let name = &user.name;
-    let arn = &user.arn;
-
-    for role in granted {
-        let grant = grant(role, config, account);
-        let mut repair = Vec::new();
-        match &grant.group {
-            Some(group) if !user.groups.contains(group) => {
-                repair.push(Change::AddUserToGroup {
-                    user: name.clone(),
-                    group: group.clone(),
-                });
-            }
-            None if !user
-                .inline_policies
-                .get(&grant.policy_name)
-                .is_some_and(|d| semantically_equal(d, &grant.document)) =>
-            {
-                repair.push(Change::PutUserPolicy {
-                    user: name.clone(),
-                    policy_name: grant.policy_name.clone(),
-                    document: grant.document.clone(),
-                });
-            }
-            _ => {}
+    let grant = grant(role, config, account);
+    let mut repair = Vec::new();
+    match &grant.group {
+        Some(group) if !user.groups.contains(group) => {
+            repair.push(Change::AddUserToGroup {
+                user: name.clone(),
+                group: group.clone(),
+            });
         }
-        if config.trust_mode == TrustMode::Users {
-            let user_arn = account.user_arn(&config.user_path, name);
-            let trusted = snapshot
-                .roles
-                .iter()
-                .find(|r| r.name == role.name)
-                .is_some_and(|r| allowed_principals(&r.trust_policy).contains(&user_arn));
-            // No desired role for a catalog role that is not ours: its trust policy is not repaired.
-            if let (false, Some(desired)) = (trusted, desired_roles.get(role.name.as_str())) {
-                repair.push(Change::UpdateTrustPolicy {
-                    role: role.name.clone(),
-                    trust_policy: desired.trust_policy.clone(),
-                });
-            }
+        None if !user
+            .inline_policies
+            .get(&grant.policy_name)
+            .is_some_and(|d| semantically_equal(d, &grant.document)) =>
+        {
+            repair.push(Change::PutUserPolicy {
+                user: name.clone(),
+                policy_name: grant.policy_name.clone(),
+                document: grant.document.clone(),
+            });
         }
-        if !repair.is_empty() {
-            findings.push(GRANT_MISSING.finding(
-                arn,
-                format!("{name} was granted {} but the grant is missing or altered", role.name),
-                json!({"role": role.name, "policy": grant.policy_name, "group": grant.group}),
-                json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>()}),
-                repair,
-            ));
+        _ => {}
+    }
+    if config.trust_mode == TrustMode::Users {
+        let user_arn = account.user_arn(&config.user_path, name);
+        let trusted = snapshot
+            .roles
+            .iter()
+            .find(|r| r.name == role.name)
+            .is_some_and(|r| allowed_principals(&r.trust_policy).contains(&user_arn));
+        // No desired role for a catalog role that is not ours: its trust policy is not repaired.
+        if let (false, Some(desired)) = (trusted, desired_roles.get(role.name.as_str())) {
+            repair.push(Change::UpdateTrustPolicy {
+                role: role.name.clone(),
+                trust_policy: desired.trust_policy.clone(),
+            });
         }
     }
+    (!repair.is_empty()).then(|| {
+        GRANT_MISSING.finding(
+            &user.arn,
+            format!("{name} was granted {} but the grant is missing or altered", role.name),
+            json!({"role": role.name, "policy": grant.policy_name, "group": grant.group}),
+            json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>()}),
+            repair,
+        )
+    })
+}
 
+/// What a user's permissions beyond its grants are made of: what the stack removes, and the memberships
+/// of groups it does not manage, which only a person may judge.
+#[derive(Default)]
+struct Extras {
+    described: Vec<String>,
+    repair: Vec<Change>,
+    foreign_groups: Vec<String>,
+}
+
+/// Permissions beyond the grants: attached or other inline policies and other grant groups (repaired),
+/// and groups the stack does not manage (reported).
+fn extra_permissions(
+    context: &Context,
+    user: &ObservedUser,
+    granted: &[&CatalogRole],
+) -> Vec<Finding> {
+    let Context {
+        config, account, ..
+    } = *context;
+    let name = &user.name;
     let allowed_groups: BTreeSet<String> = granted
         .iter()
         .filter_map(|role| grant(role, config, account).group)
@@ -81,11 +122,50 @@ pub(super) fn user_findings(
             .collect(),
         GrantMode::Group => BTreeSet::new(),
     };
-    let mut extras = Vec::new();
-    let mut repair = Vec::new();
+    let extras = extras(context, user, &allowed_groups, &allowed_inline);
+    let expected = json!({"groups": allowed_groups, "inline_policies": allowed_inline, "managed_policy_arns": []});
+    let actual = json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>(), "managed_policy_arns": user.attached_policies});
+    let mut findings = Vec::new();
+    if !extras.described.is_empty() {
+        findings.push(EXTRA_PERMISSIONS.finding(
+            &user.arn,
+            format!(
+                "{name} has permissions beyond its grants: {}",
+                extras.described.join(", ")
+            ),
+            expected.clone(),
+            actual.clone(),
+            extras.repair,
+        ));
+    }
+    if !extras.foreign_groups.is_empty() {
+        findings.push(EXTRA_PERMISSIONS.finding(
+            &user.arn,
+            format!(
+                "{name} is a member of groups the stack does not manage: {} (remove by hand after checking that none of them holds a Deny)",
+                extras.foreign_groups.join(", ")
+            ),
+            expected,
+            actual,
+            Vec::new(),
+        ));
+    }
+    findings
+}
+
+fn extras(
+    context: &Context,
+    user: &ObservedUser,
+    allowed_groups: &BTreeSet<String>,
+    allowed_inline: &BTreeSet<String>,
+) -> Extras {
+    let name = &user.name;
+    let mut extras = Extras::default();
     for policy_arn in &user.attached_policies {
-        extras.push(format!("attached policy {policy_arn}"));
-        repair.push(Change::DetachUserPolicy {
+        extras
+            .described
+            .push(format!("attached policy {policy_arn}"));
+        extras.repair.push(Change::DetachUserPolicy {
             user: name.clone(),
             policy_arn: policy_arn.clone(),
         });
@@ -95,8 +175,10 @@ pub(super) fn user_findings(
         .keys()
         .filter(|n| !allowed_inline.contains(*n))
     {
-        extras.push(format!("inline policy {policy_name}"));
-        repair.push(Change::DeleteUserPolicy {
+        extras
+            .described
+            .push(format!("inline policy {policy_name}"));
+        extras.repair.push(Change::DeleteUserPolicy {
             user: name.clone(),
             policy_name: policy_name.clone(),
         });
@@ -104,110 +186,99 @@ pub(super) fn user_findings(
     // The grant groups of the whole catalog are ours to change; any other group is not (DESIGN: never
     // touch what the project does not manage), and leaving it could lift a Deny it holds, such as a
     // quarantine an administrator put the person in. Such a membership is reported for a person to judge.
-    let grant_groups: BTreeSet<String> = config
+    let grant_groups: BTreeSet<String> = context
+        .config
         .catalog
         .iter()
-        .filter_map(|role| grant(role, config, account).group)
+        .filter_map(|role| grant(role, context.config, context.account).group)
         .collect();
-    let mut foreign_groups = Vec::new();
     for group in user.groups.iter().filter(|g| !allowed_groups.contains(*g)) {
         if grant_groups.contains(group) {
-            extras.push(format!("group {group}"));
-            repair.push(Change::RemoveUserFromGroup {
+            extras.described.push(format!("group {group}"));
+            extras.repair.push(Change::RemoveUserFromGroup {
                 user: name.clone(),
                 group: group.clone(),
             });
         } else {
-            foreign_groups.push(group.clone());
+            extras.foreign_groups.push(group.clone());
         }
     }
-    let expected = json!({"groups": allowed_groups, "inline_policies": allowed_inline, "managed_policy_arns": []});
-    let actual = json!({"groups": user.groups, "inline_policies": user.inline_policies.keys().collect::<Vec<_>>(), "managed_policy_arns": user.attached_policies});
-    if !extras.is_empty() {
-        findings.push(EXTRA_PERMISSIONS.finding(
-            arn,
-            format!(
-                "{name} has permissions beyond its grants: {}",
-                extras.join(", ")
-            ),
-            expected.clone(),
-            actual.clone(),
-            repair,
-        ));
-    }
-    if !foreign_groups.is_empty() {
-        findings.push(EXTRA_PERMISSIONS.finding(
-            arn,
-            format!(
-                "{name} is a member of groups the stack does not manage: {} (remove by hand after checking that none of them holds a Deny)",
-                foreign_groups.join(", ")
-            ),
-            expected,
-            actual,
-            Vec::new(),
-        ));
-    }
+    extras
+}
 
-    if let Some(boundary) = &config.permissions_boundary_arn
-        && user.permissions_boundary.as_ref() != Some(boundary)
-    {
-        findings.push(BOUNDARY_DRIFT.finding(
-            arn,
-            format!("{name} does not have the configured permissions boundary"),
+fn boundary_drift(context: &Context, user: &ObservedUser) -> Option<Finding> {
+    let boundary = context.config.permissions_boundary_arn.as_ref()?;
+    (user.permissions_boundary.as_ref() != Some(boundary)).then(|| {
+        BOUNDARY_DRIFT.finding(
+            &user.arn,
+            format!(
+                "{} does not have the configured permissions boundary",
+                user.name
+            ),
             json!(boundary),
             json!(user.permissions_boundary),
             vec![Change::SetUserBoundary {
-                user: name.clone(),
+                user: user.name.clone(),
                 policy_arn: boundary.clone(),
             }],
-        ));
-    }
+        )
+    })
+}
 
-    let Some(row) = snapshot.credentials.get(name) else {
-        return findings;
-    };
-    if row.password_enabled {
-        findings.push(CONSOLE_ACCESS.finding(
-            arn,
-            format!("{name} has a console password; managed users work through the CLI and assumed roles only"),
+fn console_access(user: &ObservedUser, row: &CredentialRow) -> Option<Finding> {
+    row.password_enabled.then(|| {
+        CONSOLE_ACCESS.finding(
+            &user.arn,
+            format!("{} has a console password; managed users work through the CLI and assumed roles only", user.name),
             json!(false),
             json!(true),
-            vec![Change::DeleteLoginProfile { user: name.clone() }],
-        ));
-    }
+            vec![Change::DeleteLoginProfile { user: user.name.clone() }],
+        )
+    })
+}
+
+fn mfa_missing(context: &Context, user: &ObservedUser, row: &CredentialRow) -> Option<Finding> {
+    let settings = context.settings;
     let grace = DAY * u32::try_from(settings.mfa_grace_days).unwrap_or(u32::MAX);
-    if !row.mfa_active
-        && row
-            .created
-            .is_some_and(|created| older_than(created, grace, now))
-    {
-        findings.push(MFA_MISSING.finding(
-            arn,
+    let overdue = row
+        .created
+        .is_some_and(|created| older_than(created, grace, context.now));
+    (!row.mfa_active && overdue).then(|| {
+        MFA_MISSING.finding(
+            &user.arn,
             format!(
-                "{name} has no MFA device {} days after creation: it cannot assume any role",
-                settings.mfa_grace_days
+                "{} has no MFA device {} days after creation: it cannot assume any role",
+                user.name, settings.mfa_grace_days
             ),
             json!("an enabled virtual MFA device"),
             json!("none"),
             Vec::new(),
-        ));
-    }
-    let other_serials = snapshot.other_mfa_serials.get(name);
-    if row.mfa_active
-        && !snapshot.users_with_virtual_mfa.contains(name)
-        && other_serials.is_some_and(|serials| {
-            !serials.is_empty() && serials.iter().all(|s| s.contains(":u2f/"))
-        })
-    {
-        findings.push(MFA_NOT_TOTP.finding(
-            arn,
-            format!("{name} has only FIDO security keys, which sts:AssumeRole cannot use; enrol a virtual MFA device"),
-            json!("a virtual (TOTP) MFA device"),
-            json!(other_serials),
-            Vec::new(),
-        ));
-    }
+        )
+    })
+}
 
+fn mfa_not_totp(context: &Context, user: &ObservedUser, row: &CredentialRow) -> Option<Finding> {
+    let snapshot = context.snapshot;
+    let other_serials = snapshot.other_mfa_serials.get(&user.name);
+    let only_fido = other_serials
+        .is_some_and(|serials| !serials.is_empty() && serials.iter().all(|s| s.contains(":u2f/")));
+    (row.mfa_active && !snapshot.users_with_virtual_mfa.contains(&user.name) && only_fido).then(
+        || {
+            MFA_NOT_TOTP.finding(
+                &user.arn,
+                format!("{} has only FIDO security keys, which sts:AssumeRole cannot use; enrol a virtual MFA device", user.name),
+                json!("a virtual (TOTP) MFA device"),
+                json!(other_serials),
+                Vec::new(),
+            )
+        },
+    )
+}
+
+/// Age and use of each active access key.
+fn key_findings(context: &Context, user: &ObservedUser, row: &CredentialRow) -> Vec<Finding> {
+    let Context { settings, now, .. } = *context;
+    let name = &user.name;
     let max_age = DAY * u32::try_from(settings.access_key_max_age_days).unwrap_or(u32::MAX);
     let max_unused = DAY * u32::try_from(settings.access_key_max_unused_days).unwrap_or(u32::MAX);
     let key_repair = |created: Option<SystemTime>| match (settings.remediate_keys, created) {
@@ -217,6 +288,7 @@ pub(super) fn user_findings(
         }],
         _ => Vec::new(),
     };
+    let mut findings = Vec::new();
     for (position, key) in row
         .access_keys
         .iter()
@@ -229,7 +301,7 @@ pub(super) fn user_findings(
             .is_some_and(|created| older_than(created, max_age, now))
         {
             findings.push(KEY_TOO_OLD.finding(
-                arn,
+                &user.arn,
                 format!(
                     "{label} is older than {} days: rotate it with issue-key",
                     settings.access_key_max_age_days
@@ -245,7 +317,7 @@ pub(super) fn user_findings(
         let last_activity = key.last_used.or(key.created);
         if last_activity.is_some_and(|at| older_than(at, max_unused, now)) {
             findings.push(KEY_UNUSED.finding(
-                arn,
+                &user.arn,
                 format!(
                     "{label} has not been used for {} days",
                     settings.access_key_max_unused_days
@@ -259,16 +331,22 @@ pub(super) fn user_findings(
             ));
         }
     }
-    if row.access_keys.iter().all(|key| key.active) {
-        findings.push(TOO_MANY_KEYS.finding(
-            arn,
-            format!("{name} has two active access keys; deactivate the one no longer in use"),
+    findings
+}
+
+fn too_many_keys(user: &ObservedUser, row: &CredentialRow) -> Option<Finding> {
+    row.access_keys.iter().all(|key| key.active).then(|| {
+        TOO_MANY_KEYS.finding(
+            &user.arn,
+            format!(
+                "{} has two active access keys; deactivate the one no longer in use",
+                user.name
+            ),
             json!(1),
             json!(2),
             Vec::new(),
-        ));
-    }
-    findings
+        )
+    })
 }
 
 pub(super) fn older_than(at: SystemTime, limit: Duration, now: SystemTime) -> bool {
