@@ -29,6 +29,12 @@ impl Api<'_> {
         answer(url, response).await
     }
 
+    pub async fn delete(&self, path: &str) -> Result<(u16, Value)> {
+        let url = self.url(path);
+        let response = self.http.delete(&url).bearer_auth(self.token).send().await;
+        answer(url, response).await
+    }
+
     pub async fn get(&self, path: &str) -> Result<(u16, Value)> {
         let url = self.url(path);
         let response = self.http.get(&url).bearer_auth(self.token).send().await;

@@ -442,6 +442,110 @@ pub async fn status(profile: &str, login: &LoginOptions) -> Result<Outcome> {
     Ok(Outcome { json: answer, text })
 }
 
+/// A new access key, stored, proven with STS, and only then the old one deleted: at every step the
+/// person has a key that works on this machine, and at the end exactly one key. Needs no role and no
+/// MFA code (the API call is made with the sign-in, the check with the new key itself), so it works
+/// however strictly the roles demand MFA (aws-vault #132/#182: rotation that needed a role failed).
+pub async fn rotate(profile: &str, login: &LoginOptions) -> Result<Outcome> {
+    let http = http()?;
+    let config = Config::load()?;
+    let state = Profile::load(profile)?.ok_or_else(|| Error::NoKey(profile.to_string()))?;
+    let keys = KeyStore::open(profile)?;
+    let tokens = token_or_login(&config, &http, login).await?;
+    let api = Api {
+        http: &http,
+        config: &config,
+        token: &tokens.id_token,
+    };
+    let spinner = prompt::spinner("Asking for a new access key…");
+    let answer = api
+        .post(
+            &user_path(&state.username, "/access-keys"),
+            &json!({"wait_until_usable": true}),
+        )
+        .await;
+    spinner.finish_and_clear();
+    let (_, answer) = answer?;
+    let key = AccessKey {
+        access_key_id: text(&answer, "/access_key/access_key_id")?,
+        secret_access_key: text(&answer, "/access_key/secret_access_key")?,
+    };
+    // The secret exists only in this answer: stored before anything else can fail.
+    let stored = keys.save(&key)?;
+    if let Stored::File(path) = &stored {
+        eprintln!(
+            "warning: no OS keyring here; the secret key is in {} (readable by you only)",
+            path.display()
+        );
+    }
+    if !usable(&answer) && !wait_usable(&key).await {
+        return Err(Error::KeyNotVerified {
+            new_key: key.access_key_id,
+        });
+    }
+    let arn = sts::caller_arn(&key).await?;
+    if arn != state.user_arn {
+        return Err(Error::Aws(format!(
+            "the new key signs in as {arn}, not as {}",
+            state.user_arn
+        )));
+    }
+    let previous = answer
+        .pointer("/previous_access_key/access_key_id")
+        .and_then(Value::as_str);
+    let mut deleted = Vec::new();
+    if let Some(id) = answer
+        .pointer("/deleted_access_key_id")
+        .and_then(Value::as_str)
+    {
+        deleted.push(id.to_string());
+    }
+    if let Some(id) = previous {
+        match api
+            .delete(&format!(
+                "{}/{}",
+                user_path(&state.username, "/access-keys"),
+                urlencoding::encode(id)
+            ))
+            .await
+        {
+            Ok(_) => {}
+            // Our own DELETE retried after a lost answer, or the key deleted meanwhile: it is gone.
+            Err(Error::Api { code, .. }) if code == "access_key_not_found" => {}
+            Err(error) => return Err(error),
+        }
+        deleted.push(id.to_string());
+    }
+    let place = match &stored {
+        Stored::Keyring => "the OS keyring".to_string(),
+        Stored::File(path) => path.display().to_string(),
+    };
+    let text = match deleted.as_slice() {
+        [] => format!(
+            "new access key {} in use (in {place}); there was no old key to delete",
+            key.access_key_id
+        ),
+        ids => format!(
+            "new access key {} in use (in {place}); deleted the old one: {}",
+            key.access_key_id,
+            ids.join(", ")
+        ),
+    };
+    Ok(Outcome {
+        json: json!({
+            "username": state.username,
+            "access_key_id": key.access_key_id,
+            "verified_as": arn,
+            "deleted_access_key_ids": deleted,
+            "secret_stored_in": match stored {
+                Stored::Keyring => json!("keyring"),
+                Stored::File(p) => json!(p),
+            },
+        }),
+        text,
+    })
+}
+
 /// The status answer in lines a person reads.
 fn describe(answer: &Value) -> String {
     let get = |p: &str| answer.pointer(p).and_then(Value::as_str).unwrap_or("?");

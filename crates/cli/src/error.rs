@@ -33,6 +33,11 @@ pub enum Error {
     NoTerminal { role: String },
     #[error("AWS refused: {0}")]
     Aws(String),
+    /// A rotation whose new key STS did not accept in time: stored, but the old one was not deleted.
+    #[error(
+        "AWS did not accept the new access key {new_key} in time; it is stored, and the old key was not deleted"
+    )]
+    KeyNotVerified { new_key: String },
     #[error("{path}: {source}")]
     File {
         path: PathBuf,
@@ -64,7 +69,7 @@ impl Error {
             Error::Api { .. } | Error::UnknownRole { .. } => exit::API_REFUSED,
             Error::Http { .. } | Error::Protocol(..) => exit::UNREACHABLE,
             Error::NoTerminal { .. } => exit::NEEDS_TERMINAL,
-            Error::Aws(_) => exit::AWS_REFUSED,
+            Error::Aws(_) | Error::KeyNotVerified { .. } => exit::AWS_REFUSED,
             Error::Login(_) | Error::File { .. } | Error::Corrupt { .. } | Error::Input(_) => {
                 exit::OTHER
             }
@@ -84,6 +89,7 @@ impl Error {
             Error::Login(_) => "login_failed",
             Error::NoTerminal { .. } => "needs_terminal",
             Error::Aws(_) => "aws_refused",
+            Error::KeyNotVerified { .. } => "key_not_verified",
             Error::File { .. } => "file_error",
             Error::Corrupt { .. } => "corrupt_file",
             Error::Input(_) => "invalid_input",
@@ -119,6 +125,9 @@ impl Error {
                     "the user already has two active keys: ask your platform team to remove one"
                         .into()
                 }
+                "access_key_active" => {
+                    "the key to delete is the active one: `onboarding status` shows your keys".into()
+                }
                 _ => "run the command again; if it persists, give this code to your platform team"
                     .into(),
             },
@@ -132,6 +141,11 @@ impl Error {
             ),
             Error::Aws(_) => {
                 "check the MFA code; a new key can need up to a minute before AWS accepts it".into()
+            }
+            Error::KeyNotVerified { .. } => {
+                "wait a minute and run `onboarding rotate` again: it makes one more key and deletes \
+                 the old ones, leaving one"
+                    .into()
             }
             Error::File { .. } | Error::Corrupt { .. } => {
                 "fix or remove the file and run the command again".into()

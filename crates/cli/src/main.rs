@@ -74,6 +74,13 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// A new access key, stored and proven with AWS, then the old one deleted: one key left.
+    Rotate {
+        #[arg(long, default_value = "onboarding")]
+        profile: String,
+        #[command(flatten)]
+        login: Login,
+    },
     /// Your user as AWS has it: roles, MFA, keys, anything out of place.
     Status {
         #[arg(long, default_value = "onboarding")]
@@ -138,6 +145,7 @@ async fn run(command: Command) -> Result<Option<Outcome>> {
             return Ok(None);
         }
         Command::Assume { profile, role } => commands::assume(&profile, &role).await?,
+        Command::Rotate { profile, login } => commands::rotate(&profile, &login.options()).await?,
         Command::Status { profile, login } => commands::status(&profile, &login.options()).await?,
         Command::Logout {
             profile,

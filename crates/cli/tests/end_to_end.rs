@@ -158,6 +158,38 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     assert_eq!(status["user"]["name"], "developer@example.com");
     assert_eq!(status["mfa"]["status"], "enabled");
 
+    // rotate, with no terminal and roles that require MFA: a new key, stored and proven with STS, the
+    // old one deleted; one key left, and credential_process serves the new one.
+    let old_key = key["AccessKeyId"].as_str().unwrap().to_string();
+    let mut rotate = cli(home.path(), &moto);
+    rotate.args(["--json", "rotate"]);
+    let rotated = json(&without_terminal(&rotate));
+    let new_key = rotated["access_key_id"].as_str().unwrap().to_string();
+    assert_ne!(new_key, old_key);
+    assert_eq!(
+        rotated["deleted_access_key_ids"],
+        serde_json::json!([old_key])
+    );
+    assert_eq!(
+        rotated["verified_as"], status["user"]["arn"],
+        "STS knows the new key as the user"
+    );
+    let served = json(&without_terminal(&process));
+    assert_eq!(served["AccessKeyId"], new_key.as_str());
+    let mut status = cli(home.path(), &moto);
+    status.args(["--json", "status"]);
+    let status = json(&without_terminal(&status));
+    let keys = status["access_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "exactly one key: {status}");
+    assert_eq!(keys[0]["access_key_id"], new_key.as_str());
+    assert_eq!(keys[0]["status"], "active");
+    assert!(
+        !std::fs::read_to_string(&key_file)
+            .unwrap()
+            .contains(&old_key),
+        "the old secret is gone from this machine"
+    );
+
     // logout: the sign-in and the sessions go, the key stays.
     let mut logout = cli(home.path(), &moto);
     logout.args(["--json", "logout"]);

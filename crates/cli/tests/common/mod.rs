@@ -144,8 +144,9 @@ fn free_port() -> u16 {
 /// moto_server, started as every other test of the workspace starts it.
 pub use test_support::Moto;
 
+/// With AWS's managed policies: local-api runs the default catalog, whose role gets PowerUserAccess.
 pub fn moto() -> Moto {
-    Moto::start()
+    Moto::start_with_aws_managed_policies()
 }
 
 pub fn local_api(issuer: &str, moto: &Moto) -> Server {
