@@ -9,7 +9,7 @@ use crate::access::{MfaChoice, OnboardingOrder};
 use crate::account::Account;
 use crate::aws_cli_config::aws_cli_config;
 use crate::config::{CatalogRole, Config, TrustMode};
-use crate::desired::{UserSpec, desired_user, entitled_roles, granted_roles};
+use crate::desired::{DesiredRole, UserSpec, desired_user, entitled_roles, granted_roles};
 use crate::error::{Error, Result};
 use crate::grants::{observe_grants, role_reading_for_plan};
 use crate::iam::{Applied, Iam, NewAccessKey, NewMfaDevice};
@@ -87,6 +87,86 @@ async fn onboard_once(
     now: SystemTime,
     secrets: Secrets,
 ) -> Result<Pass> {
+    let mut prepared = prepare(iam, config, account, order, now, secrets).await?;
+
+    // A device left by an earlier request that died before answering (no key's secret was ever shown)
+    // holds a seed nobody received: it is issued again, so this answer can carry one.
+    let seed_never_shown = prepared
+        .observed
+        .as_ref()
+        .is_some_and(|user| !user.tags.contains_key(KEY_SHOWN_TAG));
+    let creates_device = prepared
+        .changes
+        .iter()
+        .any(|change| matches!(change, Change::EnsureVirtualMfaDevice { .. }));
+    if seed_never_shown && creates_device {
+        iam.delete_virtual_mfa_device(&account.mfa_serial(&config.user_path, &order.username))
+            .await?;
+    }
+
+    // The key comes last: a request that fails before it has created no secret, and one that fails
+    // after it has nothing left to do but answer.
+    let creates_key = prepared
+        .changes
+        .iter()
+        .any(|change| matches!(change, Change::CreateAccessKey { .. }));
+    let changes = std::mem::take(&mut prepared.changes)
+        .into_iter()
+        .filter(|change| !matches!(change, Change::CreateAccessKey { .. }))
+        .collect();
+    let mut new_device = None;
+    for change in in_apply_order(changes) {
+        match iam.apply(&change).await? {
+            Applied::UserAlreadyExists => return Ok(Pass::LostTheRace),
+            Applied::VirtualMfaDevice(device) => new_device = device,
+            Applied::AccessKey(_) | Applied::Done => {}
+        }
+    }
+    if config.trust_mode == TrustMode::Users {
+        for role in &order.roles {
+            let user_arn = &prepared.user.arn;
+            add_principal_to_trust_policy(iam, config, account, role, user_arn, prepared.quota)
+                .await?;
+        }
+    }
+    let new_key = if creates_key {
+        Some(iam.create_access_key(&order.username, 0).await?)
+    } else {
+        None
+    };
+    let made = Made {
+        new_device,
+        new_key,
+    };
+    let result = answer(iam, config, account, order, prepared, made, secrets).await?;
+    Ok(Pass::Done(Box::new(result)))
+}
+
+/// What a pass read and decided before changing anything.
+struct Prepared {
+    observed: Option<ObservedUser>,
+    user: Named,
+    roles: Vec<DesiredRole>,
+    changes: Vec<Change>,
+    /// The trust policy size quota, if the checks so far had to read it.
+    quota: Option<usize>,
+}
+
+/// The secrets a pass made, which its answer carries.
+struct Made {
+    new_device: Option<NewMfaDevice>,
+    new_key: Option<NewAccessKey>,
+}
+
+/// Observes the user and its catalog roles, plans, and refuses what must be refused before any change.
+async fn prepare(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    order: &OnboardingOrder,
+    now: SystemTime,
+    secrets: Secrets,
+) -> Result<Prepared> {
     let requested_at = rfc3339(now);
     let observed = managed_or_absent(
         iam.observe_user(&order.username).await?,
@@ -119,7 +199,7 @@ async fn onboard_once(
     if let Some(role) = plan.unowned_roles.into_iter().next() {
         return Err(Error::RoleExistsUnmanaged(role));
     }
-    let (mut changes, roles) = (plan.changes, plan.roles);
+    let mut changes = plan.changes;
     if secrets == Secrets::Withhold {
         changes.retain(|change| {
             !matches!(
@@ -134,46 +214,34 @@ async fn onboard_once(
         quota = refuse_oversized_trust_policies(iam, &changes, None).await?;
         changes.retain(|change| !matches!(change, Change::UpdateTrustPolicy { .. }));
     }
+    Ok(Prepared {
+        observed,
+        user: Named {
+            name: desired.name,
+            arn: desired.arn,
+        },
+        roles: plan.roles,
+        changes,
+        quota,
+    })
+}
 
-    // A device left by an earlier request that died before answering (no key's secret was ever shown)
-    // holds a seed nobody received: it is issued again, so this answer can carry one.
-    let seed_never_shown = observed
-        .as_ref()
-        .is_some_and(|user| !user.tags.contains_key(KEY_SHOWN_TAG));
-    let creates_device = changes
-        .iter()
-        .any(|change| matches!(change, Change::EnsureVirtualMfaDevice { .. }));
-    if seed_never_shown && creates_device {
-        iam.delete_virtual_mfa_device(&account.mfa_serial(&config.user_path, &order.username))
-            .await?;
-    }
-
-    // The key comes last: a request that fails before it has created no secret, and one that fails
-    // after it has nothing left to do but answer.
-    let creates_key = changes
-        .iter()
-        .any(|change| matches!(change, Change::CreateAccessKey { .. }));
-    changes.retain(|change| !matches!(change, Change::CreateAccessKey { .. }));
-    let mut new_device = None;
-    for change in in_apply_order(changes) {
-        match iam.apply(&change).await? {
-            Applied::UserAlreadyExists => return Ok(Pass::LostTheRace),
-            Applied::VirtualMfaDevice(device) => new_device = device,
-            Applied::AccessKey(_) | Applied::Done => {}
-        }
-    }
-    if config.trust_mode == TrustMode::Users {
-        for role in &order.roles {
-            add_principal_to_trust_policy(iam, config, account, role, &desired.arn, quota).await?;
-        }
-    }
-    let new_key = if creates_key {
-        Some(iam.create_access_key(&order.username, 0).await?)
-    } else {
-        None
-    };
-
-    let observed_after = observed.as_ref();
+/// The answer of a pass that made what it planned: waits for the new key if asked, records that its
+/// secret is being shown, and describes the user, its key, roles and MFA.
+async fn answer(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    order: &OnboardingOrder,
+    prepared: Prepared,
+    made: Made,
+    secrets: Secrets,
+) -> Result<OnboardingResult> {
+    let Made {
+        new_device,
+        new_key,
+    } = made;
+    let observed = prepared.observed.as_ref();
     let usable = match (&new_key, order.wait_until_usable) {
         // The secret exists now and must reach the person: a failed check says "not yet usable".
         (Some(key), true) => Some(
@@ -190,17 +258,15 @@ async fn onboard_once(
     if let Some(key) = &new_key {
         record_key_shown(iam, &order.username, key).await;
     }
-    let mfa = mfa_view(observed_after, new_device.as_ref(), order, config, account)?;
+    let mfa = mfa_view(observed, new_device.as_ref(), order, config, account)?;
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
-    let access_key = access_key_view(observed_after, new_key.as_ref(), usable, secrets);
-    Ok(Pass::Done(Box::new(OnboardingResult {
+    let access_key = access_key_view(observed, new_key.as_ref(), usable, secrets);
+    let roles = &prepared.roles;
+    Ok(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
-        aws_cli_config: aws_cli_config(&order.username, &roles, mfa.serial_number.as_deref()),
-        user: Named {
-            name: desired.name.clone(),
-            arn: desired.arn.clone(),
-        },
+        aws_cli_config: aws_cli_config(&order.username, roles, mfa.serial_number.as_deref()),
+        user: prepared.user,
         access_key,
         roles: roles
             .iter()
@@ -210,7 +276,7 @@ async fn onboard_once(
             })
             .collect(),
         mfa,
-    })))
+    })
 }
 
 /// The roles an onboarding grants and records: those asked for now, then those the user's record holds.
