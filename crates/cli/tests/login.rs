@@ -1,11 +1,14 @@
 //! `onboarding login` against a real OpenID provider (node's oidc-provider, tests/oidc/provider.mjs):
-//! authorization code + PKCE on the loopback redirect, the browser played by an HTTP client.
+//! authorization code + PKCE on the loopback redirect, and the device grant (RFC 8628) completed on the
+//! provider's own pages; the browser played by an HTTP client.
 
 mod common;
 
 use std::process::Stdio;
 
-use common::{address_on_stderr, onboarding, provider, sign_in_in_browser, write_config};
+use common::{
+    address_on_stderr, form, line_on_stderr, onboarding, provider, sign_in_in_browser, write_config,
+};
 
 #[test]
 fn login_with_pkce_on_a_loopback_redirect_keeps_a_verified_token_0600() {
@@ -39,6 +42,84 @@ fn login_with_pkce_on_a_loopback_redirect_keeps_a_verified_token_0600() {
         std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
+    assert!(kept["refresh_token"].is_string(), "{kept}");
+}
+
+#[test]
+fn login_with_the_device_grant_completed_on_another_device() {
+    let issuer = provider();
+    let home = tempfile::tempdir().unwrap();
+    write_config(home.path(), "http://127.0.0.1:9", &issuer.url);
+
+    let mut child = onboarding(home.path())
+        .args(["--json", "login", "--device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line, rest) = line_on_stderr(child.stderr.take().unwrap(), |line| {
+        line.starts_with("On any device, open ")
+    });
+    let (uri, user_code) = line
+        .strip_prefix("On any device, open ")
+        .and_then(|rest| rest.split_once(" and enter the code "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(uri, format!("{}/device", issuer.url));
+
+    // The person, on another device: the code typed into the provider's page, the device confirmed,
+    // then the sign-in form (no login_hint here: the device flow has no authorization request).
+    let browser = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser.get(uri).send().unwrap().text().unwrap();
+    let (action, mut fields) = form(&page, Some("op.deviceInputForm"));
+    fields.push(("user_code".into(), user_code.trim().to_string()));
+    let page = browser
+        .post(&action)
+        .form(&fields)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(user_code.trim()), "{page}");
+    let (action, fields) = form(&page, Some("op.deviceConfirmForm"));
+    assert!(
+        fields.contains(&("confirm".into(), "yes".into())),
+        "{fields:?}"
+    );
+    let page = browser.post(&action).form(&fields).send().unwrap();
+    let base = page.url().clone();
+    let page = page.text().unwrap();
+    let (action, _) = form(&page, None);
+    assert!(action.contains("/interaction/"), "the sign-in form: {page}");
+    let done = browser
+        .post(base.join(&action).unwrap())
+        .form(&[
+            ("login", "developer@example.com"),
+            ("password", "onboarding-test-password"),
+        ])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        done.contains("Signed in"),
+        "the device page ended at {done}"
+    );
+
+    // Meanwhile the CLI polled the token endpoint; it now holds verified tokens.
+    let out = child.wait_with_output().unwrap();
+    let stderr = rest.recv().unwrap_or_default();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("?user_code="),
+        "the complete address too: {stderr}"
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["signed_in"], "developer@example.com");
+    let tokens = home.path().join(".config/onboarding/tokens.json");
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
     assert!(kept["refresh_token"].is_string(), "{kept}");
 }

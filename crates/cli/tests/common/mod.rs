@@ -113,13 +113,22 @@ pub fn sign_in_in_browser(url: &str, email: &str) {
 /// Reads the child's stderr until a line starting with `http`, returning it; the rest is collected in
 /// the returned receiver's thread.
 pub fn address_on_stderr(stderr: impl Read + Send + 'static) -> (String, mpsc::Receiver<String>) {
+    line_on_stderr(stderr, |line| line.starts_with("http"))
+}
+
+/// Reads the child's stderr until a line `wanted` accepts, returning it; the rest (that line included)
+/// is collected in the returned receiver's thread.
+pub fn line_on_stderr(
+    stderr: impl Read + Send + 'static,
+    wanted: impl Fn(&str) -> bool + Send + 'static,
+) -> (String, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
     let (rest_tx, rest_rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut all = String::new();
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && line.starts_with("http") {
+            if !sent && wanted(&line) {
                 let _ = tx.send(line.clone());
                 sent = true;
             }
@@ -130,7 +139,7 @@ pub fn address_on_stderr(stderr: impl Read + Send + 'static) -> (String, mpsc::R
     });
     let url = rx
         .recv_timeout(Duration::from_secs(60))
-        .expect("the CLI printed a sign-in address");
+        .expect("the CLI printed the line awaited");
     (url, rest_rx)
 }
 
@@ -168,4 +177,32 @@ pub fn local_api(issuer: &str, moto: &Moto) -> Server {
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env("AWS_ENDPOINT_URL", &moto.endpoint);
     Server::start(api)
+}
+
+/// The form `id` (or the first form) of an HTML page: its action and its inputs that carry a value.
+pub fn form(html: &str, id: Option<&str>) -> (String, Vec<(String, String)>) {
+    let start = match id {
+        Some(id) => html
+            .find(&format!("id=\"{id}\""))
+            .and_then(|at| html[..at].rfind("<form"))
+            .unwrap_or_else(|| panic!("no form {id} in {html}")),
+        None => html
+            .find("<form")
+            .unwrap_or_else(|| panic!("no form in {html}")),
+    };
+    let body = &html[start..];
+    let body = &body[..body.find("</form>").unwrap_or(body.len())];
+    let attribute = |tag: &str, name: &str| {
+        tag.split(&format!("{name}=\"")[..])
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_string)
+    };
+    let action = attribute(body, "action").unwrap_or_else(|| panic!("no action in {body}"));
+    let inputs = body
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+        .collect();
+    (action, inputs)
 }
