@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::SummaryKeyType;
+use aws_sdk_iam::types::{AttachedPolicy, SummaryKeyType};
 use serde_json::Value;
 
 use super::errors::{aws_error, decode, is_code};
@@ -47,6 +47,23 @@ impl Iam {
             return Ok(Some(observed));
         }
 
+        observed.groups = self.user_groups(name).await?;
+        observed.inline_policies = self.user_inline_policies(name).await?;
+        observed.attached_policies = self.user_attached_policies(name).await?;
+        observed.access_keys = self
+            .access_keys(name)
+            .await?
+            .into_iter()
+            .map(|key| AccessKeyInfo {
+                id: key.id,
+                active: key.active,
+            })
+            .collect();
+        observed.mfa_devices = self.mfa_serials(name).await?;
+        Ok(Some(observed))
+    }
+
+    async fn user_groups(&self, name: &str) -> Result<Vec<String>> {
         let groups = self
             .iam
             .list_groups_for_user()
@@ -54,14 +71,16 @@ impl Iam {
             .into_paginator()
             .items()
             .send();
-        observed.groups = groups
+        Ok(groups
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
             .map_err(|e| aws_error("ListGroupsForUser", e))?
             .iter()
             .map(|group| group.group_name().to_string())
-            .collect();
+            .collect())
+    }
 
+    async fn user_inline_policies(&self, name: &str) -> Result<BTreeMap<String, Value>> {
         let policy_names = self
             .iam
             .list_user_policies()
@@ -69,6 +88,7 @@ impl Iam {
             .into_paginator()
             .items()
             .send();
+        let mut policies = BTreeMap::new();
         for policy_name in policy_names
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
@@ -82,12 +102,15 @@ impl Iam {
                 .send()
                 .await
                 .map_err(|e| aws_error("GetUserPolicy", e))?;
-            observed.inline_policies.insert(
+            policies.insert(
                 policy_name,
                 decode("GetUserPolicy", policy.policy_document())?,
             );
         }
+        Ok(policies)
+    }
 
+    async fn user_attached_policies(&self, name: &str) -> Result<Vec<String>> {
         let attached = self
             .iam
             .list_attached_user_policies()
@@ -95,24 +118,15 @@ impl Iam {
             .into_paginator()
             .items()
             .send();
-        observed.attached_policies = attached
+        let attached = attached
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
-            .map_err(|e| aws_error("ListAttachedUserPolicies", e))?
-            .iter()
-            .filter_map(|policy| policy.policy_arn().map(str::to_string))
-            .collect();
+            .map_err(|e| aws_error("ListAttachedUserPolicies", e))?;
+        Ok(policy_arns(&attached))
+    }
 
-        observed.access_keys = self
-            .access_keys(name)
-            .await?
-            .into_iter()
-            .map(|key| AccessKeyInfo {
-                id: key.id,
-                active: key.active,
-            })
-            .collect();
-
+    /// The serial numbers of the user's enabled MFA devices.
+    async fn mfa_serials(&self, name: &str) -> Result<Vec<String>> {
         let devices = self
             .iam
             .list_mfa_devices()
@@ -120,12 +134,11 @@ impl Iam {
             .send()
             .await
             .map_err(|e| aws_error("ListMFADevices", e))?;
-        observed.mfa_devices = devices
+        Ok(devices
             .mfa_devices()
             .iter()
             .map(|device| device.serial_number().to_string())
-            .collect();
-        Ok(Some(observed))
+            .collect())
     }
 
     pub async fn observe_role(
@@ -151,48 +164,14 @@ impl Iam {
             .role_name(name)
             .into_paginator()
             .items()
-            .send();
-        let attached_policies = attached
+            .send()
             .collect::<std::result::Result<Vec<_>, _>>()
             .await
-            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?
-            .iter()
-            .filter_map(|policy| policy.policy_arn().map(str::to_string))
-            .collect();
-        let mut inline_policies = BTreeMap::new();
-        let names = match reading {
-            Reading::Complete => self
-                .iam
-                .list_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| aws_error("ListRolePolicies", e))?,
-            Reading::ForPlan { inline_policy } => {
-                inline_policy.into_iter().map(str::to_string).collect()
-            }
-        };
-        for policy_name in names {
-            let policy = match self
-                .iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(&policy_name)
-                .send()
-                .await
-            {
-                Ok(policy) => policy,
-                Err(error) if is_code(&error, &["NoSuchEntity"]) => continue,
-                Err(error) => return Err(aws_error("GetRolePolicy", error)),
-            };
-            inline_policies.insert(
-                policy_name,
-                decode("GetRolePolicy", policy.policy_document())?,
-            );
-        }
+            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
+        let attached_policies = policy_arns(&attached);
+        let inline_policies = self
+            .inline_policies(PolicyHolder::Role(name), reading)
+            .await?;
         Ok(Some(ObservedRole {
             name: role.role_name().to_string(),
             arn: role.arn().to_string(),
@@ -234,8 +213,61 @@ impl Iam {
             name: name.to_string(),
             ..ObservedGroup::default()
         };
+        observed.inline_policies = self
+            .inline_policies(PolicyHolder::Group(name), reading)
+            .await?;
+        if matches!(reading, Reading::Complete) {
+            let attached = self
+                .iam
+                .list_attached_group_policies()
+                .group_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| aws_error("ListAttachedGroupPolicies", e))?;
+            observed.attached_policies = policy_arns(&attached);
+        }
+        Ok(Some(observed))
+    }
+
+    /// The inline policies of a role or group, by name, as much as `reading` asks for: every one it lists
+    /// when complete, otherwise the one a plan compares. One that is gone by the time it is read is left
+    /// out.
+    async fn inline_policies(
+        &self,
+        holder: PolicyHolder<'_>,
+        reading: Reading<'_>,
+    ) -> Result<BTreeMap<String, Value>> {
         let names = match reading {
-            Reading::Complete => self
+            Reading::Complete => self.inline_policy_names(holder).await?,
+            Reading::ForPlan { inline_policy } => {
+                inline_policy.into_iter().map(str::to_string).collect()
+            }
+        };
+        let mut policies = BTreeMap::new();
+        for policy_name in names {
+            if let Some(document) = self.inline_policy(holder, &policy_name).await? {
+                policies.insert(policy_name, document);
+            }
+        }
+        Ok(policies)
+    }
+
+    async fn inline_policy_names(&self, holder: PolicyHolder<'_>) -> Result<Vec<String>> {
+        match holder {
+            PolicyHolder::Role(name) => self
+                .iam
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| aws_error("ListRolePolicies", e)),
+            PolicyHolder::Group(name) => self
                 .iam
                 .list_group_policies()
                 .group_name(name)
@@ -244,46 +276,46 @@ impl Iam {
                 .send()
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .await
-                .map_err(|e| aws_error("ListGroupPolicies", e))?,
-            Reading::ForPlan { inline_policy } => {
-                inline_policy.into_iter().map(str::to_string).collect()
+                .map_err(|e| aws_error("ListGroupPolicies", e)),
+        }
+    }
+
+    /// One inline policy's document, `None` if it does not exist.
+    async fn inline_policy(
+        &self,
+        holder: PolicyHolder<'_>,
+        policy_name: &str,
+    ) -> Result<Option<Value>> {
+        match holder {
+            PolicyHolder::Role(name) => {
+                let outcome = self
+                    .iam
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await;
+                match outcome {
+                    Ok(policy) => decode("GetRolePolicy", policy.policy_document()).map(Some),
+                    Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(None),
+                    Err(error) => Err(aws_error("GetRolePolicy", error)),
+                }
             }
-        };
-        for policy_name in names {
-            let policy = match self
-                .iam
-                .get_group_policy()
-                .group_name(name)
-                .policy_name(&policy_name)
-                .send()
-                .await
-            {
-                Ok(policy) => policy,
-                Err(error) if is_code(&error, &["NoSuchEntity"]) => continue,
-                Err(error) => return Err(aws_error("GetGroupPolicy", error)),
-            };
-            observed.inline_policies.insert(
-                policy_name,
-                decode("GetGroupPolicy", policy.policy_document())?,
-            );
+            PolicyHolder::Group(name) => {
+                let outcome = self
+                    .iam
+                    .get_group_policy()
+                    .group_name(name)
+                    .policy_name(policy_name)
+                    .send()
+                    .await;
+                match outcome {
+                    Ok(policy) => decode("GetGroupPolicy", policy.policy_document()).map(Some),
+                    Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(None),
+                    Err(error) => Err(aws_error("GetGroupPolicy", error)),
+                }
+            }
         }
-        if matches!(reading, Reading::Complete) {
-            let attached = self
-                .iam
-                .list_attached_group_policies()
-                .group_name(name)
-                .into_paginator()
-                .items()
-                .send();
-            observed.attached_policies = attached
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| aws_error("ListAttachedGroupPolicies", e))?
-                .iter()
-                .filter_map(|policy| policy.policy_arn().map(str::to_string))
-                .collect();
-        }
-        Ok(Some(observed))
     }
 
     /// `AssumeRolePolicySizeQuota` of the account (2,048 unless raised).
@@ -307,4 +339,18 @@ impl Iam {
             .await?;
         Ok(role.is_some_and(|role| role.is_owned()))
     }
+}
+
+fn policy_arns(attached: &[AttachedPolicy]) -> Vec<String> {
+    attached
+        .iter()
+        .filter_map(|policy| policy.policy_arn().map(str::to_string))
+        .collect()
+}
+
+/// A role or a grant group, by name: the two holders of inline policies that are read the same way.
+#[derive(Clone, Copy)]
+enum PolicyHolder<'a> {
+    Role(&'a str),
+    Group(&'a str),
 }
