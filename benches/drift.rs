@@ -117,7 +117,7 @@ async fn main() {
     println!("| managed users | approach | wall time (s) | IAM calls | peak heap (MiB) |");
     println!("|---:|---|---:|---:|---:|");
     for count in sizes {
-        let moto = Moto::start_with_aws_managed_policies();
+        let moto = Moto::start();
         let app = moto.app(&[]).await;
         let first = functions::onboard::handle(
             &app,

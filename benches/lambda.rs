@@ -699,7 +699,7 @@ async fn main() {
     eprintln!("machine: {}", machine());
 
     let cpu = options.memory_mb.map(|mb| Arc::new(CpuShare::new(mb)));
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let bench = Bench {
         bin_dir: bin_dir.clone(),
         proxy: FaultProxy::start(&moto.endpoint).await,
@@ -857,7 +857,7 @@ async fn main() {
 
     if wanted("drift-check") {
         // An account of its own, so that its size is exactly the one named.
-        let drift_moto = Moto::start_with_aws_managed_policies();
+        let drift_moto = Moto::start();
         let drift = Bench {
             bin_dir: bin_dir.clone(),
             proxy: FaultProxy::start(&drift_moto.endpoint).await,

@@ -93,7 +93,7 @@ struct Stack {
 
 impl Stack {
     async fn deploy(mode: &'static str, parameters: &[(&str, &str)]) -> Stack {
-        let moto = Moto::start_with_aws_managed_policies();
+        let moto = Moto::start();
         let proxy = FaultProxy::start(&moto.endpoint).await;
         let sdk = moto.sdk_config().await;
         let described = deploy(&moto, parameters);
@@ -1573,7 +1573,7 @@ fn attacks(kind: &str) -> Option<&'static [&'static str]> {
 /// into the stack: all refused, while what PowerUserAccess is for stays allowed.
 #[tokio::test]
 async fn a_catalog_role_can_neither_change_nor_invoke_nor_feed_the_stack() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let described = deploy(
         &moto,
         &[
@@ -1802,10 +1802,7 @@ async fn only_the_named_senders_may_put_requests_on_the_stacks_bus() {
         with(&[]),
         with(&[("EventSenders", ACCOUNT)]),
     ];
-    let motos: Vec<Moto> = scenarios
-        .iter()
-        .map(|_| Moto::start_with_aws_managed_policies())
-        .collect();
+    let motos: Vec<Moto> = scenarios.iter().map(|_| Moto::start()).collect();
     let buses: Vec<Value> = std::thread::scope(|scope| {
         let deploys: Vec<_> = motos
             .iter()

@@ -80,7 +80,7 @@ const GROUP: &str = "onboarding-ResourceCreatorRole";
 
 #[tokio::test]
 async fn manual_changes_are_found_reported_without_change_then_repaired() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     onboard_with_mfa(&app, "alice").await;
@@ -310,7 +310,7 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
 
 #[tokio::test]
 async fn keys_and_mfa_are_judged_by_the_injected_clock() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     onboard_with_mfa(&app, "erin").await;
@@ -428,7 +428,7 @@ async fn keys_and_mfa_are_judged_by_the_injected_clock() {
 
 #[tokio::test]
 async fn users_mode_trust_missing_principal_and_near_quota() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let config = [("TRUST_MODE", "users"), ("GRANT_MODE", "inline")];
     let app = moto.app(&config).await;
     let iam = moto.iam().await;
@@ -518,7 +518,7 @@ async fn users_mode_trust_missing_principal_and_near_quota() {
 
 #[tokio::test]
 async fn a_catalog_role_that_does_not_exist_is_created_by_the_repair() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let config = [(
         "ROLE_CATALOG",
         r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
@@ -558,7 +558,7 @@ async fn a_catalog_role_that_does_not_exist_is_created_by_the_repair() {
 
 #[tokio::test]
 async fn a_removed_catalog_boundary_is_repaired_and_a_role_taken_from_the_stack_is_only_reported() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let iam = moto.iam().await;
     let boundary = catalog_boundary(&iam).await;
     let config = [("CATALOG_ROLE_BOUNDARY_ARN", boundary.as_str())];
@@ -692,7 +692,7 @@ async fn a_removed_catalog_boundary_is_repaired_and_a_role_taken_from_the_stack_
 
 #[tokio::test]
 async fn findings_are_sent_to_the_alert_topic() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     onboard_with_mfa(&app, "bob").await;
     moto.iam()
@@ -732,7 +732,7 @@ async fn findings_are_sent_to_the_alert_topic() {
 
 #[tokio::test]
 async fn status_applies_the_drift_rules_to_its_user() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     onboard_with_mfa(&app, "alice").await;

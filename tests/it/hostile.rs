@@ -30,7 +30,7 @@ struct Account {
 
 impl Account {
     async fn start() -> Account {
-        let moto = Moto::start_with_aws_managed_policies();
+        let moto = Moto::start();
         let app = moto.app(&[("ROLE_CATALOG", CATALOG)]).await;
         let iam = moto.iam().await;
         for (claims, body) in [

@@ -114,7 +114,7 @@ fn key_ids(reply: &Reply) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let (app, recorder) = app_with_events(&moto, &[("TRUST_MODE", "users")]).await;
     let iam = moto.iam().await;
     let me = "developer@example.com";
@@ -330,7 +330,7 @@ async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again(
 
 #[tokio::test]
 async fn offboarding_removes_what_was_added_by_hand() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     assert_eq!(
@@ -404,7 +404,7 @@ async fn offboarding_removes_what_was_added_by_hand() {
 
 #[tokio::test]
 async fn refusals_unmanaged_users_and_two_active_keys() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     iam.create_user().user_name("legacy").send().await.unwrap();
@@ -489,7 +489,7 @@ async fn refusals_unmanaged_users_and_two_active_keys() {
 
 #[tokio::test]
 async fn eventbridge_onboarding_then_the_person_collects_their_key() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let (app, recorder) = app_with_events(&moto, &[]).await;
     let iam = moto.iam().await;
     let event = eventbridge(
@@ -637,7 +637,7 @@ async fn eventbridge_onboarding_then_the_person_collects_their_key() {
 
 #[tokio::test]
 async fn bad_events_change_nothing_and_are_reported() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let (app, recorder) = app_with_events(&moto, &[]).await;
     let iam = moto.iam().await;
     iam.create_user().user_name("legacy").send().await.unwrap();
@@ -760,7 +760,7 @@ fn key_statuses(
 
 #[tokio::test]
 async fn deleting_the_inactive_key_ends_a_rotation_with_one_key() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     let me = "dev@example.com";
@@ -911,7 +911,7 @@ async fn grants_of(
 async fn revoking_a_role_takes_the_grant_its_record_and_its_trust_and_the_drift_check_leaves_it_so()
 {
     for (grant_mode, trust_mode) in [("group", "users"), ("inline", "account")] {
-        let moto = Moto::start_with_aws_managed_policies();
+        let moto = Moto::start();
         let vars = [
             ("ROLE_CATALOG", TWO_ROLES),
             ("GRANT_MODE", grant_mode),
@@ -1052,7 +1052,7 @@ async fn revoking_a_role_takes_the_grant_its_record_and_its_trust_and_the_drift_
 
 #[tokio::test]
 async fn a_persons_own_replay_puts_back_no_role_only_an_admin_grants() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[("ROLE_CATALOG", TWO_ROLES)]).await;
     let iam = moto.iam().await;
     let lead = admin("lead@example.com");
@@ -1120,7 +1120,7 @@ fn sample(name: &str) -> Value {
 
 #[tokio::test]
 async fn the_sample_events_drive_the_functions() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let invoked = to_json(onboard::invoke(&app, sample("onboarding-requested.json")).await);
     assert_eq!(invoked["outcome"], "User Onboarded", "{invoked}");

@@ -7,7 +7,7 @@ use test_support::*;
 
 #[tokio::test]
 async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     let me = "developer@example.com";
@@ -223,7 +223,7 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
 
 #[tokio::test]
 async fn inline_grants_and_user_trust_follow_the_seed_literally() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto
         .app(&[
             ("GRANT_MODE", "inline"),
@@ -283,7 +283,7 @@ async fn inline_grants_and_user_trust_follow_the_seed_literally() {
 
 #[tokio::test]
 async fn an_unmanaged_user_is_refused_and_left_untouched() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     iam.create_user()
@@ -368,7 +368,7 @@ async fn an_unmanaged_user_is_refused_and_left_untouched() {
 
 #[tokio::test]
 async fn bad_requests_get_clear_refusals_and_change_nothing() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[(
         "ROLE_CATALOG",
         r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
@@ -440,7 +440,7 @@ async fn bad_requests_get_clear_refusals_and_change_nothing() {
 
 #[tokio::test]
 async fn an_existing_catalog_role_that_lets_keys_in_without_mfa_is_repaired() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     let weak = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole", "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}}]});
@@ -488,7 +488,7 @@ fn managed_tag() -> aws_sdk_iam::types::Tag {
 
 #[tokio::test]
 async fn a_catalog_role_the_stack_did_not_create_is_refused_untouched_unless_adopted() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let iam = moto.iam().await;
     let boundary = catalog_boundary(&iam).await;
     // Made by someone else before the stack: trust without MFA, its own policy, its own tag.
@@ -595,7 +595,7 @@ async fn a_catalog_role_the_stack_did_not_create_is_refused_untouched_unless_ado
 
 #[tokio::test]
 async fn catalog_roles_get_the_boundary_when_created_and_back_when_it_is_removed() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let iam = moto.iam().await;
     let boundary = catalog_boundary(&iam).await;
     let app = moto
@@ -665,7 +665,7 @@ async fn catalog_roles_get_the_boundary_when_created_and_back_when_it_is_removed
 
 #[tokio::test]
 async fn a_lost_qr_code_can_be_issued_again_until_mfa_is_enabled() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let me = "developer";
     let first = onboard_as(&app, self_service(me), json!({})).await;
@@ -723,7 +723,7 @@ async fn a_lost_qr_code_can_be_issued_again_until_mfa_is_enabled() {
 
 #[tokio::test]
 async fn a_half_made_user_is_finished_by_sending_the_request_again() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let iam = moto.iam().await;
     assert_eq!(
@@ -790,7 +790,7 @@ async fn a_half_made_user_is_finished_by_sending_the_request_again() {
 
 #[tokio::test]
 async fn users_mode_refuses_a_principal_that_would_overflow_the_trust_policy() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[("TRUST_MODE", "users")]).await;
     let iam = moto.iam().await;
     let mut onboarded = 0;
@@ -828,7 +828,7 @@ async fn users_mode_refuses_a_principal_that_would_overflow_the_trust_policy() {
 
 #[tokio::test]
 async fn wait_until_usable_checks_the_new_key_with_sts() {
-    let moto = Moto::start_with_aws_managed_policies();
+    let moto = Moto::start();
     let app = moto.app(&[]).await;
     let created = onboard_as(
         &app,

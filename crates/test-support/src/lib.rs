@@ -60,27 +60,16 @@ fn moto_binary() -> PathBuf {
 }
 
 impl Moto {
-    /// moto without AWS managed policies: it starts in a third of the time, and most tests attach none.
     pub fn start() -> Moto {
-        Moto::spawn(false)
-    }
-
-    /// moto holding AWS's managed policies, for tests whose catalog or hand-made drift attaches one.
-    pub fn start_with_aws_managed_policies() -> Moto {
-        Moto::spawn(true)
-    }
-
-    fn spawn(aws_managed_policies: bool) -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let child = Command::new(moto_binary())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env(
-                "MOTO_IAM_LOAD_MANAGED_POLICIES",
-                aws_managed_policies.to_string(),
-            )
+            // The default catalog (and many tests' own) attaches AWS managed policies, which moto holds
+            // only when asked.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

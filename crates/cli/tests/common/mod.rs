@@ -155,7 +155,7 @@ pub use test_support::Moto;
 
 /// With AWS's managed policies: local-api runs the default catalog, whose role gets PowerUserAccess.
 pub fn moto() -> Moto {
-    Moto::start_with_aws_managed_policies()
+    Moto::start()
 }
 
 pub fn local_api(issuer: &str, moto: &Moto) -> Server {
