@@ -23,7 +23,65 @@ pub struct Discovery {
     pub audience: Vec<String>,
 }
 
+/// A discovery variable the function cannot serve: init fails naming it, as with every other setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct DiscoveryConfigError {
+    pub variable: &'static str,
+    pub message: &'static str,
+}
+
 impl Discovery {
+    /// From the status function's environment (template.yaml): `JWT_ISSUER`, `JWT_AUDIENCE`
+    /// (comma-separated, the authorizer's audiences) and `CLI_CLIENT_ID` (the first audience when empty).
+    /// `None` without `JWT_ISSUER`: a status function deployed without them serves no discovery.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Discovery>, DiscoveryConfigError> {
+        let Some(issuer) = lookup("JWT_ISSUER").filter(|issuer| !issuer.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if !issuer.starts_with("https://") {
+            return Err(DiscoveryConfigError {
+                variable: "JWT_ISSUER",
+                message: "the issuer must be an https:// URL",
+            });
+        }
+        let audience: Vec<String> = lookup("JWT_AUDIENCE")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|audience| !audience.is_empty())
+            .map(str::to_string)
+            .collect();
+        let client_id = lookup("CLI_CLIENT_ID")
+            .map(|id| id.trim().to_string())
+            .filter(|id| !id.is_empty())
+            .or_else(|| audience.first().cloned())
+            .ok_or(DiscoveryConfigError {
+                variable: "JWT_AUDIENCE",
+                message: "at least one audience is needed, or CLI_CLIENT_ID",
+            })?;
+        // A client checks that its ID token's audience is one the authorizer accepts.
+        if !audience.contains(&client_id) {
+            return Err(DiscoveryConfigError {
+                variable: "CLI_CLIENT_ID",
+                message: "the CLI's client id must be one of JWT_AUDIENCE, or its tokens are refused",
+            });
+        }
+        Ok(Some(Discovery {
+            api_url: None,
+            issuer,
+            client_id,
+            audience,
+        }))
+    }
+
+    /// Is `event` a request for the discovery route? API Gateway names the route it matched.
+    pub fn is_requested_by(event: &Value) -> bool {
+        event.get("routeKey").and_then(Value::as_str) == Some(ROUTE_KEY)
+    }
+
     /// The answer to `event`, a payload 2.0 event of the discovery route.
     pub fn respond(&self, event: &Value) -> ApiGatewayV2httpResponse {
         let api_url = self.api_url.clone().or_else(|| {
@@ -59,6 +117,60 @@ impl Discovery {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn read_from_the_environment_as_template_yaml_sets_it() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let found = Discovery::from_lookup(env(&[
+            ("JWT_ISSUER", "https://issuer.example"),
+            ("JWT_AUDIENCE", "cli,web"),
+            ("CLI_CLIENT_ID", ""),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(found.client_id, "cli");
+        assert_eq!(found.audience, ["cli", "web"]);
+        assert_eq!(found.api_url, None);
+        assert!(Discovery::from_lookup(env(&[])).unwrap().is_none());
+        for (vars, variable) in [
+            (
+                &[
+                    ("JWT_ISSUER", "http://issuer.example"),
+                    ("JWT_AUDIENCE", "cli"),
+                ][..],
+                "JWT_ISSUER",
+            ),
+            (
+                &[
+                    ("JWT_ISSUER", "https://issuer.example"),
+                    ("JWT_AUDIENCE", " "),
+                ][..],
+                "JWT_AUDIENCE",
+            ),
+            (
+                &[
+                    ("JWT_ISSUER", "https://i.example"),
+                    ("JWT_AUDIENCE", "web"),
+                    ("CLI_CLIENT_ID", "cli"),
+                ][..],
+                "CLI_CLIENT_ID",
+            ),
+        ] {
+            let vars: &'static [(&'static str, &'static str)] = vars;
+            let refused = Discovery::from_lookup(env(vars)).unwrap_err();
+            assert_eq!(refused.variable, variable);
+        }
+        assert!(Discovery::is_requested_by(&json!({"routeKey": ROUTE_KEY})));
+        assert!(!Discovery::is_requested_by(
+            &json!({"routeKey": "GET /users/{username}"})
+        ));
+    }
 
     #[test]
     fn the_api_url_is_configured_or_the_requests_domain() {

@@ -1,5 +1,6 @@
 //! `GET /users/{username}`: what a managed user has (roles, MFA, access keys) and whether it differs from
-//! its desired state. Self or admin; read-only.
+//! its desired state. Self or admin; read-only. Deployed, the same function answers the unauthenticated
+//! `GET /.well-known/onboarding` (discovery.rs): read-only too, and one function fewer to deploy.
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use provisioning::Result;
@@ -7,8 +8,32 @@ use provisioning::status::{UserStatus, status};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::discovery::Discovery;
 use crate::http::{HttpApiRequest, error_response, json_response};
 use crate::runtime::within_deadline;
+
+/// The status function's entry point: the discovery route when API Gateway names it, else status.
+/// Without a discovery configuration the route is answered as API Gateway answers a route it lacks.
+pub async fn invoke(
+    app: &App,
+    discovery: Option<&Discovery>,
+    event: Value,
+) -> ApiGatewayV2httpResponse {
+    if !Discovery::is_requested_by(&event) {
+        return handle(app, event).await;
+    }
+    match discovery {
+        Some(discovery) => discovery.respond(&event),
+        None => {
+            let mut response = ApiGatewayV2httpResponse::default();
+            response.status_code = 404;
+            response.body = Some(aws_lambda_events::encodings::Body::Text(
+                r#"{"message":"Not Found"}"#.into(),
+            ));
+            response
+        }
+    }
+}
 
 pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
     let request = match HttpApiRequest::parse(event) {

@@ -620,6 +620,45 @@ async fn live(stack: &mut Stack) {
     assert_eq!(status, 200, "{enabled}");
     assert_trust_requires_mfa(&iam, stack.mode).await;
 
+    // GET /.well-known/onboarding, as API Gateway delivers it without an authorizer: the status
+    // function answers from its deployed environment, cacheable, with no AWS call of its own.
+    let calls_before = stack.proxy.exchanges().len();
+    let discovery = stack
+        .invoke(
+            "status",
+            json!({
+                "version": "2.0",
+                "routeKey": "GET /.well-known/onboarding",
+                "rawPath": "/.well-known/onboarding",
+                "rawQueryString": "",
+                "headers": {},
+                "requestContext": {
+                    "accountId": ACCOUNT, "apiId": "apistandin", "requestId": "discovery",
+                    "domainName": "apistandin.execute-api.us-east-1.amazonaws.com",
+                    "routeKey": "GET /.well-known/onboarding", "stage": "$default",
+                    "http": {"method": "GET", "path": "/.well-known/onboarding", "protocol": "HTTP/1.1",
+                             "sourceIp": "203.0.113.10", "userAgent": "test"}
+                },
+                "isBase64Encoded": false
+            }),
+        )
+        .await;
+    assert_eq!(discovery["statusCode"], 200, "{discovery}");
+    assert!(
+        discovery["headers"]["cache-control"]
+            .as_str()
+            .is_some_and(|value| value.contains("max-age")),
+        "{discovery}"
+    );
+    let advertised: Value =
+        serde_json::from_str(discovery["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(
+        advertised,
+        json!({"api_url": "https://apistandin.execute-api.us-east-1.amazonaws.com",
+               "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"]})
+    );
+    assert_eq!(stack.proxy.exchanges().len(), calls_before, "no AWS call");
+
     // Status of someone who exists and of someone who does not.
     let (status, seen) = stack
         .http(

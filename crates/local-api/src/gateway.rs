@@ -310,12 +310,7 @@ mod tests {
             };
             deployed.push(format!("{} {}", field("Method:"), field("Path:")));
         }
-        // The discovery route is not in template.yaml yet (README, "Local API and identity provider").
-        let mut local: Vec<String> = ROUTES
-            .iter()
-            .filter(|(_, _, function)| *function != Function::Discovery)
-            .map(|(m, p, _)| format!("{m} {p}"))
-            .collect();
+        let mut local: Vec<String> = ROUTES.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
         deployed.sort();
         local.sort();
         assert_eq!(local, deployed);
