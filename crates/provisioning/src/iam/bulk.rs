@@ -4,11 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_iam::types::{AssignmentStatusType, EntityType, ReportStateType};
+use aws_sdk_iam::types::{
+    AssignmentStatusType, EntityType, GroupDetail, PolicyDetail, ReportStateType, RoleDetail,
+    UserDetail,
+};
 use serde_json::Value;
 
 use super::Iam;
 use super::errors::{aws_error, decode, is_code};
+use super::observe::policy_arns;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::names::grant_group_name;
@@ -81,99 +85,17 @@ impl Iam {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
             for user in page.user_detail_list() {
-                let mut inline_policies = BTreeMap::new();
-                for policy in user.user_policy_list() {
-                    inline_policies.insert(
-                        policy.policy_name().unwrap_or_default().to_string(),
-                        document(policy.policy_document())?,
-                    );
-                }
-                snapshot.users.push(ObservedUser {
-                    name: user.user_name().unwrap_or_default().to_string(),
-                    arn: user.arn().unwrap_or_default().to_string(),
-                    path: user.path().unwrap_or_default().to_string(),
-                    tags: user
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_string(), t.value().to_string()))
-                        .collect(),
-                    created: user
-                        .create_date()
-                        .and_then(|date| SystemTime::try_from(*date).ok()),
-                    permissions_boundary: user
-                        .permissions_boundary()
-                        .and_then(|b| b.permissions_boundary_arn())
-                        .map(str::to_string),
-                    groups: user.group_list().to_vec(),
-                    inline_policies,
-                    attached_policies: user
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn())
-                        .map(str::to_string)
-                        .collect(),
-                    access_keys: Vec::new(),
-                    mfa_devices: Vec::new(),
-                });
+                snapshot.users.push(observed_user(user)?);
             }
             for group in page.group_detail_list() {
-                let name = group.group_name().unwrap_or_default();
-                if !grant_groups.contains(name) {
-                    continue;
+                if grant_groups.contains(group.group_name().unwrap_or_default()) {
+                    snapshot.groups.push(observed_group(group)?);
                 }
-                let mut inline_policies = BTreeMap::new();
-                for policy in group.group_policy_list() {
-                    inline_policies.insert(
-                        policy.policy_name().unwrap_or_default().to_string(),
-                        document(policy.policy_document())?,
-                    );
-                }
-                snapshot.groups.push(ObservedGroup {
-                    name: name.to_string(),
-                    inline_policies,
-                    attached_policies: group
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn())
-                        .map(str::to_string)
-                        .collect(),
-                });
             }
             for role in page.role_detail_list() {
-                let name = role.role_name().unwrap_or_default();
-                if !catalog.contains(name) {
-                    continue;
+                if catalog.contains(role.role_name().unwrap_or_default()) {
+                    snapshot.roles.push(observed_role(role)?);
                 }
-                let mut inline_policies = BTreeMap::new();
-                for policy in role.role_policy_list() {
-                    inline_policies.insert(
-                        policy.policy_name().unwrap_or_default().to_string(),
-                        document(policy.policy_document())?,
-                    );
-                }
-                snapshot.roles.push(ObservedRole {
-                    name: name.to_string(),
-                    arn: role.arn().unwrap_or_default().to_string(),
-                    trust_policy: document(role.assume_role_policy_document())?,
-                    attached_policies: role
-                        .attached_managed_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn())
-                        .map(str::to_string)
-                        .collect(),
-                    inline_policies,
-                    // Not part of GetAccountAuthorizationDetails; the drift check does not judge it.
-                    max_session_duration: None,
-                    permissions_boundary: role
-                        .permissions_boundary()
-                        .and_then(|boundary| boundary.permissions_boundary_arn())
-                        .map(str::to_string),
-                    tags: role
-                        .tags()
-                        .iter()
-                        .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-                        .collect(),
-                });
             }
         }
         Ok(snapshot)
@@ -238,6 +160,70 @@ impl Iam {
             .map(|user| user.user_name().to_string())
             .collect())
     }
+}
+
+fn observed_user(user: &UserDetail) -> Result<ObservedUser> {
+    Ok(ObservedUser {
+        name: user.user_name().unwrap_or_default().to_string(),
+        arn: user.arn().unwrap_or_default().to_string(),
+        path: user.path().unwrap_or_default().to_string(),
+        tags: user
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        created: user
+            .create_date()
+            .and_then(|date| SystemTime::try_from(*date).ok()),
+        permissions_boundary: user
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
+        groups: user.group_list().to_vec(),
+        inline_policies: inline_policies(user.user_policy_list())?,
+        attached_policies: policy_arns(user.attached_managed_policies()),
+        access_keys: Vec::new(),
+        mfa_devices: Vec::new(),
+    })
+}
+
+fn observed_group(group: &GroupDetail) -> Result<ObservedGroup> {
+    Ok(ObservedGroup {
+        name: group.group_name().unwrap_or_default().to_string(),
+        inline_policies: inline_policies(group.group_policy_list())?,
+        attached_policies: policy_arns(group.attached_managed_policies()),
+    })
+}
+
+fn observed_role(role: &RoleDetail) -> Result<ObservedRole> {
+    Ok(ObservedRole {
+        name: role.role_name().unwrap_or_default().to_string(),
+        arn: role.arn().unwrap_or_default().to_string(),
+        trust_policy: document(role.assume_role_policy_document())?,
+        attached_policies: policy_arns(role.attached_managed_policies()),
+        inline_policies: inline_policies(role.role_policy_list())?,
+        // Not part of GetAccountAuthorizationDetails; the drift check does not judge it.
+        max_session_duration: None,
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|boundary| boundary.permissions_boundary_arn())
+            .map(str::to_string),
+        tags: role
+            .tags()
+            .iter()
+            .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+            .collect(),
+    })
+}
+
+fn inline_policies(policies: &[PolicyDetail]) -> Result<BTreeMap<String, Value>> {
+    policies
+        .iter()
+        .map(|policy| {
+            let name = policy.policy_name().unwrap_or_default().to_string();
+            Ok((name, document(policy.policy_document())?))
+        })
+        .collect()
 }
 
 fn document(raw: Option<&str>) -> Result<Value> {

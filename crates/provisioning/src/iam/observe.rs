@@ -341,7 +341,8 @@ impl Iam {
     }
 }
 
-fn policy_arns(attached: &[AttachedPolicy]) -> Vec<String> {
+/// The ARNs of attached managed policies, as every IAM read lists them.
+pub(super) fn policy_arns(attached: &[AttachedPolicy]) -> Vec<String> {
     attached
         .iter()
         .filter_map(|policy| policy.policy_arn().map(str::to_string))
