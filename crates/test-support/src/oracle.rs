@@ -84,44 +84,58 @@ pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
     }
     let simulations: Vec<Value> = requests
         .iter()
-        .map(|(request, policies)| {
-            let account = request
-                .resource
-                .split(':')
-                .nth(4)
-                .filter(|account| !account.is_empty())
-                .unwrap_or(ACCOUNT);
-            // The keys IAM puts in every request context; the evaluator leaves them to the caller.
-            let mut context = request.context.clone();
-            context
-                .entry("aws:PrincipalArn")
-                .or_insert_with(|| json!(request.principal));
-            if let Some(principal_account) = request.principal.split(':').nth(4) {
-                context
-                    .entry("aws:PrincipalAccount")
-                    .or_insert_with(|| json!(principal_account));
-            }
-            let mut simulation = json!({
-                "request": {
-                    "principal": request.principal,
-                    "action": request.action,
-                    "resource": {"resource": request.resource, "accountId": account},
-                    "contextVariables": context,
-                },
-                "identityPolicies": named(&policies.identity),
-            });
-            if request.unvalidated {
-                simulation["unvalidated"] = json!(true);
-            }
-            if let Some(resource) = &policies.resource {
-                simulation["resourcePolicy"] = resource.clone();
-            }
-            if !policies.boundaries.is_empty() {
-                simulation["permissionBoundaryPolicies"] = named(&policies.boundaries);
-            }
-            simulation
-        })
+        .map(|(request, policies)| simulation(request, policies))
         .collect();
+    let answers = evaluate(&simulations);
+    assert_eq!(answers.len(), requests.len());
+    answers
+        .iter()
+        .zip(requests)
+        .map(|(answer, (request, _))| decision(answer, request))
+        .collect()
+}
+
+/// One request as the evaluator takes it.
+fn simulation(request: &Request, policies: &Policies) -> Value {
+    let account = request
+        .resource
+        .split(':')
+        .nth(4)
+        .filter(|account| !account.is_empty())
+        .unwrap_or(ACCOUNT);
+    // The keys IAM puts in every request context; the evaluator leaves them to the caller.
+    let mut context = request.context.clone();
+    context
+        .entry("aws:PrincipalArn")
+        .or_insert_with(|| json!(request.principal));
+    if let Some(principal_account) = request.principal.split(':').nth(4) {
+        context
+            .entry("aws:PrincipalAccount")
+            .or_insert_with(|| json!(principal_account));
+    }
+    let mut simulation = json!({
+        "request": {
+            "principal": request.principal,
+            "action": request.action,
+            "resource": {"resource": request.resource, "accountId": account},
+            "contextVariables": context,
+        },
+        "identityPolicies": named(&policies.identity),
+    });
+    if request.unvalidated {
+        simulation["unvalidated"] = json!(true);
+    }
+    if let Some(resource) = &policies.resource {
+        simulation["resourcePolicy"] = resource.clone();
+    }
+    if !policies.boundaries.is_empty() {
+        simulation["permissionBoundaryPolicies"] = named(&policies.boundaries);
+    }
+    simulation
+}
+
+/// Runs the evaluator (node) once on all the simulations; its answers, in their order.
+fn evaluate(simulations: &[Value]) -> Vec<Value> {
     let dir = oracle_dir();
     assert!(
         dir.join("node_modules/@cloud-copilot/iam-simulate")
@@ -136,7 +150,7 @@ pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("node runs (node 20 or later)");
-    let input = serde_json::to_vec(&simulations).expect("simulations are JSON");
+    let input = serde_json::to_vec(simulations).expect("simulations are JSON");
     child
         .stdin
         .take()
@@ -149,29 +163,24 @@ pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
         "the evaluator failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let answers: Vec<Value> =
-        serde_json::from_slice(&output.stdout).expect("the evaluator answers in JSON");
-    assert_eq!(answers.len(), requests.len());
-    answers
-        .iter()
-        .zip(requests)
-        .map(|(answer, (request, _))| {
-            let ignored = answer["ignoredContextKeys"]
-                .as_array()
-                .filter(|keys| !keys.is_empty());
-            if let Some(ignored) = ignored {
-                // A key the action does not support: the request was not built as IAM builds it.
-                return Decision::Invalid(format!(
-                    "{} does not carry the context keys {ignored:?}",
-                    request.action
-                ));
-            }
-            match answer["decision"].as_str() {
-                Some("Allowed") => Decision::Allowed,
-                Some("ExplicitlyDenied") => Decision::ExplicitlyDenied,
-                Some("ImplicitlyDenied") => Decision::ImplicitlyDenied,
-                _ => Decision::Invalid(answer["error"].to_string()),
-            }
-        })
-        .collect()
+    serde_json::from_slice(&output.stdout).expect("the evaluator answers in JSON")
+}
+
+fn decision(answer: &Value, request: &Request) -> Decision {
+    let ignored = answer["ignoredContextKeys"]
+        .as_array()
+        .filter(|keys| !keys.is_empty());
+    if let Some(ignored) = ignored {
+        // A key the action does not support: the request was not built as IAM builds it.
+        return Decision::Invalid(format!(
+            "{} does not carry the context keys {ignored:?}",
+            request.action
+        ));
+    }
+    match answer["decision"].as_str() {
+        Some("Allowed") => Decision::Allowed,
+        Some("ExplicitlyDenied") => Decision::ExplicitlyDenied,
+        Some("ImplicitlyDenied") => Decision::ImplicitlyDenied,
+        _ => Decision::Invalid(answer["error"].to_string()),
+    }
 }
