@@ -441,6 +441,7 @@ mod tests {
         .unwrap()
     }
 
+    // Long: a table of cases (record, grants held, caller) with the roles each must give.
     #[test]
     fn a_replay_puts_back_only_what_its_caller_may_ask_for_now() {
         let config = catalog();

@@ -43,6 +43,7 @@ fn conflict() -> DeleteUserError {
 }
 
 /// moto does not implement service-specific credentials: this is the one place they are exercised.
+// Long: every SDK answer of the scenario is mocked here, in the order the calls are made.
 #[tokio::test]
 async fn service_specific_credentials_are_removed_when_iam_refuses_to_delete_the_user() {
     let date = aws_smithy_types::DateTime::from_secs(1_764_000_000);
@@ -168,6 +169,7 @@ async fn service_specific_credentials_are_removed_when_iam_refuses_to_delete_the
 
 /// Real IAM answers `GetUser` of `Alice` with the user `alice`; moto does not, so this is where it is
 /// shown. Every operation on a user reads it first, and each stops there.
+// Long: the mocked answers, then each operation on the user in turn, each refused the same way.
 #[tokio::test]
 async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
     use crate::access::{MfaChoice, OnboardingOrder};

@@ -190,6 +190,7 @@ mod tests {
         json!({"Version": "2012-10-17", "Statement": statements})
     }
 
+    // Long: a table of cases, one per way a trust policy can get MFA right or wrong.
     #[test]
     fn the_cases_that_decide_enforcement() {
         let cases: Vec<(&str, Value, bool)> = vec![

@@ -25,6 +25,7 @@ fn settings() -> DriftSettings {
 }
 
 /// A snapshot of an account where `dev` was onboarded exactly as desired, MFA enabled, one fresh key.
+// Long: a fixture that spells out every part of the snapshot a rule reads.
 fn clean(config: &Config) -> AccountSnapshot {
     let account = account();
     let now = SystemTime::UNIX_EPOCH + NOW;

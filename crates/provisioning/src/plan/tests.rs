@@ -317,6 +317,7 @@ fn a_new_catalog_role_is_created_tagged_as_ours_with_the_catalog_boundary() {
     }
 }
 
+// Long: a table of cases (tags, boundary, adopt) with the plan each must give.
 #[test]
 fn ownership_and_the_boundary_decide_what_is_planned_for_an_existing_role() {
     const OTHER: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
