@@ -190,6 +190,59 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         "the old secret is gone from this machine"
     );
 
+    // The AWS CLI itself, through the written config: the role profile's source_profile runs our
+    // credential_process for the key, the CLI asks for the MFA code once (in the terminal), then its own
+    // cache answers without a prompt, even with no terminal at all.
+    let aws = common::workspace().join(".venv/bin/aws");
+    assert!(
+        aws.exists(),
+        "the AWS CLI is pinned in requirements-dev.txt: run scripts/setup"
+    );
+    let aws_cli = || {
+        let ours = cli(home.path(), &moto);
+        let mut command = Command::new(&aws);
+        command
+            .envs(
+                ours.get_envs()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+            )
+            // AWS CLI v1 reads its region from AWS_DEFAULT_REGION; none of the shell's keys may count.
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .args([
+                "sts",
+                "get-caller-identity",
+                "--profile",
+                "onboarding-ResourceCreatorRole",
+                "--output",
+                "json",
+            ]);
+        command
+    };
+    let mut term = rexpect::session::spawn_command(aws_cli(), Some(60_000)).unwrap();
+    term.exp_string("Enter MFA code for arn:aws:iam::").unwrap();
+    term.send_line(&codes(&uri)[1]).unwrap();
+    let (_, through_aws) = term
+        .exp_regex(r"arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/[^\x22]+")
+        .unwrap();
+    term.exp_eof().unwrap();
+    let cached = without_terminal(&aws_cli());
+    let cached = json(&cached);
+    assert_eq!(
+        cached["Arn"],
+        through_aws.as_str(),
+        "the AWS CLI's cached session, no prompt"
+    );
+    assert!(
+        std::fs::read_to_string(&aws_config)
+            .unwrap()
+            .starts_with(OTHER_PROFILES),
+        "the other profiles, byte for byte"
+    );
+
     // logout: the sign-in and the sessions go, the key stays.
     let mut logout = cli(home.path(), &moto);
     logout.args(["--json", "logout"]);
