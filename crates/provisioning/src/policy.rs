@@ -75,18 +75,51 @@ pub fn trust_policy(config: &Config, account: &Account, user_arns: &[String]) ->
     })
 }
 
-/// The AWS principals (ARNs or bare unique ids) that the Allow statements of a trust policy name.
+/// The AWS principals (ARNs, account ids or bare unique ids) that the Allow statements of a trust policy
+/// name, in the document's order.
 pub fn trusted_aws_principals(document: &Value) -> Vec<String> {
-    let mut principals = Vec::new();
+    allowed_principal_entries(document)
+        .into_iter()
+        .filter(|(kind, _)| *kind == Some("AWS"))
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Every principal an Allow statement names, as text, sorted and once each: ARNs, account ids, unique
+/// ids, `*`, and `Service:`/`Federated:` entries.
+pub fn allowed_principals(document: &Value) -> Vec<String> {
+    let mut principals: Vec<String> = allowed_principal_entries(document)
+        .into_iter()
+        .map(|(kind, id)| match kind {
+            None | Some("AWS") => id,
+            Some(kind) => format!("{kind}:{id}"),
+        })
+        .collect();
+    principals.sort();
+    principals.dedup();
+    principals
+}
+
+/// Who the Allow statements name, statement by statement: each principal with its kind (`AWS`,
+/// `Service`, `Federated`…), or no kind for a bare `"Principal": "*"`.
+fn allowed_principal_entries(document: &Value) -> Vec<(Option<&str>, String)> {
+    let mut entries = Vec::new();
     for statement in statements(document) {
         if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
-        if let Some(aws) = statement.get("Principal").and_then(|p| p.get("AWS")) {
-            principals.extend(string_list(aws));
+        match statement.get("Principal") {
+            Some(Value::String(bare)) => entries.push((None, bare.clone())),
+            Some(Value::Object(kinds)) => {
+                for (kind, ids) in kinds {
+                    let kind = Some(kind.as_str());
+                    entries.extend(string_list(ids).into_iter().map(|id| (kind, id)));
+                }
+            }
+            _ => {}
         }
     }
-    principals
+    entries
 }
 
 /// Size as IAM counts it against `AssumeRolePolicySizeQuota`: the document without whitespace.

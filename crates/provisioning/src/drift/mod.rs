@@ -18,7 +18,8 @@ use crate::desired::{
 use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
 use crate::plan::{Change, plan_role};
 use crate::policy::{
-    canonical, policy_size, semantically_equal, statements, string_list, trusted_aws_principals,
+    allowed_principals, canonical, policy_size, semantically_equal, statements, string_list,
+    trusted_aws_principals,
 };
 use crate::state::{AccountSnapshot, ObservedGroup, ObservedRole, ObservedUser};
 use crate::trust::mfa_loopholes;
@@ -316,7 +317,7 @@ mod roles;
 mod users;
 
 use groups::group_findings;
-use principals::{allowed_principals, is_unique_id, join, limited_to_managed_path};
+use principals::{is_unique_id, join, limited_to_managed_path};
 pub use repair::run;
 pub use report::{Report, Summary};
 use roles::{RoleVerdict, catalog_role_findings};

@@ -1,35 +1,6 @@
-//! Reading the principals a policy trusts, for the trust rules.
+//! What the trust rules ask of the principals a trust policy names (listed by `policy::allowed_principals`).
 
 use super::*;
-
-/// Every principal an Allow statement names, as text: ARNs, account ids, unique ids, `*`, and
-/// `Service:`/`Federated:` entries.
-pub(super) fn allowed_principals(document: &Value) -> Vec<String> {
-    let mut principals = Vec::new();
-    for statement in statements(document) {
-        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
-            continue;
-        }
-        match statement.get("Principal") {
-            Some(Value::String(star)) => principals.push(star.clone()),
-            Some(Value::Object(kinds)) => {
-                for (kind, ids) in kinds {
-                    for id in string_list(ids) {
-                        principals.push(if kind == "AWS" {
-                            id
-                        } else {
-                            format!("{kind}:{id}")
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    principals.sort();
-    principals.dedup();
-    principals
-}
 
 /// IAM replaces the ARN of a deleted user or role in a trust policy with its unique id (AIDA…, AROA…).
 pub(super) fn is_unique_id(principal: &str) -> bool {
