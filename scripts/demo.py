@@ -1,19 +1,27 @@
-"""Walks the seed procedure through the real Lambda functions; see scripts/demo."""
+"""The person's side, end to end, on a fresh machine; see scripts/demo."""
 
 import argparse
+import http.cookiejar
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 
 import boto3
 import botocore.exceptions
+import pexpect
 import pyotp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The sign-in accounts of the local identity provider (tests/oidc/provider.mjs).
+TEST_ACCOUNTS = ("developer@example.com", "admin@example.com")
+CLIENT_ID = "onboarding-cli"
 
 
 def step(text):
@@ -36,10 +44,14 @@ def wait_for_port(port, seconds):
     sys.exit(f"nothing listens on port {port} after {seconds}s")
 
 
+def without_aws_settings(environ):
+    return {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+
+
 def emulator_env(port):
     """The environment of an emulator run: none of the shell's AWS settings (keys, profile, SSO, config and
     credentials files, endpoints) reaches moto, boto3 or the functions, so nothing can reach a real account."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = without_aws_settings(os.environ)
     env.update(
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
         AWS_ACCESS_KEY_ID="testing",
@@ -70,15 +82,27 @@ def confirm_account(region):
         sys.exit("nothing was changed")
 
 
-def http_event(template, claims, body, username=None):
-    with open(os.path.join(ROOT, "events", template)) as f:
-        event = json.load(f)
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = claims
-    event["body"] = json.dumps(body)
-    if username is not None:
-        event["pathParameters"] = {"username": username}
-        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/users/{username}/mfa"
-    return event
+def start_listening(command, env, cwd=ROOT):
+    """Starts a server that prints `listening <url>` on stdout once it serves; returns it and the URL."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    for line in process.stdout:
+        if line.startswith("listening "):
+            return process, line.split(" ", 1)[1].strip()
+    sys.exit(f"{command[0]} stopped before it listened")
+
+
+def sign_in_as_the_browser(url, username):
+    """The browser's part of the sign-in: the provider's page signs in the test account named by login_hint
+    (tests/oidc/provider.mjs), then its redirects lead back to the CLI's loopback address."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(f"{url}&login_hint={urllib.parse.quote(username)}", timeout=60) as page:
+        page.read()
+
+
+def wait_for_next_window(after):
+    """STS and IAM refuse a TOTP code used before: against AWS, wait for the 30 s window after `after`."""
+    time.sleep(max(0.0, (int(after // 30) + 1) * 30 - time.time() + 1))
 
 
 def invoke_raw(function, event, port):
@@ -93,34 +117,19 @@ def invoke_raw(function, event, port):
     return json.loads(out.stdout)
 
 
-def invoke(function, event, port):
-    response = invoke_raw(function, event, port)
-    body = json.loads(response.get("body") or "{}")
-    return response["statusCode"], body
-
-
-def shown(body):
-    """The response as printed here: the secret and the MFA seed are masked (they are the user's)."""
-    masked = json.loads(json.dumps(body))
-    if masked.get("access_key", {}).get("secret_access_key"):
-        masked["access_key"]["secret_access_key"] = "****"
-    mfa = masked.get("mfa", masked)
-    if mfa.get("otpauth_uri"):
-        mfa["otpauth_uri"] = mfa["otpauth_uri"].split("?")[0] + "?secret=****"
-    if mfa.get("qr_code_png_base64"):
-        mfa["qr_code_png_base64"] = f"<{len(mfa['qr_code_png_base64'])} base64 characters of PNG>"
-    return json.dumps(masked, indent=2)
-
-
 def main():
-    parser = argparse.ArgumentParser(prog="scripts/demo", description="Walk the seed procedure through the real "
-                                     "Lambda functions, against a local IAM emulator unless --aws is given.")
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description="A person signs in, is set up by `onboarding setup` and uses the role through the AWS CLI, "
+                    "against the real Lambda functions and a local IAM emulator unless --aws is given.")
     parser.add_argument("--aws", action="store_true",
                         help="run against the AWS account of the shell's credentials (it is shown, and confirmed first)")
-    parser.add_argument("username", nargs="?", default="developer@example.com")
+    parser.add_argument("username", nargs="?", default=TEST_ACCOUNTS[0], choices=TEST_ACCOUNTS,
+                        help="an account of the local identity provider")
     args = parser.parse_args()
     username = args.username
     real_aws = args.aws
+    started = time.time()
     processes = []
     env_file = None
     try:
@@ -133,7 +142,7 @@ def main():
             step(f"local emulator (AWS credentials in the shell are not used; --aws to use them): "
                  f"starting moto_server on 127.0.0.1:{port}")
             env = emulator_env(port)
-            # boto3 in this process reads os.environ too: the STS step must not see the shell's profile.
+            # boto3 in this process reads os.environ too: nothing here may see the shell's profile.
             os.environ.clear()
             os.environ.update(env)
             processes.append(subprocess.Popen(
@@ -143,8 +152,18 @@ def main():
             ))
             wait_for_port(port, 30)
 
+        provider, issuer = start_listening(["node", "tests/oidc/provider.mjs", "--port", "0"],
+                                           without_aws_settings(env))
+        processes.append(provider)
+        step(f"identity provider: node's oidc-provider (tests/oidc/provider.mjs) at {issuer}")
+
+        step("building the functions, local-api and the onboarding CLI (the first run compiles)")
+        subprocess.run(["cargo", "build", "--quiet", "--bins", "-p", "iam-onboarding", "-p", "local-api",
+                        "-p", "onboarding-cli"], check=True, cwd=ROOT, env=env)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+
         invoke_port = free_port()
-        step(f"starting the functions with `cargo lambda watch` on port {invoke_port} (the first invoke compiles)")
+        step(f"starting the functions with `cargo lambda watch` on port {invoke_port}")
         # A file readable by this user only, not --env-var: keys do not belong in a command line `ps` shows.
         fd, env_file = tempfile.mkstemp(suffix=".env")
         with os.fdopen(fd, "w") as f:
@@ -155,52 +174,82 @@ def main():
         ))
         wait_for_port(invoke_port, 60)
 
-        # As API Gateway's HTTP API hands claims over: every value a string.
-        claims = {"email": username, "email_verified": "true", "sub": "demo"}
-        step(f"POST /users as {username} (self-service): onboard")
-        status, body = invoke("onboard", http_event("onboard-self-service.json", claims, {"wait_until_usable": real_aws}),
-                              invoke_port)
-        print(f"HTTP {status}\n{shown(body)}")
-        if status != 201:
-            sys.exit(f"onboarding did not create a new user (HTTP {status}); re-run with another username")
-        key = body["access_key"]
-        mfa = body["mfa"]
-        role = body["roles"][0]
-
-        step("computing two consecutive TOTP codes from the seed, as an authenticator app would")
-        totp = pyotp.parse_uri(mfa["otpauth_uri"])
-        now = time.time()
-        code1, code2 = totp.at(now), totp.at(now + 30)
-        print("codes: ****** ******")
-
-        step(f"POST /users/{username}/mfa with the two codes: enable the virtual MFA device")
-        status, enabled = invoke("enroll-mfa", http_event("enroll-mfa-enable.json", claims,
-                                                          {"code1": code1, "code2": code2}, username), invoke_port)
-        print(f"HTTP {status}\n{shown(enabled)}")
-        if status != 200:
-            sys.exit("MFA enrolment failed")
-
-        step(f"sts:AssumeRole {role['arn']} with the new key, --serial-number and --token-code")
-        sts = boto3.client("sts", aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"],
-                           region_name=env["AWS_REGION"], endpoint_url=env.get("AWS_ENDPOINT_URL"))
+        api_env = {**env, "JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT_ID, "LISTEN_ADDR": "127.0.0.1:0",
+                   "RUST_LOG": "warn"}
+        command = [os.path.join(target, "debug", "local-api"), "--lambda-endpoint", f"http://127.0.0.1:{invoke_port}"]
         if real_aws:
-            # STS refuses a code twice; wait for the window after the two used for enrolment.
-            time.sleep(max(0, (int(now // 30) + 2) * 30 - time.time() + 1))
-        for attempt in range(6):
-            try:
-                assumed = sts.assume_role(RoleArn=role["arn"], RoleSessionName="developer-session",
-                                          SerialNumber=mfa["serial_number"], TokenCode=totp.now())
-                break
-            except botocore.exceptions.ClientError as error:
-                if attempt == 5:
-                    raise
-                print(f"not yet ({error.response['Error']['Code']}); IAM is eventually consistent, retrying in 10s")
-                time.sleep(10)
-        print(f"assumed {assumed['AssumedRoleUser']['Arn']}; temporary key {assumed['Credentials']['AccessKeyId']} "
-              f"expires {assumed['Credentials']['Expiration']}")
+            command.append("--aws")
+        api, api_url = start_listening(command, api_env)
+        processes.append(api)
+        step(f"local-api at {api_url}: API Gateway's routes and JWT authorizer; each request invokes its "
+             f"function in `cargo lambda watch`")
 
-        step("~/.aws/config for this user")
-        print(body["aws_cli_config"])
+        with tempfile.TemporaryDirectory(prefix="onboarding-demo-home-") as home:
+            # A fresh machine: its own HOME, no OS keyring, none of the shell's AWS settings.
+            person = without_aws_settings(env)
+            person.pop("DBUS_SESSION_BUS_ADDRESS", None)
+            person.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), AWS_REGION=env["AWS_REGION"],
+                          AWS_DEFAULT_REGION=env["AWS_REGION"])
+            if not real_aws:
+                person["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL"]
+            onboarding = os.path.join(target, "debug", "onboarding")
+
+            step(f"a fresh machine (HOME={home}): `onboarding setup {api_url}` in a terminal, as {username}")
+            setup = pexpect.spawn(onboarding, ["setup", api_url, "--no-browser"], env=person, encoding="utf-8",
+                                  timeout=300, dimensions=(60, 120))
+            setup.logfile_read = sys.stdout
+            setup.expect(r"http://127\.0\.0\.1:\d+/\S*code_challenge\S*")
+            sign_in_as_the_browser(setup.after, username)
+            setup.expect(r"otpauth://\S+")
+            totp = pyotp.parse_uri(setup.after)
+            # The codes an authenticator app shows for this seed: two consecutive ones to enable MFA.
+            now = time.time()
+            setup.expect_exact("First code from your app: ")
+            setup.sendline(totp.at(now))
+            setup.expect_exact("Wait for the next code, and type it: ")
+            setup.sendline(totp.at(now + 30))
+            setup.expect_exact("Prove it works")
+            if real_aws:
+                wait_for_next_window(now + 30)
+                proof_at = time.time()
+            else:
+                proof_at = now + 60
+            setup.sendline(totp.at(proof_at))
+            setup.expect(pexpect.EOF)
+            setup.close()
+            if setup.exitstatus != 0:
+                sys.exit(f"onboarding setup failed (exit {setup.exitstatus})")
+
+            with open(os.path.join(home, ".aws", "config")) as f:
+                written = f.read()
+            roles = re.findall(r"^\[profile (onboarding-\S+)\]$", written, re.MULTILINE)
+            if not roles:
+                sys.exit("setup wrote no role profile")
+            role_profile = roles[0]
+            aws = ["aws", "sts", "get-caller-identity", "--profile", role_profile, "--output", "json"]
+
+            step(f"the AWS CLI itself: `{' '.join(aws)}` through the written ~/.aws/config "
+                 f"(credential_process for the key, the MFA code asked once)")
+            if real_aws:
+                wait_for_next_window(proof_at)
+            cli = pexpect.spawn(aws[0], aws[1:], env=person, encoding="utf-8", timeout=120)
+            cli.logfile_read = sys.stdout
+            cli.expect_exact("Enter MFA code for ")
+            cli.sendline(totp.now() if real_aws else totp.at(now + 90))
+            cli.expect(pexpect.EOF)
+            cli.close()
+            if cli.exitstatus != 0:
+                sys.exit(f"the AWS CLI failed (exit {cli.exitstatus})")
+
+            step("the same command again, with no terminal at all: the AWS CLI's cached session, no prompt")
+            again = subprocess.run(aws, env=person, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   start_new_session=True)
+            if again.returncode != 0:
+                sys.exit(f"the AWS CLI failed without a terminal: {again.stderr}")
+            print(f"assumed {json.loads(again.stdout)['Arn']}")
+
+            step("~/.aws/config as `onboarding setup` wrote it")
+            print(written.rstrip())
 
         step("drift-check: every managed user, grant group and catalog role against its desired state")
         with open(os.path.join(ROOT, "events", "drift-check-scheduled.json")) as f:
@@ -208,7 +257,8 @@ def main():
         print(json.dumps(report["summary"], indent=2))
         for finding in report["findings"]:
             print(f"{finding['severity']:>8}  {finding['rule']}  {finding['message']}")
-        step("done: the seed procedure, end to end, with no console clicks")
+        step(f"done in {time.time() - started:.0f} s: signed in, set up, MFA enabled and the role used through "
+             f"the AWS CLI, with no secret or code pasted anywhere")
     finally:
         for process in reversed(processes):
             process.terminate()

@@ -24,6 +24,21 @@ pub enum Function {
     Discovery,
 }
 
+impl Function {
+    /// The binary (template.yaml's `BuildProperties: Binary`, `cargo lambda watch`'s function name)
+    /// behind the route; `None` for the discovery route, which local-api answers itself.
+    pub fn binary(self) -> Option<&'static str> {
+        match self {
+            Function::Onboard => Some("onboard"),
+            Function::EnrollMfa => Some("enroll-mfa"),
+            Function::Status => Some("status"),
+            Function::IssueKey => Some("issue-key"),
+            Function::Offboard => Some("offboard"),
+            Function::Discovery => None,
+        }
+    }
+}
+
 /// Every route of the HTTP API: method, path with `{parameters}`, function. The test
 /// `the_routes_are_the_templates` holds this list to template.yaml.
 pub const ROUTES: &[(&str, &str, Function)] = &[
@@ -314,6 +329,21 @@ mod tests {
         deployed.sort();
         local.sort();
         assert_eq!(local, deployed);
+    }
+
+    /// `--lambda-endpoint` invokes a route's function by its binary name: each is one template.yaml builds.
+    #[test]
+    fn each_routes_binary_is_one_the_template_builds() {
+        let template = include_str!("../../../template.yaml");
+        for (_, _, function) in ROUTES {
+            if let Some(binary) = function.binary() {
+                assert!(
+                    template.contains(&format!("Binary: {binary}\n")),
+                    "{binary}"
+                );
+            }
+        }
+        assert_eq!(Function::Discovery.binary(), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `local-api`: the HTTP API as API Gateway serves it, on this machine. Each request is matched to a route
 //! of template.yaml, its bearer JWT checked like the HTTP API's JWT authorizer (authorizer.rs), and the
 //! payload 2.0 event given to the real handler of the `functions` crate (gateway.rs), talking to moto
-//! unless `--aws`. Prints `listening <url>` on stdout once it serves; logs go to stderr.
+//! unless `--aws`; or, with `--lambda-endpoint`, to the function itself through the Lambda Invoke API
+//! (`cargo lambda watch`, as scripts/demo runs them). Prints `listening <url>` on stdout once it serves;
+//! logs go to stderr.
 
 mod authorizer;
 mod gateway;
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::Region;
 use aws_credential_types::Credentials;
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -59,6 +62,53 @@ struct Args {
     /// as the AWS SDK finds them).
     #[arg(long)]
     aws: bool,
+    /// Invoke the functions through the Lambda Invoke API at this URL (`cargo lambda watch`'s, e.g.
+    /// http://127.0.0.1:9000) instead of calling their handlers in this process: each request's event is
+    /// POSTed to `<URL>/2015-03-31/functions/<binary>/invocations`. The discovery route stays here: only
+    /// this process knows the URL it serves.
+    #[arg(long, env = "LAMBDA_ENDPOINT")]
+    lambda_endpoint: Option<String>,
+}
+
+/// The Lambda functions behind the routes, invoked as Lambda invokes them.
+struct Lambda {
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+/// `cargo lambda watch` compiles a function on its first invocation: give it the time a build takes.
+const LAMBDA_INVOKE_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl Lambda {
+    /// The function's answer to `event`; `None` when the invocation failed (unreachable, a function error,
+    /// an answer that is not a payload 2.0 response), which API Gateway answers with a bare 500.
+    async fn invoke(
+        &self,
+        binary: &str,
+        event: &serde_json::Value,
+    ) -> Option<ApiGatewayV2httpResponse> {
+        let url = format!(
+            "{}/2015-03-31/functions/{binary}/invocations",
+            self.endpoint.trim_end_matches('/')
+        );
+        let response = match self.http.post(&url).json(event).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(function = binary, error = %error, "the function could not be invoked");
+                return None;
+            }
+        };
+        let function_error = response.headers().contains_key("x-amz-function-error");
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        if function_error || !status.is_success() {
+            tracing::error!(function = binary, %status, body = %String::from_utf8_lossy(&body), "the function failed");
+            return None;
+        }
+        serde_json::from_slice(&body)
+            .inspect_err(|error| tracing::error!(function = binary, error = %error, "not a payload 2.0 response"))
+            .ok()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,12 +127,15 @@ enum StartError {
     },
     #[error("the server stopped: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("the HTTP client for --lambda-endpoint: {0}")]
+    Client(#[source] reqwest::Error),
 }
 
 struct Gateway {
     app: App,
     authorizer: Authorizer,
     discovery: Discovery,
+    lambda: Option<Lambda>,
     requests: AtomicU64,
 }
 
@@ -155,10 +208,21 @@ async fn run(args: Args) -> Result<(), StartError> {
             .unwrap_or_default(),
         audience: args.audience,
     };
+    let lambda = match args.lambda_endpoint {
+        None => None,
+        Some(endpoint) => Some(Lambda {
+            endpoint,
+            http: reqwest::Client::builder()
+                .timeout(LAMBDA_INVOKE_TIMEOUT)
+                .build()
+                .map_err(StartError::Client)?,
+        }),
+    };
     let gateway = Arc::new(Gateway {
         app,
         authorizer,
         discovery,
+        lambda,
         requests: AtomicU64::new(0),
     });
     let router = axum::Router::new()
@@ -223,6 +287,12 @@ async fn serve(
         request_id,
     };
     let event = gateway::event(&request, &route, claims.as_ref(), &gateway.app.account.id);
+    if let (Some(lambda), Some(binary)) = (&gateway.lambda, route.function.binary()) {
+        return match lambda.invoke(binary, &event).await {
+            Some(answer) => gateway::http_response(answer),
+            None => gateway::message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        };
+    }
     let app = &gateway.app;
     let answer = functions::runtime::with_deadline(Instant::now() + FUNCTION_TIMEOUT, async {
         match route.function {
