@@ -3,6 +3,7 @@
 //! from the configuration only, so nobody can widen it by sending an event.
 
 use provisioning::drift::{Report, run};
+use provisioning::publish::SecurityHub;
 use serde_json::Value;
 
 use crate::app::App;
@@ -36,6 +37,16 @@ pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
         provisioning::publish::AlertTopic::new(app.iam.sdk_config(), topic)
             .publish(&subject, &message)
             .await?;
+    }
+    if app.drift.security_hub {
+        let sync = SecurityHub::new(app.iam.sdk_config(), &app.account)
+            .sync(&report)
+            .await?;
+        tracing::info!(
+            imported = sync.imported,
+            archived = sync.archived,
+            "findings in Security Hub"
+        );
     }
     tracing::info!(
         findings = report.summary.findings,

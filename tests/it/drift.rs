@@ -793,3 +793,140 @@ async fn status_applies_the_drift_rules_to_its_user() {
         "status only reads"
     );
 }
+
+/// Every finding of a run in Security Hub, as the account's own product holds them.
+async fn security_hub_findings(
+    hub: &aws_sdk_securityhub::Client,
+) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
+    hub.get_findings()
+        .send()
+        .await
+        .expect("GetFindings")
+        .findings
+        .unwrap_or_default()
+}
+
+fn record_state(
+    findings: &[aws_sdk_securityhub::types::AwsSecurityFinding],
+    generator: &str,
+) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.generator_id.as_deref() == Some(generator))
+        .map(|f| {
+            f.record_state
+                .as_ref()
+                .map(|state| state.as_str().to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn findings_reach_security_hub_once_each_and_are_archived_when_fixed() {
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    let hub = aws_sdk_securityhub::Client::new(&moto.sdk_config().await);
+    hub.enable_security_hub()
+        .send()
+        .await
+        .expect("Security Hub on");
+    onboard_with_mfa(&app, "alice").await;
+    iam.attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name("alice")
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+    let export = [("SECURITY_HUB", "true")];
+
+    let first = drift(&moto, &[], &export, SystemTime::now).await;
+    let imported = security_hub_findings(&hub).await;
+    assert_eq!(imported.len(), first.findings.len(), "{imported:#?}");
+    let product_arn = format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default");
+    for finding in &first.findings {
+        let generator = format!("iam-onboarding/{}", finding.rule);
+        let asff = imported
+            .iter()
+            .find(|f| f.generator_id.as_deref() == Some(generator.as_str()))
+            .unwrap_or_else(|| panic!("{generator} is in Security Hub: {imported:#?}"));
+        assert_eq!(asff.product_arn.as_deref(), Some(product_arn.as_str()));
+        assert_eq!(asff.aws_account_id.as_deref(), Some(ACCOUNT));
+        assert_eq!(
+            asff.record_state.as_ref().map(|s| s.as_str()),
+            Some("ACTIVE")
+        );
+        let resources = asff.resources.as_deref().unwrap_or_default();
+        assert_eq!(resources.len(), 1);
+        assert_eq!(resources[0].id.as_deref(), Some(user_arn("alice").as_str()));
+        assert_eq!(resources[0].r#type.as_deref(), Some("AwsIamUser"));
+    }
+    let console = "iam-onboarding/user.console-access";
+    assert_eq!(record_state(&imported, console), ["ACTIVE"]);
+
+    // The same drift again: the same findings, updated, none added.
+    let again = drift(&moto, &[], &export, SystemTime::now).await;
+    assert_eq!(again.findings.len(), first.findings.len());
+    let updated = security_hub_findings(&hub).await;
+    let ids = |findings: &[aws_sdk_securityhub::types::AwsSecurityFinding]| {
+        findings
+            .iter()
+            .filter_map(|f| f.id.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(ids(&updated), ids(&imported));
+
+    // Fixed by hand: that finding is archived, the other stays active.
+    iam.delete_login_profile()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let fixed = drift(&moto, &[], &export, SystemTime::now).await;
+    assert_eq!(fixed.findings.len(), first.findings.len() - 1);
+    let after_fix = security_hub_findings(&hub).await;
+    assert_eq!(ids(&after_fix), ids(&imported));
+    assert_eq!(record_state(&after_fix, console), ["ARCHIVED"]);
+    let extra = "iam-onboarding/user.extra-permissions";
+    assert_eq!(record_state(&after_fix, extra), ["ACTIVE"]);
+
+    // Repaired by the check itself: recorded, and archived in the same run.
+    let repaired = drift(
+        &moto,
+        &[],
+        &[("SECURITY_HUB", "true"), ("REMEDIATE", "true")],
+        SystemTime::now,
+    )
+    .await;
+    assert!(
+        repaired.findings.iter().all(|f| f.remediated),
+        "{:#?}",
+        repaired.findings
+    );
+    let after_repair = security_hub_findings(&hub).await;
+    assert_eq!(record_state(&after_repair, extra), ["ARCHIVED"]);
+    assert!(
+        after_repair
+            .iter()
+            .all(|f| f.record_state.as_ref().map(|s| s.as_str()) == Some("ARCHIVED")),
+        "{after_repair:#?}"
+    );
+
+    // Without SECURITY_HUB nothing is sent there.
+    iam.create_login_profile()
+        .user_name("alice")
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+    let not_exported = drift(&moto, &[], &[], SystemTime::now).await;
+    assert_eq!(not_exported.findings.len(), 1);
+    assert_eq!(security_hub_findings(&hub).await.len(), after_repair.len());
+}

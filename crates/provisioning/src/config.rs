@@ -161,6 +161,8 @@ pub struct DriftSettings {
     /// Also deactivate old or unused access keys (a repair that can break someone's scripts).
     pub remediate_keys: bool,
     pub alert_topic_arn: Option<String>,
+    /// Also import every finding into Security Hub, and archive those that are gone.
+    pub security_hub: bool,
 }
 
 /// The documented defaults: report only, 7 days to enrol MFA, keys 90 days old or 45 days unused.
@@ -173,6 +175,7 @@ impl Default for DriftSettings {
             remediate: false,
             remediate_keys: false,
             alert_topic_arn: None,
+            security_hub: false,
         }
     }
 }
@@ -219,6 +222,7 @@ impl DriftSettings {
             remediate: flag("REMEDIATE")?,
             remediate_keys: flag("REMEDIATE_KEYS")?,
             alert_topic_arn,
+            security_hub: flag("SECURITY_HUB")?,
         })
     }
 }
