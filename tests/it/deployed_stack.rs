@@ -1109,6 +1109,31 @@ fn requests_of(
                     .ok_or_else(|| "sns:Publish without a topic".to_string()),
             ]
         }
+        // Security Hub authorizes imports against the product a finding names, reads against the hub.
+        "securityhub" if action == "BatchImportFindings" => {
+            let body: Value = serde_json::from_str(&exchange.request).unwrap_or(Value::Null);
+            let products: BTreeSet<&str> = body["Findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|finding| finding["ProductArn"].as_str())
+                .collect();
+            products
+                .into_iter()
+                .map(|product| {
+                    Ok(Request::new(
+                        principal,
+                        "securityhub:BatchImportFindings",
+                        product,
+                    ))
+                })
+                .collect()
+        }
+        "securityhub" if action == "GetFindings" => vec![Ok(Request::new(
+            principal,
+            "securityhub:GetFindings",
+            &format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:hub/default"),
+        ))],
         _ => vec![Err(format!(
             "{}: not mapped to the resource IAM authorizes it against",
             exchange.call
@@ -1259,6 +1284,7 @@ fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
             ("GrantMode", "inline"),
             ("EventBusName", "onboarding"),
             ("CreateEventBus", "true"),
+            ("SecurityHub", "true"),
         ]);
     }
     parameters

@@ -244,8 +244,19 @@ fn call_name(request: &hyper::http::request::Parts, body: &[u8]) -> String {
                 .filter(|target| !target.is_empty())
                 .map(str::to_string)
         })
+        .or_else(|| rest_json_action(service, request))
         .unwrap_or_else(|| "unknown".to_string());
     format!("{service}:{action}")
+}
+
+/// REST-JSON services name the operation by method and path only.
+fn rest_json_action(service: &str, request: &hyper::http::request::Parts) -> Option<String> {
+    let action = match (service, request.method.as_str(), request.uri.path()) {
+        ("securityhub", "POST", "/findings/import") => "BatchImportFindings",
+        ("securityhub", "POST", "/findings") => "GetFindings",
+        _ => return None,
+    };
+    Some(action.to_string())
 }
 
 /// The access key id of the SigV4 `Credential=` scope.
