@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use provisioning::account::Account;
-use provisioning::config::{Config, ConfigError, DriftSettings};
+use provisioning::config::{CatalogRole, Config, ConfigError, DriftSettings};
 use provisioning::iam::events::EventBus;
 use provisioning::iam::{Iam, load_sdk_config};
 use provisioning::outcomes::event_bus_name;
@@ -54,7 +54,7 @@ impl App {
     }
 
     pub async fn new(config: Config, sdk_config: &SdkConfig) -> Result<Self, InitError> {
-        let iam = Iam::new(sdk_config);
+        let iam = Iam::new(sdk_config).with_catalog(&config);
         let account = iam.account().await?;
         Ok(App {
             config,
@@ -64,6 +64,20 @@ impl App {
             events: None,
             drift: DriftSettings::default(),
         })
+    }
+}
+
+impl App {
+    /// The IAM adapter for one request, reaching the accounts `roles` live in besides the hub (their
+    /// spoke roles assumed in a session named after `request_id`).
+    pub async fn iam_for<'a>(
+        &self,
+        roles: impl IntoIterator<Item = &'a CatalogRole>,
+        request_id: &str,
+    ) -> provisioning::Result<Iam> {
+        self.iam
+            .reach_spokes(&self.account, roles, request_id)
+            .await
     }
 }
 

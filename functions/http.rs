@@ -151,7 +151,7 @@ pub fn status_of(error: &Error) -> u16 {
         | "trust_policy_full"
         | "too_many_keys"
         | "access_key_active" => 409,
-        "upstream_unavailable" => 503,
+        "upstream_unavailable" | "account_unreachable" => 503,
         "internal" => 500,
         _ => 400,
     }

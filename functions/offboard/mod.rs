@@ -72,7 +72,10 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<(OffboardingResult, 
             app.config.admin_group
         )));
     }
-    let result = offboard(&app.iam, &app.config, &app.account, &username).await?;
+    let iam = app
+        .iam_for(&app.config.catalog, request.request_id())
+        .await?;
+    let result = offboard(&iam, &app.config, &app.account, &username).await?;
     Ok((result, caller.username))
 }
 
@@ -91,7 +94,10 @@ async fn run_revocation(
             app.config.admin_group
         )));
     }
-    let result = revoke(&app.iam, &app.config, &app.account, &username, role).await?;
+    let iam = app
+        .iam_for(app.config.catalog_role(role), request.request_id())
+        .await?;
+    let result = revoke(&iam, &app.config, &app.account, &username, role).await?;
     Ok((result, caller.username))
 }
 
@@ -102,7 +108,8 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
     };
     let outcome = within_deadline(async {
         let order = offboarding_order(&request.detail_type, &request.detail)?;
-        let result = offboard(&app.iam, &app.config, &app.account, &order.username).await?;
+        let iam = app.iam_for(&app.config.catalog, &request.id).await?;
+        let result = offboard(&iam, &app.config, &app.account, &order.username).await?;
         Ok::<_, Error>((result, order.requested_by))
     })
     .await;

@@ -48,7 +48,8 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<(OnboardingResult, S
     let caller = request.caller(&app.config)?;
     let body: OnboardRequest = request.json_body()?;
     let order = authorize_onboarding(&caller, body, &app.config)?;
-    let result = onboard(&app.iam, &app.config, &app.account, &order, (app.clock)()).await?;
+    let iam = app.iam_for(&order.roles, request.request_id()).await?;
+    let result = onboard(&iam, &app.config, &app.account, &order, (app.clock)()).await?;
     Ok((result, order.requested_by))
 }
 
@@ -59,7 +60,8 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
     };
     let outcome = within_deadline(async {
         let order = onboarding_order(&request.detail_type, &request.detail, &app.config)?;
-        let result = onboard(&app.iam, &app.config, &app.account, &order, (app.clock)()).await?;
+        let iam = app.iam_for(&order.roles, &request.id).await?;
+        let result = onboard(&iam, &app.config, &app.account, &order, (app.clock)()).await?;
         Ok::<_, provisioning::Error>((result, order.requested_by))
     })
     .await;

@@ -51,8 +51,11 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
     let username = request.username_parameter()?;
     // Authorised before IAM is read: a refusal says nothing about whether the user exists.
     caller.may_act_on(&username, &app.config)?;
+    let iam = app
+        .iam_for(&app.config.catalog, request.request_id())
+        .await?;
     status(
-        &app.iam,
+        &iam,
         &app.config,
         &app.drift,
         &app.account,

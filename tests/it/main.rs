@@ -13,4 +13,5 @@ mod lifecycle;
 mod onboarding;
 mod races;
 mod secrets;
+mod spokes;
 mod template;

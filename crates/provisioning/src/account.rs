@@ -1,4 +1,7 @@
-//! The account the stack runs in, discovered at start-up, and the ARNs derived from it.
+//! The account the stack runs in (the hub), discovered at start-up, the accounts catalog roles live in,
+//! and the ARNs derived from them.
+
+use crate::config::CatalogRole;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -41,6 +44,31 @@ impl Account {
 
     pub fn users_under_path_arn(&self, path: &str) -> String {
         self.iam_arn(&format!("user{path}*"))
+    }
+
+    /// The account a catalog role lives in: the one its entry names, or this one (the hub).
+    pub fn home_of(&self, role: &CatalogRole) -> Account {
+        match &role.account {
+            Some(id) => Account {
+                id: id.clone(),
+                partition: self.partition.clone(),
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// A catalog role's ARN, in the account it lives in.
+    pub fn catalog_role_arn(&self, role: &CatalogRole) -> String {
+        self.home_of(role).role_arn(&role.name)
+    }
+
+    /// The managed policy of the same path and name as `arn`, in this account: a spoke holds its own copy
+    /// of the hub's catalog role boundary (`spoke.yaml`).
+    pub fn same_policy_here(&self, arn: &str) -> String {
+        match arn.splitn(6, ':').nth(5) {
+            Some(resource) => self.iam_arn(resource),
+            None => arn.to_string(),
+        }
     }
 
     pub fn role_arn(&self, name: &str) -> String {

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use crate::names::is_valid_iam_name;
 
+const DEFAULT_SPOKE_ROLE_NAME: &str = "OnboardingSpokeRole";
+
 const DEFAULT_ROLE_CATALOG: &str = r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true}]"#;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,10 @@ pub struct CatalogRole {
     /// stack): tag it and bring it to its desired state. Without it such a role is never touched.
     #[serde(default)]
     pub adopt: bool,
+    /// The account the role lives in, when not the hub (where the stack runs): the functions reach it
+    /// through that account's spoke role (`SPOKE_ROLE_NAME`).
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +78,8 @@ pub struct Config {
     pub username_claim: String,
     pub groups_claim: String,
     pub admin_group: String,
+    /// The role each spoke account's `spoke.yaml` creates for the hub's functions to assume.
+    pub spoke_role_name: String,
 }
 
 impl Config {
@@ -130,6 +138,14 @@ impl Config {
         };
         let permissions_boundary_arn = policy_arn("PERMISSIONS_BOUNDARY_ARN")?;
         let catalog_role_boundary_arn = policy_arn("CATALOG_ROLE_BOUNDARY_ARN")?;
+        let spoke_role_name =
+            get("SPOKE_ROLE_NAME").unwrap_or_else(|| DEFAULT_SPOKE_ROLE_NAME.to_string());
+        if !is_valid_iam_name(&spoke_role_name, 64) {
+            return Err(invalid(
+                "SPOKE_ROLE_NAME",
+                format!("{spoke_role_name:?} is not a valid IAM role name"),
+            ));
+        }
 
         Ok(Config {
             catalog,
@@ -142,7 +158,13 @@ impl Config {
             username_claim: get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string()),
             groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_string()),
             admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "onboarding-admins".to_string()),
+            spoke_role_name,
         })
+    }
+
+    /// The catalog roles that live in accounts other than the hub.
+    pub fn spoke_roles(&self) -> impl Iterator<Item = &CatalogRole> {
+        self.catalog.iter().filter(|role| role.account.is_some())
     }
 
     pub fn catalog_role(&self, name: &str) -> Option<&CatalogRole> {
@@ -287,6 +309,17 @@ fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
                 ),
             ));
         }
+        if let Some(account) = &role.account
+            && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(invalid(
+                VAR,
+                format!(
+                    "role {:?}: account {account:?} is not a 12-digit AWS account id",
+                    role.name
+                ),
+            ));
+        }
         if let Some(seconds) = role.max_session_duration
             && !(3600..=43200).contains(&seconds)
         {
@@ -380,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    fn a_catalog_role_may_live_in_another_account_reached_through_its_spoke_role() {
+        let config = config(&[(
+            "ROLE_CATALOG",
+            r#"[{"name":"Hub","managed_policy_arns":["arn:aws:iam::aws:policy/A"]},
+                {"name":"Spoke","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"account":"111122223333"}]"#,
+        )])
+        .unwrap();
+        assert_eq!(config.catalog[0].account, None);
+        assert_eq!(config.catalog[1].account.as_deref(), Some("111122223333"));
+        assert_eq!(config.spoke_role_name, "OnboardingSpokeRole");
+        let named = self::config(&[("SPOKE_ROLE_NAME", "HubAccess")]).unwrap();
+        assert_eq!(named.spoke_role_name, "HubAccess");
+    }
+
+    #[test]
     fn every_invalid_value_names_its_variable() {
         let cases: &[(&str, &str)] = &[
             ("ROLE_CATALOG", "not json"),
@@ -426,6 +474,19 @@ mod tests {
                 "ROLE_CATALOG",
                 r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"adopt":"yes"}]"#,
             ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"account":"1111-2222-3333"}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"account":"11112222333"}]"#,
+            ),
+            (
+                "ROLE_CATALOG",
+                r#"[{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/A"],"account":111122223333}]"#,
+            ),
+            ("SPOKE_ROLE_NAME", "spoke role"),
         ];
         for (variable, value) in cases {
             let error = config(&[(variable, value)])

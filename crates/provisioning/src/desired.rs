@@ -37,7 +37,8 @@ pub fn desired_role(
     account: &Account,
     trusted_users: &[String],
 ) -> DesiredRole {
-    let arn = account.role_arn(&role.name);
+    let home = account.home_of(role);
+    let arn = home.role_arn(&role.name);
     // IAM refuses an empty principal list: with nobody granted, a `users`-mode role trusts only itself,
     // which lets nobody new in (offboarding the last user leaves it so, onboarding replaces it).
     let placeholder = [arn.clone()];
@@ -55,7 +56,10 @@ pub fn desired_role(
             .max_session_duration
             .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
         description: role.description.clone(),
-        permissions_boundary: config.catalog_role_boundary_arn.clone(),
+        permissions_boundary: config
+            .catalog_role_boundary_arn
+            .as_deref()
+            .map(|boundary| home.same_policy_here(boundary)),
         tags: vec![(MANAGED_TAG.to_string(), "true".to_string())],
         adopt: role.adopt,
     }
@@ -73,7 +77,7 @@ pub struct Grant {
 }
 
 pub fn grant(role: &CatalogRole, config: &Config, account: &Account) -> Grant {
-    let role_arn = account.role_arn(&role.name);
+    let role_arn = account.catalog_role_arn(role);
     Grant {
         role: role.name.clone(),
         policy_name: grant_policy_name(&role.name),

@@ -71,6 +71,16 @@ pub enum Error {
          POST /users/{0}/access-keys replaces it"
     )]
     KeySecretLost(String),
+    /// A catalog role lives in another account, and its spoke role there could not be assumed (not
+    /// deployed, trusting another hub, or STS refusing): nothing was changed anywhere.
+    #[error(
+        "account {account} could not be reached through its spoke role {role}; nothing was changed: {detail}"
+    )]
+    AccountUnreachable {
+        account: String,
+        role: String,
+        detail: String,
+    },
     /// The invocation's deadline came before IAM answered (throttling, slow or failing calls).
     #[error(
         "IAM did not answer in time; what was done so far is finished by sending the same request again"
@@ -104,6 +114,7 @@ impl Error {
             Error::TooManyKeys(_) => "too_many_keys",
             Error::AccessKeyActive { .. } => "access_key_active",
             Error::AccessKeyNotFound { .. } => "access_key_not_found",
+            Error::AccountUnreachable { .. } => "account_unreachable",
             Error::DeadlineExceeded
             | Error::KeySecretLost(_)
             | Error::Aws {
@@ -126,6 +137,10 @@ impl Error {
                 "an internal error occurred; nothing secret was created, and the request can be retried"
                     .to_string()
             }
+            Error::AccountUnreachable { account, role, .. } => format!(
+                "account {account} could not be reached through its spoke role {role} (is spoke.yaml \
+                 deployed there?); nothing was changed, and the request can be retried"
+            ),
             other => other.to_string(),
         }
     }
@@ -135,6 +150,7 @@ impl Error {
             self,
             Error::DeadlineExceeded
                 | Error::KeySecretLost(_)
+                | Error::AccountUnreachable { .. }
                 | Error::Aws {
                     retryable: true,
                     ..

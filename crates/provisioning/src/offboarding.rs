@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::account::Account;
-use crate::config::Config;
+use crate::config::{CatalogRole, Config};
 use crate::error::{Error, Result};
 use crate::iam::{Iam, Reading};
 use crate::plan::Change;
@@ -191,7 +191,7 @@ pub async fn offboard(
         removed.push(removal.removed());
     }
     for role in &config.catalog {
-        if remove_trusted_principal(iam, account, &role.name, &user.arn).await? {
+        if remove_trusted_principal(iam, account, role, &user.arn).await? {
             removed.push(format!(
                 "principal in the trust policy of role {}",
                 role.name
@@ -218,14 +218,14 @@ pub async fn offboard(
 pub(crate) async fn remove_trusted_principal(
     iam: &Iam,
     account: &Account,
-    role: &str,
+    role: &CatalogRole,
     user_arn: &str,
 ) -> Result<bool> {
+    let role_arn = account.catalog_role_arn(role);
     let edit = |observed: Option<ObservedRole>| {
-        observed.and_then(|observed| {
-            without_principal(&observed.trust_policy, user_arn, &account.role_arn(role))
-        })
+        observed.and_then(|observed| without_principal(&observed.trust_policy, user_arn, &role_arn))
     };
+    let role = role.name.as_str();
     // Read once without the lock: a policy that does not name the user needs no lock at all.
     let reading = Reading::WITHOUT_INLINE_POLICIES;
     if edit(iam.observe_role(role, reading).await?).is_none() {

@@ -115,7 +115,7 @@ pub async fn revoke(
         iam.apply(removal).await?;
         removed.push(removal.removed());
     }
-    if remove_trusted_principal(iam, account, &role.name, &user.arn).await? {
+    if remove_trusted_principal(iam, account, role, &user.arn).await? {
         removed.push(format!(
             "principal in the trust policy of role {}",
             role.name
@@ -134,7 +134,7 @@ pub async fn revoke(
         },
         role: Named {
             name: role.name.clone(),
-            arn: account.role_arn(&role.name),
+            arn: account.catalog_role_arn(role),
         },
         outcome,
         removed,

@@ -124,7 +124,7 @@ pub async fn status(
             .into_iter()
             .map(|role| Named {
                 name: role.name.clone(),
-                arn: account.role_arn(&role.name),
+                arn: account.catalog_role_arn(role),
             })
             .collect(),
         user: Named {

@@ -239,7 +239,18 @@ pub fn check(
     };
     let mut findings = Vec::new();
     let mut desired_roles = BTreeMap::new();
-    for role in &config.catalog {
+    // A bulk read of the hub holds none of the roles in other accounts: a missing one is not judged
+    // missing here. `status` reads its user's roles wherever they live, and judges them.
+    let judged = config.catalog.iter().filter(|role| {
+        role.account
+            .as_deref()
+            .is_none_or(|home| home == account.id)
+            || snapshot
+                .roles
+                .iter()
+                .any(|observed| observed.name == role.name)
+    });
+    for role in judged {
         let desired = desired_role(role, config, account, &holders(role));
         match catalog_role_findings(&context, role, &desired) {
             RoleVerdict::Ours(role_findings) => {
@@ -297,7 +308,7 @@ pub fn check_user(
     let concerns_user = |arn: &str| {
         arn == user.arn
             || entitled.iter().any(|role| {
-                arn == account.role_arn(&role.name)
+                arn == account.catalog_role_arn(role)
                     || arn == account.group_arn(&grant_group_name(&role.name))
             })
     };

@@ -1,12 +1,15 @@
 //! The IAM and STS clients, the SDK settings every function uses, and the count of IAM calls.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -14,14 +17,31 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use super::errors::aws_error;
 use crate::account::Account;
+use crate::config::{CatalogRole, Config};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct Iam {
+    /// The IAM client of the account this value acts in: the hub's, or a spoke's (`at_home_of`).
     pub(super) iam: aws_sdk_iam::Client,
     pub(super) sts: aws_sdk_sts::Client,
     pub(super) sdk_config: SdkConfig,
     calls: Arc<AtomicUsize>,
+    hub: aws_sdk_iam::Client,
+    spokes: Arc<Spokes>,
+    /// The spoke account `iam` acts in; `None`: the hub.
+    acting_in: Option<String>,
+}
+
+/// The catalog roles that live in other accounts, and the IAM clients that reach those accounts once a
+/// request has assumed their spoke roles (`reach_spokes`).
+#[derive(Debug, Default)]
+struct Spokes {
+    role_name: String,
+    /// Catalog role name → the account it lives in.
+    homes: BTreeMap<String, String>,
+    /// Account → a client acting there as its spoke role.
+    clients: BTreeMap<String, aws_sdk_iam::Client>,
 }
 
 /// Counts IAM operations (not retry attempts): the drift check reports it, and its cost must grow with
@@ -61,6 +81,28 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
         )
 }
 
+/// A spoke session serves one request; IAM's minimum is 15 minutes.
+const SPOKE_SESSION_SECONDS: i32 = 900;
+
+/// STS session names allow `[\w+=,.@-]`, 2 to 64 of them; a request id may hold other characters.
+fn session_name(request_id: &str) -> String {
+    let mut name: String = request_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    while name.len() < 2 {
+        name.push('-');
+    }
+    name
+}
+
 /// IAM answers in well under a second; a page of GetAccountAuthorizationDetails for a large account in
 /// a few. Longer than this, the attempt is presumed lost and retried.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,12 +118,145 @@ impl Iam {
         let iam_config = aws_sdk_iam::config::Builder::from(sdk_config)
             .interceptor(CountCalls(calls.clone()))
             .build();
+        let iam = aws_sdk_iam::Client::from_conf(iam_config);
         Iam {
-            iam: aws_sdk_iam::Client::from_conf(iam_config),
+            hub: iam.clone(),
+            iam,
             sts: aws_sdk_sts::Client::new(sdk_config),
             sdk_config: sdk_config.clone(),
             calls,
+            spokes: Arc::default(),
+            acting_in: None,
         }
+    }
+
+    /// Learns which catalog roles live in other accounts, so that no call on them can reach the hub.
+    pub fn with_catalog(self, config: &Config) -> Self {
+        let homes = config
+            .spoke_roles()
+            .filter_map(|role| Some((role.name.clone(), role.account.clone()?)))
+            .collect();
+        Iam {
+            spokes: Arc::new(Spokes {
+                role_name: config.spoke_role_name.clone(),
+                homes,
+                clients: BTreeMap::new(),
+            }),
+            ..self
+        }
+    }
+
+    /// This client, able to act in the accounts of `roles` besides the hub: each account's spoke role is
+    /// assumed once, with `session` (the request id) as the session name, so CloudTrail in the spoke names
+    /// the request. An account that cannot be reached is refused before anything is changed anywhere.
+    pub async fn reach_spokes<'a>(
+        &self,
+        hub: &Account,
+        roles: impl IntoIterator<Item = &'a CatalogRole>,
+        session: &str,
+    ) -> Result<Iam> {
+        let accounts: BTreeSet<&str> = roles
+            .into_iter()
+            .filter_map(|role| role.account.as_deref())
+            .filter(|account| *account != hub.id)
+            .collect();
+        let mut clients = self.spokes.clients.clone();
+        for account in accounts {
+            if !clients.contains_key(account) {
+                clients.insert(
+                    account.to_string(),
+                    self.assume_spoke(hub, account, session).await?,
+                );
+            }
+        }
+        Ok(Iam {
+            spokes: Arc::new(Spokes {
+                role_name: self.spokes.role_name.clone(),
+                homes: self.spokes.homes.clone(),
+                clients,
+            }),
+            ..self.clone()
+        })
+    }
+
+    async fn assume_spoke(
+        &self,
+        hub: &Account,
+        account: &str,
+        session: &str,
+    ) -> Result<aws_sdk_iam::Client> {
+        let role_arn = format!(
+            "arn:{}:iam::{account}:role/{}",
+            hub.partition, self.spokes.role_name
+        );
+        let unreachable = |detail: String| Error::AccountUnreachable {
+            account: account.to_string(),
+            role: self.spokes.role_name.clone(),
+            detail,
+        };
+        let assumed = self
+            .sts
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name(session_name(session))
+            .duration_seconds(SPOKE_SESSION_SECONDS)
+            .send()
+            .await
+            .map_err(|e| unreachable(aws_error("AssumeRole", e).to_string()))?;
+        let credentials = assumed
+            .credentials()
+            .ok_or_else(|| unreachable("AssumeRole returned no credentials".to_string()))?;
+        let credentials = aws_credential_types::Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            SystemTime::try_from(*credentials.expiration()).ok(),
+            "spoke-role",
+        );
+        let spoke_config = self
+            .sdk_config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        let iam_config = aws_sdk_iam::config::Builder::from(&spoke_config)
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        Ok(aws_sdk_iam::Client::from_conf(iam_config))
+    }
+
+    /// The account this client acts in: `hub`, or the spoke `at_home_of` chose.
+    pub(super) fn acting_account(&self, hub: &Account) -> Account {
+        match &self.acting_in {
+            Some(id) => Account {
+                id: id.clone(),
+                partition: hub.partition.clone(),
+            },
+            None => hub.clone(),
+        }
+    }
+
+    /// This client acting in the account `role` lives in. A spoke role whose account this request has not
+    /// reached is refused, never looked for in the hub.
+    pub(super) fn at_home_of(&self, role: &str) -> Result<Cow<'_, Iam>> {
+        let home = self.spokes.homes.get(role);
+        if home == self.acting_in.as_ref() {
+            return Ok(Cow::Borrowed(self));
+        }
+        let iam = match home {
+            None => self.hub.clone(),
+            Some(account) => self.spokes.clients.get(account).cloned().ok_or_else(|| {
+                Error::AccountUnreachable {
+                    account: account.clone(),
+                    role: self.spokes.role_name.clone(),
+                    detail: format!("role {role} was used before its account was reached"),
+                }
+            })?,
+        };
+        Ok(Cow::Owned(Iam {
+            iam,
+            acting_in: home.cloned(),
+            ..self.clone()
+        }))
     }
 
     /// IAM operations made through this client since it was built.
@@ -117,10 +292,26 @@ impl Iam {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         Iam {
+            hub: client.clone(),
             iam: client,
             sts: aws_sdk_sts::Client::new(&sdk_config),
             sdk_config,
             calls: Default::default(),
+            spokes: Arc::default(),
+            acting_in: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod session_name_tests {
+    use super::session_name;
+
+    #[test]
+    fn a_request_id_becomes_a_session_name_sts_accepts() {
+        assert_eq!(session_name("Ab3=x.y@z-_,+"), "Ab3=x.y@z-_,+");
+        assert_eq!(session_name("a b/c"), "a-b-c");
+        assert_eq!(session_name("x"), "x-");
+        assert_eq!(session_name(&"r".repeat(100)).len(), 64);
     }
 }

@@ -130,11 +130,14 @@ impl Iam {
     where
         E: AsyncFnOnce(Option<ObservedRole>) -> Result<Vec<Change>>,
     {
-        with_trust_lock(self, role, &account.trust_lock_arn(role), async || {
-            let current = self.observe_role(role, reading).await?;
+        // The lock lives beside the role: in its spoke account when it is not the hub's.
+        let home = self.at_home_of(role)?;
+        let lock_arn = home.acting_account(account).trust_lock_arn(role);
+        with_trust_lock(&home, role, &lock_arn, async || {
+            let current = home.observe_role(role, reading).await?;
             let changes = edit(current).await?;
             for change in &changes {
-                self.apply(change).await?;
+                home.apply(change).await?;
             }
             Ok(!changes.is_empty())
         })

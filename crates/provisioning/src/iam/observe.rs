@@ -146,7 +146,8 @@ impl Iam {
         name: &str,
         reading: Reading<'_>,
     ) -> Result<Option<ObservedRole>> {
-        let output = match self.iam.get_role().role_name(name).send().await {
+        let home = self.at_home_of(name)?;
+        let output = match home.iam.get_role().role_name(name).send().await {
             Ok(output) => output,
             Err(error) if is_code(&error, &["NoSuchEntity"]) => return Ok(None),
             Err(error) => return Err(aws_error("GetRole", error)),
@@ -158,7 +159,7 @@ impl Iam {
             Some(raw) => decode("GetRole", raw)?,
             None => Value::Null,
         };
-        let attached = self
+        let attached = home
             .iam
             .list_attached_role_policies()
             .role_name(name)
@@ -169,7 +170,7 @@ impl Iam {
             .await
             .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
         let attached_policies = policy_arns(&attached);
-        let inline_policies = self
+        let inline_policies = home
             .inline_policies(PolicyHolder::Role(name), reading)
             .await?;
         Ok(Some(ObservedRole {

@@ -10,7 +10,14 @@ use crate::iam::{Applied, Iam};
 use crate::plan::Change;
 
 impl Iam {
+    /// In the account the role lives in: the hub, or its spoke.
     pub(super) async fn apply_to_role(&self, change: &Change) -> Result<Applied> {
+        self.at_home_of(change.target())?
+            .apply_to_role_here(change)
+            .await
+    }
+
+    async fn apply_to_role_here(&self, change: &Change) -> Result<Applied> {
         match change {
             Change::CreateRole { .. } => self.create_role(change).await?,
             Change::TagRole { role, tags } => {
