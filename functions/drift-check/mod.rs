@@ -1,8 +1,12 @@
 //! `drift-check`: the scheduled comparison of every managed user, grant group and catalog role with its
-//! desired state. The event's content is ignored: what the check does (and whether it repairs) comes
-//! from the configuration only, so nobody can widen it by sending an event.
+//! desired state. What the check does (and whether it repairs) comes from the configuration only, so
+//! nobody can widen it by sending an event: the one thing an event may say is `{"account_id": "…"}`,
+//! which of the configured accounts to check — the hub (the default) or a member account that holds
+//! catalog roles, reached through its spoke role.
 
-use provisioning::drift::{Report, run};
+use provisioning::Error;
+use provisioning::account::Account;
+use provisioning::drift::{Report, run, run_for_account};
 use provisioning::publish::SecurityHub;
 use serde_json::Value;
 
@@ -12,9 +16,22 @@ use crate::runtime::within_deadline;
 /// How many findings the SNS alert lists, worst first.
 const ALERT_FINDINGS: usize = 10;
 
-pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
+pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
     let now = (app.clock)();
-    let report = within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await?;
+    let report = match member_account(app, &event)? {
+        None => within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await?,
+        Some(member) => {
+            within_deadline(async {
+                let roles = app
+                    .config
+                    .spoke_roles()
+                    .filter(|role| role.account.as_deref() == Some(member.id.as_str()));
+                let iam = app.iam_for(roles, "drift-check").await?;
+                run_for_account(&iam, &app.config, &app.drift, &app.account, &member, now).await
+            })
+            .await?
+        }
+    };
     for finding in &report.findings {
         tracing::warn!(
             rule = finding.rule,
@@ -54,4 +71,31 @@ pub async fn handle(app: &App, _event: Value) -> provisioning::Result<Report> {
         "drift check done"
     );
     Ok(report)
+}
+
+/// The member account `event` asks to check; `None` for the hub (no `account_id`, or the hub's). Any
+/// other account is refused: only the accounts the catalog names are checked.
+fn member_account(app: &App, event: &Value) -> provisioning::Result<Option<Account>> {
+    let Some(requested) = event.get("account_id") else {
+        return Ok(None);
+    };
+    let requested = requested.as_str().ok_or_else(|| {
+        Error::InvalidRequest("account_id must be a 12-digit account id as a string".to_string())
+    })?;
+    if requested == app.account.id {
+        return Ok(None);
+    }
+    if !app
+        .config
+        .spoke_roles()
+        .any(|role| role.account.as_deref() == Some(requested))
+    {
+        return Err(Error::InvalidRequest(format!(
+            "account_id {requested:?} is neither this account nor one that holds a catalog role"
+        )));
+    }
+    Ok(Some(Account {
+        id: requested.to_string(),
+        partition: app.account.partition.clone(),
+    }))
 }

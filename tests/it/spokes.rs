@@ -285,3 +285,98 @@ async fn the_hubs_drift_check_does_not_report_a_member_accounts_role_as_missing(
     // Its grant group is the hub's, and in order; the role itself is its own account's to check.
     assert!(about_the_spoke_role.is_empty(), "{:#?}", report.findings);
 }
+
+#[tokio::test]
+async fn a_member_accounts_check_finds_the_drift_there_under_its_arn_and_repairs_it() {
+    let moto = Moto::start();
+    let mut app = moto.app(&vars("account")).await;
+    let created = onboard_as(
+        &app,
+        self_service("dev@example.com"),
+        json!({"roles": [ROLE]}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let spoke = iam_in(&moto, SPOKE).await;
+    // By hand, in the member account: MFA no longer required, and a second policy on the role.
+    let weakened = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    spoke
+        .update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(weakened.to_string())
+        .send()
+        .await
+        .unwrap();
+    spoke
+        .put_role_policy()
+        .role_name(ROLE)
+        .policy_name("quick-fix")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let role_arn = format!("arn:aws:iam::{SPOKE}:role/{ROLE}");
+    let check = async |app: &functions::app::App, event: Value| {
+        functions::drift_check::handle(app, event)
+            .await
+            .expect("the drift check runs")
+    };
+
+    // events/drift-check-member-account.json names this member account.
+    let sample =
+        std::fs::read_to_string(workspace_root().join("events/drift-check-member-account.json"))
+            .expect("the sample event");
+    let found = check(&app, serde_json::from_str(&sample).expect("JSON")).await;
+    assert_eq!(found.account_id, SPOKE);
+    let rules: Vec<(&str, &str)> = found
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.resource_arn.as_str()))
+        .collect();
+    assert!(
+        rules.contains(&("role.trust-mfa-not-enforced", role_arn.as_str())),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("role.policy-drift", role_arn.as_str())),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().all(|(_, arn)| *arn == role_arn),
+        "only the member account's role: {rules:?}"
+    );
+    // The hub's own check reports nothing of the member account.
+    let hub = check(&app, json!({})).await;
+    assert_eq!(hub.account_id, ACCOUNT);
+    assert!(
+        hub.findings.iter().all(|f| !f.resource_arn.contains(SPOKE)),
+        "{:#?}",
+        hub.findings
+    );
+
+    app.drift.remediate = true;
+    let repaired = check(&app, json!({"account_id": SPOKE})).await;
+    assert!(
+        repaired.findings.iter().all(|f| f.remediated),
+        "{:#?}",
+        repaired.findings
+    );
+    app.drift.remediate = false;
+    let clean = check(&app, json!({"account_id": SPOKE})).await;
+    assert!(clean.findings.is_empty(), "{:#?}", clean.findings);
+    assert_eq!(
+        trust_policy(&spoke, ROLE).await["Statement"][0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+        "true"
+    );
+
+    // Only the accounts the catalog names can be checked.
+    let refused = functions::drift_check::handle(&app, json!({"account_id": "999999999999"})).await;
+    assert!(
+        matches!(&refused, Err(provisioning::Error::InvalidRequest(message)) if message.contains("999999999999")),
+        "{refused:?}"
+    );
+}

@@ -96,6 +96,8 @@ pub struct AccountSnapshot {
     /// MFA serial numbers, read per user only for those whose enabled devices are not virtual.
     pub other_mfa_serials: BTreeMap<String, Vec<String>>,
     pub trust_policy_size_quota: usize,
+    /// The member account whose catalog roles `roles` holds; `None`: the hub's.
+    pub roles_account: Option<String>,
 }
 
 /// One row of the IAM credential report.

@@ -239,12 +239,12 @@ pub fn check(
     };
     let mut findings = Vec::new();
     let mut desired_roles = BTreeMap::new();
-    // A bulk read of the hub holds none of the roles in other accounts: a missing one is not judged
-    // missing here. `status` reads its user's roles wherever they live, and judges them.
+    // A bulk read holds the roles of one account (the hub's, or the member account a check is run for):
+    // a role living elsewhere is not judged missing here. `status` reads its user's roles wherever they
+    // live, and judges them.
+    let roles_account = snapshot.roles_account.as_deref().unwrap_or(&account.id);
     let judged = config.catalog.iter().filter(|role| {
-        role.account
-            .as_deref()
-            .is_none_or(|home| home == account.id)
+        role.account.as_deref().unwrap_or(&account.id) == roles_account
             || snapshot
                 .roles
                 .iter()
@@ -329,7 +329,7 @@ mod users;
 
 use groups::group_findings;
 use principals::{is_unique_id, join, limited_to_managed_path};
-pub use repair::run;
+pub use repair::{run, run_for_account};
 pub use report::{Report, Summary};
 use roles::{RoleVerdict, catalog_role_findings};
 use users::user_findings;

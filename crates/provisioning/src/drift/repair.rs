@@ -1,4 +1,5 @@
-//! `run`: snapshot → check → with `REMEDIATE=true`, repair what is marked automatic.
+//! `run` (the hub) and `run_for_account` (a member account): snapshot → check → with `REMEDIATE=true`,
+//! repair what is marked automatic.
 
 use super::*;
 
@@ -64,27 +65,7 @@ pub async fn run(
     let snapshot = iam.snapshot(config).await?;
     let mut findings = check(&snapshot, config, settings, account, now);
     if settings.remediate {
-        let mut applied: Vec<Change> = Vec::new();
-        for finding in findings
-            .iter_mut()
-            .filter(|f| f.remediation == Remediation::Automatic)
-        {
-            let mut repaired = true;
-            for change in &finding.repair {
-                if applied.contains(change) {
-                    continue;
-                }
-                match repair(iam, config, account, &snapshot, change).await {
-                    Ok(()) => applied.push(change.clone()),
-                    Err(error) => {
-                        tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");
-                        repaired = false;
-                        break;
-                    }
-                }
-            }
-            finding.remediated = repaired;
-        }
+        remediate(iam, config, account, &snapshot, &mut findings).await;
     }
     Ok(Report::new(
         &snapshot,
@@ -94,4 +75,62 @@ pub async fn run(
         iam.iam_calls() - calls_before,
         now,
     ))
+}
+
+/// The check of one member account (`iam` has reached it): the catalog roles living there, judged
+/// against the hub's users, and repaired there. What the hub holds is the hub check's to report.
+pub async fn run_for_account(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    settings: &DriftSettings,
+    hub: &Account,
+    member: &Account,
+    now: SystemTime,
+) -> crate::Result<Report> {
+    let calls_before = iam.iam_calls();
+    let snapshot = iam.spoke_snapshot(config, &member.id).await?;
+    let in_member = format!("arn:{}:iam::{}:", member.partition, member.id);
+    let mut findings = check(&snapshot, config, settings, hub, now);
+    findings.retain(|finding| finding.resource_arn.starts_with(&in_member));
+    if settings.remediate {
+        remediate(iam, config, hub, &snapshot, &mut findings).await;
+    }
+    Ok(Report::new(
+        &snapshot,
+        config,
+        member,
+        findings,
+        iam.iam_calls() - calls_before,
+        now,
+    ))
+}
+
+async fn remediate(
+    iam: &crate::iam::Iam,
+    config: &Config,
+    account: &Account,
+    snapshot: &AccountSnapshot,
+    findings: &mut [Finding],
+) {
+    let mut applied: Vec<Change> = Vec::new();
+    for finding in findings
+        .iter_mut()
+        .filter(|f| f.remediation == Remediation::Automatic)
+    {
+        let mut repaired = true;
+        for change in &finding.repair {
+            if applied.contains(change) {
+                continue;
+            }
+            match repair(iam, config, account, snapshot, change).await {
+                Ok(()) => applied.push(change.clone()),
+                Err(error) => {
+                    tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");
+                    repaired = false;
+                    break;
+                }
+            }
+        }
+        finding.remediated = repaired;
+    }
 }

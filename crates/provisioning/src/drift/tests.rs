@@ -107,6 +107,7 @@ fn clean(config: &Config) -> AccountSnapshot {
         users_with_virtual_mfa: ["dev".to_string()].into(),
         other_mfa_serials: Default::default(),
         trust_policy_size_quota: 2048,
+        roles_account: None,
     }
 }
 

@@ -63,6 +63,25 @@ impl Iam {
         Ok(snapshot)
     }
 
+    /// What a member account's check reads: the hub's users and grant groups (who holds which role), and
+    /// the catalog roles living in `spoke` with that account's trust-policy quota, read there in bulk.
+    pub async fn spoke_snapshot(&self, config: &Config, spoke: &str) -> Result<AccountSnapshot> {
+        let mut snapshot = self.authorization_details(config).await?;
+        let there = self.in_account(spoke)?;
+        let roles = there.authorization_details(config).await?.roles;
+        snapshot.roles = roles
+            .into_iter()
+            .filter(|role| {
+                config
+                    .catalog_role(&role.name)
+                    .is_some_and(|entry| entry.account.as_deref() == Some(spoke))
+            })
+            .collect();
+        snapshot.trust_policy_size_quota = there.trust_policy_size_quota().await?;
+        snapshot.roles_account = Some(spoke.to_string());
+        Ok(snapshot)
+    }
+
     /// Users, the grant groups and the catalog roles, from GetAccountAuthorizationDetails (all pages).
     async fn authorization_details(&self, config: &Config) -> Result<AccountSnapshot> {
         let catalog: BTreeSet<&str> = config

@@ -235,6 +235,25 @@ impl Iam {
         }
     }
 
+    /// This client acting in `account`, a member account this request has reached.
+    pub(super) fn in_account(&self, account: &str) -> Result<Iam> {
+        let iam =
+            self.spokes
+                .clients
+                .get(account)
+                .cloned()
+                .ok_or_else(|| Error::AccountUnreachable {
+                    account: account.to_string(),
+                    role: self.spokes.role_name.clone(),
+                    detail: "the account was not reached".to_string(),
+                })?;
+        Ok(Iam {
+            iam,
+            acting_in: Some(account.to_string()),
+            ..self.clone()
+        })
+    }
+
     /// This client acting in the account `role` lives in. A spoke role whose account this request has not
     /// reached is refused, never looked for in the hub.
     pub(super) fn at_home_of(&self, role: &str) -> Result<Cow<'_, Iam>> {

@@ -61,12 +61,14 @@ impl SecurityHub {
         )
     }
 
-    /// Imports the report's findings and archives the active ones of earlier runs that it no longer has.
+    /// Imports the report's findings and archives the active ones of earlier checks of the same account
+    /// that it no longer has (a member account's report leaves the hub's findings alone, and the other way
+    /// round). Every finding is imported as this account's product; its resource names its own account.
     pub async fn sync(&self, report: &Report) -> Result<SecurityHubSync> {
-        let earlier = self.active_findings().await?;
+        let earlier = self.active_findings(&report.account_id).await?;
         let mut current: Vec<AwsSecurityFinding> = Vec::with_capacity(report.findings.len());
         for finding in &report.findings {
-            let id = finding_id(&self.account, finding);
+            let id = finding_id(&report.account_id, finding);
             let created_at = earlier
                 .get(&id)
                 .and_then(|existing| existing.created_at.clone())
@@ -98,9 +100,13 @@ impl SecurityHub {
         Ok(sync)
     }
 
-    /// This account's active findings from earlier runs, by id. The filters are also applied here:
-    /// not every Security Hub implementation applies them.
-    async fn active_findings(&self) -> Result<BTreeMap<String, AwsSecurityFinding>> {
+    /// The active findings of earlier checks of `checked_account`, by id. The filters are also applied
+    /// here: not every Security Hub implementation applies them.
+    async fn active_findings(
+        &self,
+        checked_account: &str,
+    ) -> Result<BTreeMap<String, AwsSecurityFinding>> {
+        let id_prefix = format!("{GENERATOR_PREFIX}{checked_account}/");
         let product_arn = self.product_arn();
         let filters = AwsSecurityFindingFilters::builder()
             .product_arn(string_filter(&product_arn, StringFilterComparison::Equals))
@@ -112,6 +118,7 @@ impl SecurityHub {
                 GENERATOR_PREFIX,
                 StringFilterComparison::Prefix,
             ))
+            .id(string_filter(&id_prefix, StringFilterComparison::Prefix))
             .record_state(string_filter("ACTIVE", StringFilterComparison::Equals))
             .build();
         let mut pages = self
@@ -131,6 +138,10 @@ impl SecurityHub {
                         .generator_id
                         .as_deref()
                         .is_some_and(|generator| generator.starts_with(GENERATOR_PREFIX))
+                    && finding
+                        .id
+                        .as_deref()
+                        .is_some_and(|id| id.starts_with(&id_prefix))
                     && finding.record_state != Some(RecordState::Archived);
                 if let (true, Some(id)) = (ours, finding.id.clone()) {
                     active.insert(id, finding);
@@ -231,7 +242,7 @@ impl SecurityHub {
 /// The same rule on the same resource with the same message is the same finding, run after run. The
 /// message tells apart two findings of one rule on one resource (two old keys of a user, say); it holds no
 /// dates or counts that change by themselves.
-pub fn finding_id(account: &Account, finding: &Finding) -> String {
+pub fn finding_id(checked_account: &str, finding: &Finding) -> String {
     let digest = Sha256::new()
         .chain_update(finding.rule)
         .chain_update([0])
@@ -241,7 +252,7 @@ pub fn finding_id(account: &Account, finding: &Finding) -> String {
         .finalize();
     format!(
         "{GENERATOR_PREFIX}{}/{}/{}",
-        account.id,
+        checked_account,
         finding.rule,
         hex::encode(&digest[..16])
     )
@@ -321,12 +332,7 @@ mod tests {
         }
     }
 
-    fn account() -> Account {
-        Account {
-            id: "123456789012".to_string(),
-            partition: "aws".to_string(),
-        }
-    }
+    const ACCOUNT: &str = "123456789012";
 
     #[test]
     fn a_finding_keeps_its_id_from_run_to_run_and_two_findings_of_one_rule_on_one_user_differ() {
@@ -346,16 +352,13 @@ mod tests {
             arn,
             "access key 2 is older than 90 days",
         );
-        assert_eq!(
-            finding_id(&account(), &first),
-            finding_id(&account(), &again)
-        );
+        assert_eq!(finding_id(ACCOUNT, &first), finding_id(ACCOUNT, &again));
         assert_ne!(
-            finding_id(&account(), &first),
-            finding_id(&account(), &second_key)
+            finding_id(ACCOUNT, &first),
+            finding_id(ACCOUNT, &second_key)
         );
         assert!(
-            finding_id(&account(), &first)
+            finding_id(ACCOUNT, &first)
                 .starts_with("iam-onboarding/123456789012/user.access-key-too-old/")
         );
     }
