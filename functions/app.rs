@@ -54,8 +54,9 @@ impl App {
     }
 
     pub async fn new(config: Config, sdk_config: &SdkConfig) -> Result<Self, InitError> {
-        let iam = Iam::new(sdk_config).with_catalog(&config);
+        let iam = Iam::new(sdk_config);
         let account = iam.account().await?;
+        let iam = iam.with_catalog(&config, &account);
         Ok(App {
             config,
             iam,

@@ -380,3 +380,31 @@ async fn a_member_accounts_check_finds_the_drift_there_under_its_arn_and_repairs
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn an_entry_naming_the_hubs_own_account_is_a_hub_role() {
+    let moto = Moto::start();
+    let catalog = CATALOG.replace(SPOKE, ACCOUNT);
+    let app = moto
+        .app(&[
+            ("ROLE_CATALOG", catalog.as_str()),
+            ("TRUST_MODE", "account"),
+        ])
+        .await;
+    let created = onboard_as(
+        &app,
+        self_service("dev@example.com"),
+        json!({"roles": [ROLE]}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.body["roles"][0]["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/{ROLE}")
+    );
+    assert!(
+        role_names(&moto.iam().await)
+            .await
+            .contains(&ROLE.to_string())
+    );
+}

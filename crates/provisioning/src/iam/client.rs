@@ -130,11 +130,13 @@ impl Iam {
         }
     }
 
-    /// Learns which catalog roles live in other accounts, so that no call on them can reach the hub.
-    pub fn with_catalog(self, config: &Config) -> Self {
+    /// Learns which catalog roles live in accounts other than `hub`, so that no call on them can reach
+    /// the hub. An entry naming the hub's own account is a hub role.
+    pub fn with_catalog(self, config: &Config, hub: &Account) -> Self {
         let homes = config
             .spoke_roles()
             .filter_map(|role| Some((role.name.clone(), role.account.clone()?)))
+            .filter(|(_, account)| *account != hub.id)
             .collect();
         Iam {
             spokes: Arc::new(Spokes {
