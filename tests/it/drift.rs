@@ -71,6 +71,22 @@ async fn onboard_with_mfa(app: &functions::app::App, name: &str) {
     assert_eq!(enabled.status, 200, "{}", enabled.body);
 }
 
+/// What a person does to a managed user in the console: AdministratorAccess attached, a console password.
+async fn admin_policy_and_console_password(iam: &aws_sdk_iam::Client, user: &str) {
+    iam.attach_user_policy()
+        .user_name(user)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name(user)
+        .password("Sup3r-secret-pw!")
+        .send()
+        .await
+        .unwrap();
+}
+
 fn user_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:user/onboarded/{name}")
 }
@@ -755,18 +771,7 @@ async fn status_applies_the_drift_rules_to_its_user() {
         (json!(true), json!([]))
     );
 
-    iam.attach_user_policy()
-        .user_name("alice")
-        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .unwrap();
-    iam.create_login_profile()
-        .user_name("alice")
-        .password("Sup3r-secret-pw!")
-        .send()
-        .await
-        .unwrap();
+    admin_policy_and_console_password(&iam, "alice").await;
     let drifted = status(&app).await;
     assert_eq!(drifted.body["in_desired_state"], false);
     let rules: BTreeSet<&str> = drifted.body["findings"]
@@ -833,18 +838,7 @@ async fn findings_reach_security_hub_once_each_and_are_archived_when_fixed() {
         .await
         .expect("Security Hub on");
     onboard_with_mfa(&app, "alice").await;
-    iam.attach_user_policy()
-        .user_name("alice")
-        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .unwrap();
-    iam.create_login_profile()
-        .user_name("alice")
-        .password("Sup3r-secret-pw!")
-        .send()
-        .await
-        .unwrap();
+    admin_policy_and_console_password(&iam, "alice").await;
     let export = [("SECURITY_HUB", "true")];
 
     let first = drift(&moto, &[], &export, SystemTime::now).await;

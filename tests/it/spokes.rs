@@ -50,6 +50,16 @@ async fn role_names(iam: &aws_sdk_iam::Client) -> Vec<String> {
         .collect()
 }
 
+/// dev@example.com asks for `role` for themselves.
+async fn onboard_dev(app: &functions::app::App, role: &str) -> Reply {
+    onboard_as(
+        app,
+        self_service("dev@example.com"),
+        json!({"roles": [role]}),
+    )
+    .await
+}
+
 fn vars(mode: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("ROLE_CATALOG", CATALOG), ("TRUST_MODE", mode)]
 }
@@ -175,12 +185,7 @@ async fn users_mode_lists_the_hub_user_in_the_member_accounts_role_and_offboardi
     let spoke = iam_in(&moto, SPOKE).await;
     let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/onboarded/dev@example.com");
 
-    let created = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": [ROLE]}),
-    )
-    .await;
+    let created = onboard_dev(&app, ROLE).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let principals = |trust: Value| trust["Statement"][0]["Principal"]["AWS"].clone();
     assert_eq!(
@@ -227,12 +232,7 @@ async fn an_account_whose_spoke_role_cannot_be_assumed_is_refused_with_nothing_c
         When::Always,
     ));
 
-    let refused = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": [ROLE]}),
-    )
-    .await;
+    let refused = onboard_dev(&app, ROLE).await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.error_code(), "account_unreachable");
     assert!(refused.response.headers.contains_key("retry-after"));
@@ -249,12 +249,7 @@ async fn an_account_whose_spoke_role_cannot_be_assumed_is_refused_with_nothing_c
     assert!(role_names(&iam_in(&moto, SPOKE).await).await.is_empty());
 
     // A hub role needs no spoke: the same person is onboarded to it while the member account is down.
-    let hub_only = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": ["ResourceCreatorRole"]}),
-    )
-    .await;
+    let hub_only = onboard_dev(&app, "ResourceCreatorRole").await;
     assert_eq!(hub_only.status, 201, "{}", hub_only.body);
     assert_eq!(
         hub_only.body["roles"][0]["arn"],
@@ -266,12 +261,7 @@ async fn an_account_whose_spoke_role_cannot_be_assumed_is_refused_with_nothing_c
 async fn the_hubs_drift_check_does_not_report_a_member_accounts_role_as_missing() {
     let moto = Moto::start();
     let app = moto.app(&vars("account")).await;
-    let created = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": [ROLE]}),
-    )
-    .await;
+    let created = onboard_dev(&app, ROLE).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let report = functions::drift_check::handle(&app, json!({}))
         .await
@@ -290,12 +280,7 @@ async fn the_hubs_drift_check_does_not_report_a_member_accounts_role_as_missing(
 async fn a_member_accounts_check_finds_the_drift_there_under_its_arn_and_repairs_it() {
     let moto = Moto::start();
     let mut app = moto.app(&vars("account")).await;
-    let created = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": [ROLE]}),
-    )
-    .await;
+    let created = onboard_dev(&app, ROLE).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let spoke = iam_in(&moto, SPOKE).await;
     // By hand, in the member account: MFA no longer required, and a second policy on the role.
@@ -391,12 +376,7 @@ async fn an_entry_naming_the_hubs_own_account_is_a_hub_role() {
             ("TRUST_MODE", "account"),
         ])
         .await;
-    let created = onboard_as(
-        &app,
-        self_service("dev@example.com"),
-        json!({"roles": [ROLE]}),
-    )
-    .await;
+    let created = onboard_dev(&app, ROLE).await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(
         created.body["roles"][0]["arn"],
