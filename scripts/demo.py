@@ -117,6 +117,16 @@ def invoke_raw(function, event, port):
     return json.loads(out.stdout)
 
 
+MEMBER_ACCOUNT = "111122223333"
+# --member-account: the one self-service role lives in another account (events/drift-check-member-account.json
+# names the same one). moto switches accounts on AssumeRole, as the functions reach a spoke role.
+MEMBER_ACCOUNT_CATALOG = json.dumps([{
+    "name": "WorkloadDeployer", "self_service": True, "account": MEMBER_ACCOUNT,
+    "inline_policy": {"Version": "2012-10-17",
+                      "Statement": [{"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]},
+}], separators=(",", ":"))
+
+
 def main():
     parser = argparse.ArgumentParser(
         prog="scripts/demo",
@@ -124,9 +134,14 @@ def main():
                     "against the real Lambda functions and a local IAM emulator unless --aws is given.")
     parser.add_argument("--aws", action="store_true",
                         help="run against the AWS account of the shell's credentials (it is shown, and confirmed first)")
+    parser.add_argument("--member-account", action="store_true",
+                        help="grant a role that lives in another account of the organisation (a second moto "
+                             "account, reached through its spoke role) instead of one in the hub")
     parser.add_argument("username", nargs="?", default=TEST_ACCOUNTS[0], choices=TEST_ACCOUNTS,
                         help="an account of the local identity provider")
     args = parser.parse_args()
+    if args.aws and args.member_account:
+        parser.error("--member-account runs on the local emulator only: a real member account needs spoke.yaml")
     username = args.username
     real_aws = args.aws
     started = time.time()
@@ -168,6 +183,9 @@ def main():
         fd, env_file = tempfile.mkstemp(suffix=".env")
         with os.fdopen(fd, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in env.items() if k.startswith("AWS_") or k == "RUST_LOG")
+            if args.member_account:
+                # Single quotes: the value as it is, JSON's double quotes included.
+                f.write(f"ROLE_CATALOG='{MEMBER_ACCOUNT_CATALOG}'\n")
         processes.append(subprocess.Popen(
             ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(invoke_port), "--env-file", env_file],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -251,8 +269,13 @@ def main():
             step("~/.aws/config as `onboarding setup` wrote it")
             print(written.rstrip())
 
-        step("drift-check: every managed user, grant group and catalog role against its desired state")
-        with open(os.path.join(ROOT, "events", "drift-check-scheduled.json")) as f:
+        if args.member_account:
+            step(f"drift-check of the member account {MEMBER_ACCOUNT}: its catalog roles, through its spoke role")
+            sample = "drift-check-member-account.json"
+        else:
+            step("drift-check: every managed user, grant group and catalog role against its desired state")
+            sample = "drift-check-scheduled.json"
+        with open(os.path.join(ROOT, "events", sample)) as f:
             report = invoke_raw("drift-check", json.load(f), invoke_port)
         print(json.dumps(report["summary"], indent=2))
         for finding in report["findings"]:
