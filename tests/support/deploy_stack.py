@@ -17,6 +17,14 @@ replaced by the name). And moto's CloudFormation ignores an AWS::Events::EventBu
 creates the bus with no policy at all): each such policy is resolved here, for the parameters and the
 stack's conditions, and put on the bus with PutPermission, as CloudFormation would have; the output's
 `bus_policies` is what moto's DescribeEventBus then gives back.
+
+With --member-account, the template (spoke.yaml) is deployed instead into a new member account of the
+hub's organisation, as a service-managed StackSet would: moto's Organizations CreateAccount makes the
+account (with a random id, which the output gives) and its OrganizationAccountAccessRole, trusted by the
+management account. A StackSet acts in the member account through a service-linked role moto does not
+create; that access role stands in for it, and the stack gets the name a StackSet gives its stack
+instances. The organisation is created first when the hub has none. Every role a stack creates is
+described with its policies and its trust policy.
 """
 
 import argparse
@@ -27,6 +35,7 @@ import json
 import re
 import sys
 import time
+import uuid
 import zipfile
 
 import boto3
@@ -172,6 +181,56 @@ def role_policies(iam, role_name):
     return policies
 
 
+def describe_role(iam, role_name):
+    """A role's ARN, every policy of it (see role_policies) and its trust policy."""
+    role = iam.get_role(RoleName=role_name)["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    if isinstance(trust, str):
+        try:
+            trust = json.loads(trust)
+        except json.JSONDecodeError:
+            trust = ast.literal_eval(trust)
+    return {
+        "name": role_name,
+        "arn": role["Arn"],
+        "policies": role_policies(iam, role_name),
+        "trust": without_nulls(trust),
+    }
+
+
+def member_account(client, name):
+    """A new account of the organisation the caller manages, and clients acting in it (see above)."""
+    organizations = client("organizations")
+    try:
+        organizations.describe_organization()
+    except organizations.exceptions.AWSOrganizationsNotInUseException:
+        organizations.create_organization(FeatureSet="ALL")
+    created = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
+    status = created["CreateAccountStatus"]
+    for _ in range(600):
+        if status["State"] != "IN_PROGRESS":
+            break
+        time.sleep(0.1)
+        status = organizations.describe_create_account_status(
+            CreateAccountRequestId=status["Id"]
+        )["CreateAccountStatus"]
+    if status["State"] != "SUCCEEDED":
+        sys.exit(f"account {name}: {status}")
+    account = status["AccountId"]
+    assumed = client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+        RoleSessionName="stackset",
+    )["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+        region_name="us-east-1",
+    )
+    endpoint = client("sts").meta.endpoint_url
+    return account, lambda service: session.client(service, endpoint_url=endpoint)
+
+
 def managed_policy(iam, policy):
     """A managed policy's document; the stack's own, like its inline ones, with the nulls dropped."""
     version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
@@ -184,7 +243,7 @@ def managed_policy(iam, policy):
     return without_nulls(document)
 
 
-def resource_arns(client, resources):
+def resource_arns(client, resources, account):
     """The ARN of each resource a principal could act on, read back from the service that holds it."""
     arns = {}
     buses = {
@@ -205,13 +264,13 @@ def resource_arns(client, resources):
             # moto gives the bus no physical id; the stack's bus is the one that is not the default.
             (arns[name],) = [arn for bus, arn in buses.items() if bus != "default"]
         elif kind == "AWS::Logs::LogGroup":
-            arns[name] = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{physical}"
+            arns[name] = f"arn:aws:logs:us-east-1:{account}:log-group:{physical}"
         elif kind == "AWS::SQS::Queue":
             attributes = client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])
             arns[name] = attributes["Attributes"]["QueueArn"]
         elif kind == "AWS::KMS::Key":
             # Not DescribeKey: moto keeps a template's key policy as a dict, which its KMS then fails on.
-            arns[name] = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{physical}"
+            arns[name] = f"arn:aws:kms:us-east-1:{account}:key/{physical}"
         elif kind == "AWS::CloudWatch::Alarm":
             alarms = client("cloudwatch").describe_alarms(AlarmNames=[physical])["MetricAlarms"]
             arns[name] = alarms[0]["AlarmArn"]
@@ -322,53 +381,74 @@ def main():
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--stack", default="iam-onboarding")
     parser.add_argument("--parameter", action="append", default=[], help="Name=Value")
+    parser.add_argument(
+        "--member-account",
+        metavar="NAME",
+        help="deploy into a new member account of this name, as a StackSet named --stack would",
+    )
     args = parser.parse_args()
     parameters = dict(p.split("=", 1) for p in args.parameter)
     client = clients(args.endpoint)
+    account, stack = ACCOUNT, args.stack
+    if args.member_account:
+        account, client = member_account(client, args.member_account)
+        stack = f"StackSet-{args.stack}-{uuid.uuid4()}"
 
     with open(args.template) as source:
         template = yaml_parse(source.read())
-    code = upload_code(client)
-    template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code
     functions = {
         name: spec["Metadata"]["BuildProperties"]["Binary"]
         for name, spec in template["Resources"].items()
         if spec["Type"] == "AWS::Serverless::Function"
     }
-    # What `sam deploy` leaves to CloudFormation's own transform; the loader reads AWS managed policies,
-    # which moto has with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
-    transformed = transform(template, parameters, ManagedPolicyLoader(client("iam")))
-    as_transformed = copy.deepcopy(transformed)
-    left_out = work_around_moto(transformed, parameters)
-    resources = deploy(client, transformed, parameters, args.stack)
-    bus_policies = put_bus_policies(client, as_transformed, parameters, args.stack)
+    if "Transform" in template:
+        code = upload_code(client)
+        template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code
+        # What `sam deploy` leaves to CloudFormation's own transform; the loader reads AWS managed
+        # policies, which moto has with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+        template = transform(template, parameters, ManagedPolicyLoader(client("iam")))
+    as_transformed = copy.deepcopy(template)
+    left_out = work_around_moto(template, parameters)
+    resources = deploy(client, template, parameters, stack)
+    bus_policies = put_bus_policies(client, as_transformed, parameters, stack)
 
     iam, lambdas = client("iam"), client("lambda")
+    roles = {
+        name: describe_role(iam, r["PhysicalResourceId"])
+        for name, r in resources.items()
+        if r["ResourceType"] == "AWS::IAM::Role"
+    }
+    by_arn = {role["arn"]: role for role in roles.values()}
     described = {}
     for logical, binary in functions.items():
         name = resources[logical]["PhysicalResourceId"]
         configuration = lambdas.get_function_configuration(FunctionName=name)
-        role_name = configuration["Role"].rsplit("/", 1)[1]
+        role = by_arn.get(configuration["Role"]) or describe_role(
+            iam, configuration["Role"].rsplit("/", 1)[1]
+        )
         described[logical] = {
             "name": name,
             "binary": binary,
             "role_arn": configuration["Role"],
             "environment": configuration.get("Environment", {}).get("Variables", {}),
-            "policies": role_policies(iam, role_name),
+            "policies": role["policies"],
         }
     managed_policies = {
         name: managed_policy(iam, iam.get_policy(PolicyArn=r["PhysicalResourceId"])["Policy"])
         for name, r in resources.items()
         if r["ResourceType"] == "AWS::IAM::ManagedPolicy"
     }
-    arns = resource_arns(client, resources)
-    stack_id = client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["StackId"]
+    arns = resource_arns(client, resources, account)
+    stack_id = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
     json.dump(
         {
+            "account_id": account,
+            "stack_name": stack,
             "stack_id": stack_id,
             "arns": arns,
             "managed_policies": managed_policies,
             "functions": described,
+            "roles": roles,
             "resources": {name: r["PhysicalResourceId"] for name, r in resources.items()},
             "types": {name: r["ResourceType"] for name, r in resources.items()},
             "left_out": left_out,
