@@ -1376,6 +1376,38 @@ fn the_evaluator_follows_iams_documented_rules() {
         identity: Vec::new(),
         ..mfa_trust(json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
     };
+    // A function of the hub assuming a member account's role: cross-account, so the function's own
+    // policy and the role's trust policy must both allow it.
+    let member_role = "arn:aws:iam::111122223333:role/Spoke";
+    let trusts_hub_functions = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnLike": {"aws:PrincipalArn": format!("arn:aws:iam::{ACCOUNT}:role/stack-*FunctionRole-*")}}}]});
+    let assume_in_member = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/Spoke",
+        "Condition": {"StringEquals": {"aws:ResourceAccount": ["111122223333"]}}}]});
+    let cross_account = Policies {
+        identity: vec![("Assume".to_string(), assume_in_member.clone())],
+        resource: Some(trusts_hub_functions.clone()),
+        ..Policies::default()
+    };
+    let trusted_without_grant = Policies {
+        resource: Some(trusts_hub_functions),
+        ..Policies::default()
+    };
+    let granted_without_trust = Policies {
+        identity: vec![("Assume".to_string(), assume_in_member)],
+        ..Policies::default()
+    };
+    let hub_function = format!("arn:aws:iam::{ACCOUNT}:role/stack-OnboardFunctionRole-ABC");
+    let assume_member = |principal: &str| {
+        Request::new(principal, "sts:AssumeRole", member_role)
+            .with("aws:ResourceAccount", "111122223333")
+    };
+    let member_reader = identity(allow(
+        json!("iam:GetAccountAuthorizationDetails"),
+        json!("*"),
+    ));
     let user_trust = Policies {
         resource: Some(json!({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"AWS": user("/onboarded/")},
@@ -1384,7 +1416,7 @@ fn the_evaluator_follows_iams_documented_rules() {
     };
     use Decision::*;
     let alice = user("/onboarded/");
-    let cases: Vec<(&str, Request, &Policies, Decision)> = vec![
+    let mut cases: Vec<(&str, Request, &Policies, Decision)> = vec![
         (
             "a resource under the allowed path",
             Request::new(&function, "iam:GetUser", &user("/onboarded/")),
@@ -1550,6 +1582,45 @@ fn the_evaluator_follows_iams_documented_rules() {
             ImplicitlyDenied,
         ),
     ];
+    cases.extend([
+        (
+            "another account's role: the caller's policy and the trust policy both allow",
+            assume_member(&hub_function),
+            &cross_account,
+            Allowed,
+        ),
+        (
+            "another account's role: trusted, but the caller's own policy does not allow it",
+            assume_member(&hub_function),
+            &trusted_without_grant,
+            ImplicitlyDenied,
+        ),
+        (
+            "another account's role: allowed by the caller, but its trust policy names nobody",
+            assume_member(&hub_function),
+            &granted_without_trust,
+            ImplicitlyDenied,
+        ),
+        (
+            "another account's role: a role of the trusted account the condition does not name",
+            assume_member(&format!("arn:aws:iam::{ACCOUNT}:role/other")),
+            &cross_account,
+            ImplicitlyDenied,
+        ),
+        (
+            "another account's role: aws:ResourceAccount names another account",
+            Request::new(&hub_function, "sts:AssumeRole", member_role)
+                .with("aws:ResourceAccount", "444455556666"),
+            &cross_account,
+            ImplicitlyDenied,
+        ),
+        (
+            "an action without a resource type acts in the caller's own account",
+            Request::new(member_role, "iam:GetAccountAuthorizationDetails", "*"),
+            &member_reader,
+            Allowed,
+        ),
+    ]);
     let batch: Vec<(Request, &Policies)> =
         cases.iter().map(|(_, r, p, _)| (r.clone(), *p)).collect();
     let decisions = decide(&batch);

@@ -97,12 +97,17 @@ pub fn decide(requests: &[(Request, &Policies)]) -> Vec<Decision> {
 
 /// One request as the evaluator takes it.
 fn simulation(request: &Request, policies: &Policies) -> Value {
-    let account = request
-        .resource
-        .split(':')
-        .nth(4)
-        .filter(|account| !account.is_empty())
-        .unwrap_or(ACCOUNT);
+    // An action without a resource type ("*") acts in the caller's own account; treating it as the
+    // hub's would make every such call from a member account's role a cross-account one.
+    let account_of = |arn: &str| {
+        arn.split(':')
+            .nth(4)
+            .filter(|account| !account.is_empty())
+            .map(str::to_string)
+    };
+    let account = account_of(&request.resource)
+        .or_else(|| account_of(&request.principal))
+        .unwrap_or_else(|| ACCOUNT.to_string());
     // The keys IAM puts in every request context; the evaluator leaves them to the caller.
     let mut context = request.context.clone();
     context
