@@ -4,6 +4,12 @@
 //! played through them in both trust modes, with repair on; and every AWS call each function made on the
 //! wire is checked, by an evaluator that follows IAM's rules (tests/oracle), against the policies of that
 //! function's deployed role. moto enforces no policy, so this is where a missing permission shows.
+//!
+//! One catalog role lives in a member account of the hub's organisation, where spoke.yaml is deployed
+//! as its StackSet would deploy it. What the functions do there they do in sessions of the spoke role
+//! they assume: each such call is checked against the spoke role's deployed policies, and each
+//! AssumeRole against both the function's role and the spoke role's trust policy. A call signed by
+//! anyone else fails the test: nothing on the wire goes unchecked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -17,6 +23,12 @@ use test_support::runtime_api::{LambdaProcess, Outcome};
 use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy, trust_policy, workspace_root};
 
 const ROLE: &str = "ResourceCreatorRole";
+/// The catalog role that lives in the member account.
+const MEMBER_ROLE: &str = "WorkloadDeployer";
+/// spoke.yaml's role in the member account, which the functions assume to act there.
+const SPOKE_ROLE: &str = "OnboardingSpokeRole";
+const STACK: &str = "iam-onboarding";
+const POWER_USER: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
 const USER_PATH: &str = "/onboarded/";
 const ADMIN: &str = "admin@example.com";
 const ALICE: &str = "alice@example.com";
@@ -48,12 +60,34 @@ fn binary(name: &str) -> &'static str {
 
 /// `sam deploy` into moto; the stack's description as tests/support/deploy_stack.py prints it.
 fn deploy(moto: &Moto, parameters: &[(&str, &str)]) -> Value {
+    deploy_template(moto, "template.yaml", &[], parameters)
+}
+
+/// spoke.yaml in a new member account of the hub's organisation, as the StackSet of README "Many
+/// accounts" deploys it; the account's id is moto's choice, in the description.
+fn deploy_spoke(moto: &Moto, parameters: &[(&str, &str)]) -> Value {
+    let options = [
+        "--stack",
+        "iam-onboarding-spoke",
+        "--member-account",
+        "member",
+    ];
+    deploy_template(moto, "spoke.yaml", &options, parameters)
+}
+
+fn deploy_template(
+    moto: &Moto,
+    template: &str,
+    options: &[&str],
+    parameters: &[(&str, &str)],
+) -> Value {
     let mut command = Command::new(python());
     command
         .arg(workspace_root().join("tests/support/deploy_stack.py"))
         .args(["--endpoint", &moto.endpoint])
         .arg("--template")
-        .arg(workspace_root().join("template.yaml"))
+        .arg(workspace_root().join(template))
+        .args(options)
         .env("AWS_DEFAULT_REGION", "us-east-1");
     for (name, value) in parameters {
         command.args(["--parameter", &format!("{name}={value}")]);
@@ -61,7 +95,7 @@ fn deploy(moto: &Moto, parameters: &[(&str, &str)]) -> Value {
     let output = command.output().expect("python runs the deploy script");
     assert!(
         output.status.success(),
-        "the stack deploys: {}",
+        "{template} deploys: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the deploy script prints JSON")
@@ -82,6 +116,18 @@ impl Function {
     }
 }
 
+/// spoke.yaml as deployed in the member account.
+struct Spoke {
+    account: String,
+    role_arn: String,
+    /// The spoke role's own policies: what a session of it may do in the member account.
+    policies: Policies,
+    /// Its trust policy: who may assume it.
+    trust: Value,
+    /// The test's own client in the member account, to change things by hand and read them back.
+    iam: IamClient,
+}
+
 struct Stack {
     mode: &'static str,
     /// Keeps the emulator running as long as the stack.
@@ -89,14 +135,87 @@ struct Stack {
     proxy: FaultProxy,
     iam: IamClient,
     functions: BTreeMap<String, Function>,
+    spoke: Spoke,
+}
+
+/// A role's policies as deploy_stack.py describes them: `[{"name", "document"}]`.
+fn named_policies(described: &Value) -> Vec<(String, Value)> {
+    described
+        .as_array()
+        .expect("the role's policies")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or("policy").to_string(),
+                p["document"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// An IAM client of the test's own acting in the member account, through the role Organizations
+/// created there for the management account (the hub, here).
+async fn iam_in_member(moto: &Moto, account: &str) -> IamClient {
+    let sts = aws_sdk_sts::Client::new(&moto.sdk_config().await);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("test")
+        .send()
+        .await
+        .expect("the management account may assume OrganizationAccountAccessRole");
+    let credentials = assumed.credentials().expect("session credentials");
+    let config = moto
+        .sdk_config_as(aws_credential_types::Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            None,
+            "test-in-member",
+        ))
+        .await;
+    IamClient::new(&config)
 }
 
 impl Stack {
-    async fn deploy(mode: &'static str, parameters: &[(&str, &str)]) -> Stack {
+    /// spoke.yaml in a member account first (its id is moto's choice), then the hub, whose catalog has a
+    /// role living there.
+    async fn deploy(mode: &'static str) -> Stack {
         let moto = Moto::start();
         let proxy = FaultProxy::start(&moto.endpoint).await;
         let sdk = moto.sdk_config().await;
-        let described = deploy(&moto, parameters);
+        let spoke = deploy_spoke(
+            &moto,
+            &[
+                ("HubAccountId", ACCOUNT),
+                ("HubStackName", STACK),
+                ("CatalogRoleNames", MEMBER_ROLE),
+                ("CatalogManagedPolicyArns", POWER_USER),
+            ],
+        );
+        let member = spoke["account_id"]
+            .as_str()
+            .expect("the member account's id")
+            .to_string();
+        let spoke_role = &spoke["roles"]["SpokeRole"];
+        let spoke = Spoke {
+            role_arn: spoke_role["arn"].as_str().expect("its ARN").to_string(),
+            policies: Policies {
+                identity: named_policies(&spoke_role["policies"]),
+                ..Policies::default()
+            },
+            trust: spoke_role["trust"].clone(),
+            iam: iam_in_member(&moto, &member).await,
+            account: member,
+        };
+        let parameters = parameters(mode, &spoke.account);
+        let parameters: Vec<(&str, &str)> = parameters
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let described = deploy(&moto, &parameters);
         let sts = aws_sdk_sts::Client::new(&sdk);
         let mut functions = BTreeMap::new();
         for (logical, function) in described["functions"]
@@ -137,17 +256,7 @@ impl Stack {
                 environment.insert(name.to_string(), value.to_string());
             }
             let policies = Policies {
-                identity: function["policies"]
-                    .as_array()
-                    .expect("the role's policies")
-                    .iter()
-                    .map(|p| {
-                        (
-                            p["name"].as_str().unwrap_or("policy").to_string(),
-                            p["document"].clone(),
-                        )
-                    })
-                    .collect(),
+                identity: named_policies(&function["policies"]),
                 ..Policies::default()
             };
             let process = LambdaProcess::start(
@@ -174,6 +283,7 @@ impl Stack {
             proxy,
             iam,
             functions,
+            spoke,
         }
     }
 
@@ -384,6 +494,46 @@ async fn drift_by_hand(iam: &IamClient, mode: &str) {
         .expect("trust weakened");
 }
 
+/// Out-of-band changes in the member account, to the catalog role living there: each is the member
+/// account's check to find and repair, through the spoke role.
+async fn drift_in_member(iam: &IamClient) {
+    let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    iam.attach_role_policy()
+        .role_name(MEMBER_ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .expect("role policy");
+    iam.detach_role_policy()
+        .role_name(MEMBER_ROLE)
+        .policy_arn(POWER_USER)
+        .send()
+        .await
+        .expect("catalog policy detached");
+    iam.delete_role_permissions_boundary()
+        .role_name(MEMBER_ROLE)
+        .send()
+        .await
+        .expect("boundary removed");
+    iam.put_role_policy()
+        .role_name(MEMBER_ROLE)
+        .policy_name("extra")
+        .policy_document(s3_all.to_string())
+        .send()
+        .await
+        .expect("role inline policy");
+    let weakened = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}}
+    ]});
+    iam.update_assume_role_policy()
+        .role_name(MEMBER_ROLE)
+        .policy_document(weakened.to_string())
+        .send()
+        .await
+        .expect("trust weakened");
+}
+
 /// The catalog role's trust policy, as onboarding wrote it, judged by the evaluator rather than by our own
 /// analysis (trust.rs): Alice, with her grant, gets in only with MFA; nobody outside the managed path or
 /// the account gets in at all.
@@ -526,7 +676,7 @@ async fn live(stack: &mut Stack) {
             "POST /users",
             person(ALICE),
             None,
-            json!({"roles": [ROLE]}),
+            json!({"roles": [ROLE, MEMBER_ROLE]}),
         )
         .await;
     assert_eq!(status, 201, "{alice}");
@@ -548,13 +698,33 @@ async fn live(stack: &mut Stack) {
         ),
         "the catalog role is created under the stack's boundary"
     );
+    let member = stack.spoke.account.clone();
+    let in_member = stack
+        .spoke
+        .iam
+        .get_role()
+        .role_name(MEMBER_ROLE)
+        .send()
+        .await
+        .expect("the member account's catalog role");
+    assert_eq!(
+        in_member
+            .role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(
+            format!("arn:aws:iam::{member}:policy/onboarding/{STACK}-catalog-role-boundary")
+                .as_str()
+        ),
+        "the member account's catalog role is created there, under spoke.yaml's copy of the boundary"
+    );
     let (status, replay) = stack
         .http(
             "onboard",
             "POST /users",
             person(ALICE),
             None,
-            json!({"roles": [ROLE]}),
+            json!({"roles": [ROLE, MEMBER_ROLE]}),
         )
         .await;
     assert_eq!(status, 200, "{replay}");
@@ -568,16 +738,39 @@ async fn live(stack: &mut Stack) {
         )
         .await;
     assert_eq!(reply["outcome"], "User Onboarded", "{reply}");
+    // What the drift check does not judge (GetAccountAuthorizationDetails has no MaxSessionDuration) but
+    // onboarding puts back: the member account's role's sessions lengthened by hand, before Bob asks
+    // for that role.
+    stack
+        .spoke
+        .iam
+        .update_role()
+        .role_name(MEMBER_ROLE)
+        .max_session_duration(43200)
+        .send()
+        .await
+        .expect("longer sessions");
     let (status, bob) = stack
         .http(
             "onboard",
             "POST /users",
             person(BOB),
             None,
-            json!({"roles": [ROLE]}),
+            json!({"roles": [ROLE, MEMBER_ROLE]}),
         )
         .await;
     assert!(status == 200 || status == 201, "{status} {bob}");
+    let sessions = stack
+        .spoke
+        .iam
+        .get_role()
+        .role_name(MEMBER_ROLE)
+        .send()
+        .await
+        .expect("the member account's catalog role")
+        .role()
+        .and_then(|role| role.max_session_duration());
+    assert_eq!(sessions, Some(3600), "put back by Bob's onboarding");
 
     // An existing user outside the managed path is refused, not taken over.
     let (status, refused) = stack
@@ -741,7 +934,7 @@ async fn live(stack: &mut Stack) {
             "POST /users",
             person(ALICE),
             None,
-            json!({"roles": [ROLE]}),
+            json!({"roles": [ROLE, MEMBER_ROLE]}),
         )
         .await;
     assert_eq!(status, 200, "{replay}");
@@ -768,6 +961,45 @@ async fn live(stack: &mut Stack) {
         .filter(|f| f["remediation"] == "automatic")
         .collect();
     assert!(left.is_empty(), "repaired for good: {left:#?}");
+
+    // The same in the member account: its check, asked for by account, finds the drift made there, on
+    // the role living there, and repairs it there through the spoke role.
+    drift_in_member(&stack.spoke.iam).await;
+    let report = stack
+        .invoke("drift-check", json!({"account_id": member}))
+        .await;
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty(), "{report}");
+    let elsewhere: Vec<&Value> = findings
+        .iter()
+        .filter(|f| {
+            !f["resource_arn"]
+                .as_str()
+                .is_some_and(|arn| arn.starts_with(&format!("arn:aws:iam::{member}:")))
+        })
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "only the member account's: {elsewhere:#?}"
+    );
+    let unrepaired: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["remediation"] == "automatic" && f["remediated"] != true)
+        .collect();
+    assert!(
+        unrepaired.is_empty(),
+        "every automatic repair ran in the member account: {unrepaired:#?}"
+    );
+    let again = stack
+        .invoke("drift-check", json!({"account_id": member}))
+        .await;
+    let left: Vec<&Value> = again["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["remediation"] == "automatic")
+        .collect();
+    assert!(left.is_empty(), "repaired for good there: {left:#?}");
 
     // Offboarding someone present, with what people add by hand, then again (already absent), and over
     // EventBridge.
@@ -806,17 +1038,19 @@ async fn live(stack: &mut Stack) {
     assert_eq!(again["outcome"], "already_absent", "{again}");
     // Bob's role is revoked (the record, the grant and, in `users` mode, the trust principal), then he is
     // offboarded over EventBridge.
-    let (status, revoked) = stack
-        .http_at(
-            "offboard",
-            "DELETE /users/{username}/roles/{role}",
-            administrator(ADMIN),
-            &[("username", BOB), ("role", ROLE)],
-            Value::Null,
-        )
-        .await;
-    assert_eq!(status, 200, "{revoked}");
-    assert_eq!(revoked["outcome"], "revoked", "{revoked}");
+    for role in [ROLE, MEMBER_ROLE] {
+        let (status, revoked) = stack
+            .http_at(
+                "offboard",
+                "DELETE /users/{username}/roles/{role}",
+                administrator(ADMIN),
+                &[("username", BOB), ("role", role)],
+                Value::Null,
+            )
+            .await;
+        assert_eq!(status, 200, "{role}: {revoked}");
+        assert_eq!(revoked["outcome"], "revoked", "{role}: {revoked}");
+    }
     let reply = stack
         .eventbridge(
             "offboard",
@@ -860,22 +1094,30 @@ fn entity_kind_name(kind: &str) -> &'static str {
     }
 }
 
-/// Every IAM ARN of this account that any answer named, by kind and name: the path each entity was
+/// IAM ARNs by account, kind and name.
+type KnownArns = HashMap<(String, String, String), String>;
+
+/// Every IAM ARN that any answer named, in the hub or the member account: the path each entity was
 /// created with.
-fn known_arns(exchanges: &[Exchange]) -> HashMap<(String, String), String> {
-    let prefix = format!("arn:aws:iam::{ACCOUNT}:");
+fn known_arns(exchanges: &[Exchange]) -> KnownArns {
+    let prefix = "arn:aws:iam::";
     let mut known = HashMap::new();
     for exchange in exchanges {
         let mut rest = exchange.response.as_str();
-        while let Some(at) = rest.find(&prefix) {
+        while let Some(at) = rest.find(prefix) {
             let tail = &rest[at..];
             let end = tail
                 .find(|c: char| c == '<' || c == '"' || c == '&' || c.is_whitespace())
                 .unwrap_or(tail.len());
             let arn = &tail[..end];
-            if let Some((kind, path)) = arn[prefix.len()..].split_once('/') {
+            if let Some((account, resource)) = arn[prefix.len()..].split_once(':')
+                && let Some((kind, path)) = resource.split_once('/')
+            {
                 let name = path.rsplit('/').next().unwrap_or(path);
-                known.insert((kind.to_string(), name.to_string()), arn.to_string());
+                known.insert(
+                    (account.to_string(), kind.to_string(), name.to_string()),
+                    arn.to_string(),
+                );
             }
             rest = &tail[end..];
         }
@@ -962,14 +1204,15 @@ fn iam_resource(action: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// The request IAM authorizes for one IAM call: the resource as the Service Authorization Reference
-/// defines it (the entity's ARN with its path when it exists, without one when it does not) and the
-/// condition keys the call carries.
+/// The request IAM authorizes for one IAM call made in `account`: the resource as the Service
+/// Authorization Reference defines it (the entity's ARN with its path when it exists, without one when it
+/// does not) and the condition keys the call carries.
 fn iam_request(
     principal: &str,
+    account: &str,
     action: &str,
     exchange: &Exchange,
-    known: &HashMap<(String, String), String>,
+    known: &KnownArns,
 ) -> Result<Request, String> {
     let params = form(&exchange.request);
     let not_found = message(exchange, "NoSuchEntity").map(|m| m.to_lowercase());
@@ -984,14 +1227,14 @@ fn iam_request(
         });
         if creates {
             let path = params.get("Path").map_or("/", String::as_str);
-            format!("arn:aws:iam::{ACCOUNT}:{kind}{path}{name}")
+            format!("arn:aws:iam::{account}:{kind}{path}{name}")
         } else if absent {
-            format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}")
+            format!("arn:aws:iam::{account}:{kind}/{name}")
         } else {
             known
-                .get(&(kind.to_string(), name.to_string()))
+                .get(&(account.to_string(), kind.to_string(), name.to_string()))
                 .cloned()
-                .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT}:{kind}/{name}"))
+                .unwrap_or_else(|| format!("arn:aws:iam::{account}:{kind}/{name}"))
         }
     };
     let resource = match (action, iam_resource(action)) {
@@ -1044,17 +1287,19 @@ fn iam_request(
     Ok(request)
 }
 
-/// The requests IAM (and EventBridge, SNS) authorize for one call on the wire.
+/// The requests IAM (and STS, EventBridge, SNS) authorize for one call on the wire, made by `principal`
+/// in `account`.
 fn requests_of(
     exchange: &Exchange,
     principal: &str,
-    known: &HashMap<(String, String), String>,
+    account: &str,
+    known: &KnownArns,
 ) -> Vec<Result<Request, String>> {
     let Some((service, action)) = exchange.call.split_once(':') else {
         return vec![Err(format!("an unnamed call: {}", exchange.call))];
     };
     match service {
-        "iam" => match iam_request(principal, action, exchange, known) {
+        "iam" => match iam_request(principal, account, action, exchange, known) {
             Ok(request) => {
                 // Tags given to a Create call are authorized as a Tag call on the new entity too
                 // (IAM: "Permissions required to tag IAM resources at creation").
@@ -1077,9 +1322,23 @@ fn requests_of(
             }
             Err(why) => vec![Err(why)],
         },
-        // GetCallerIdentity needs no permission (IAM: "No permissions are required"), and is the only
-        // STS call the functions make with their own credentials.
+        // GetCallerIdentity needs no permission (IAM: "No permissions are required").
         "sts" if action == "GetCallerIdentity" => Vec::new(),
+        // Authorized against the role assumed, in its account (aws:ResourceAccount, which the functions'
+        // AssumeSpokeRoles statements name); who may is also the role's trust policy's to say.
+        "sts" if action == "AssumeRole" => {
+            let params = form(&exchange.request);
+            let Some(role) = params.get("RoleArn") else {
+                return vec![Err("sts:AssumeRole without a role".to_string())];
+            };
+            let role_account = role.split(':').nth(4).unwrap_or_default();
+            let mut request = Request::new(principal, "sts:AssumeRole", role)
+                .with("aws:ResourceAccount", role_account);
+            if let Some(session) = params.get("RoleSessionName") {
+                request = request.with("sts:RoleSessionName", session.clone());
+            }
+            vec![Ok(request)]
+        }
         "events" if action == "PutEvents" => {
             let body: Value = serde_json::from_str(&exchange.request).unwrap_or(Value::Null);
             body["Entries"]
@@ -1091,7 +1350,7 @@ fn requests_of(
                     let bus = if bus.starts_with("arn:") {
                         bus.to_string()
                     } else {
-                        format!("arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{bus}")
+                        format!("arn:aws:events:us-east-1:{account}:event-bus/{bus}")
                     };
                     Ok(Request::new(principal, "events:PutEvents", &bus)
                         // Multivalued keys (ArrayOfString in the Service Authorization Reference).
@@ -1132,7 +1391,7 @@ fn requests_of(
         "securityhub" if action == "GetFindings" => vec![Ok(Request::new(
             principal,
             "securityhub:GetFindings",
-            &format!("arn:aws:securityhub:us-east-1:{ACCOUNT}:hub/default"),
+            &format!("arn:aws:securityhub:us-east-1:{account}:hub/default"),
         ))],
         _ => vec![Err(format!(
             "{}: not mapped to the resource IAM authorizes it against",
@@ -1141,42 +1400,144 @@ fn requests_of(
     }
 }
 
-/// Every call the functions made, checked against each function's own deployed role. Returns the calls
-/// that would be refused, and the actions each function was allowed to make.
+/// The key under which the spoke role's grants are counted as used (its logical id in spoke.yaml).
+const SPOKE_ROLE_LOGICAL: &str = "SpokeRole";
+
+/// One request IAM would authorize, with whom it is reported as and the policies that decide it.
+struct Check<'a> {
+    /// The function, and the role it acted as when that was not its own.
+    who: String,
+    /// Whose grants a use of the action counts for: a function's logical id, or the spoke role's; none
+    /// for the trust policy's side of an AssumeRole.
+    grantee: Option<String>,
+    request: Request,
+    policies: &'a Policies,
+}
+
+/// Every call on the wire, checked: each function's with its own credentials against its own deployed
+/// role; each made in a session of the spoke role a function assumed against the spoke role's deployed
+/// policies, as the spoke role, in the member account; and each such AssumeRole both against the
+/// function's role and against the spoke role's trust policy. A call signed by any other key is itself
+/// a failure. Returns the calls that would be refused (or could not be checked), and the actions each
+/// function, and the spoke role, was allowed to make.
 fn check_calls(stack: &Stack) -> (Vec<String>, BTreeMap<String, BTreeSet<String>>) {
     let exchanges = stack.proxy.exchanges();
     let known = known_arns(&exchanges);
-    let mut checked: Vec<(&Function, String, Request)> = Vec::new();
-    let mut refused = Vec::new();
-    for exchange in &exchanges {
-        let Some(function) = stack
-            .functions
-            .values()
-            .find(|f| f.access_key == exchange.caller)
-        else {
-            continue; // the test's own client, or a person's new key
-        };
-        for request in requests_of(exchange, &function.role_arn, &known) {
-            match request {
-                Ok(request) => checked.push((function, exchange.call.clone(), request)),
-                Err(why) => refused.push(format!("{} ({}): {why}", function.logical, stack.mode)),
-            }
+    let spoke = &stack.spoke;
+    let own_key = |key: &str| stack.functions.values().find(|f| f.access_key == key);
+    // The spoke role's sessions, by the access key each AssumeRole answered with.
+    let mut sessions: HashMap<&str, &Function> = HashMap::new();
+    for exchange in exchanges.iter().filter(|e| e.call == "sts:AssumeRole") {
+        let assumed_spoke_role = form(&exchange.request).get("RoleArn") == Some(&spoke.role_arn);
+        if let (Some(function), true, Some(key)) = (
+            own_key(&exchange.caller),
+            assumed_spoke_role,
+            xml_element(&exchange.response, "AccessKeyId"),
+        ) {
+            sessions.insert(key, function);
         }
     }
-    let batch: Vec<(Request, &Policies)> = checked
+    // Cross-account, IAM allows an AssumeRole only when both the caller's policies and the role's
+    // trust policy do. Each side is decided alone, the other granting exactly this request, so that a
+    // refusal names the side that refused.
+    let by_own_role: BTreeMap<&str, Policies> = stack
+        .functions
+        .values()
+        .map(|function| {
+            let trusts_the_function = json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": function.role_arn}, "Action": "sts:AssumeRole"}]});
+            let policies = Policies {
+                resource: Some(trusts_the_function),
+                ..function.policies.clone()
+            };
+            (function.logical.as_str(), policies)
+        })
+        .collect();
+    let by_trust_policy = Policies {
+        identity: vec![(
+            "AssumeTheSpokeRole".to_string(),
+            json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": spoke.role_arn}]}),
+        )],
+        resource: Some(spoke.trust.clone()),
+        ..Policies::default()
+    };
+
+    let mut checks: Vec<Check> = Vec::new();
+    let mut refused = Vec::new();
+    for exchange in &exchanges {
+        if let Some(function) = own_key(&exchange.caller) {
+            let logical = &function.logical;
+            for request in requests_of(exchange, &function.role_arn, ACCOUNT, &known) {
+                match request {
+                    Ok(request) if request.action == "sts:AssumeRole" => {
+                        if request.resource != spoke.role_arn {
+                            refused.push(format!(
+                                "{logical} ({}): sts:AssumeRole of {}, a role whose trust policy no stack of this test deployed",
+                                stack.mode, request.resource
+                            ));
+                            continue;
+                        }
+                        checks.push(Check {
+                            who: format!("{logical}, by its own role"),
+                            grantee: Some(logical.clone()),
+                            request: request.clone(),
+                            policies: &by_own_role[logical.as_str()],
+                        });
+                        checks.push(Check {
+                            who: format!("{logical}, by the trust policy of {}", spoke.role_arn),
+                            grantee: None,
+                            request,
+                            policies: &by_trust_policy,
+                        });
+                    }
+                    Ok(request) => checks.push(Check {
+                        who: logical.clone(),
+                        grantee: Some(logical.clone()),
+                        request,
+                        policies: &function.policies,
+                    }),
+                    Err(why) => refused.push(format!("{logical} ({}): {why}", stack.mode)),
+                }
+            }
+        } else if let Some(function) = sessions.get(exchange.caller.as_str()) {
+            let who = format!("{} as {}", function.logical, spoke.role_arn);
+            for request in requests_of(exchange, &spoke.role_arn, &spoke.account, &known) {
+                match request {
+                    Ok(request) => checks.push(Check {
+                        who: who.clone(),
+                        grantee: Some(SPOKE_ROLE_LOGICAL.to_string()),
+                        request,
+                        policies: &spoke.policies,
+                    }),
+                    Err(why) => refused.push(format!("{who} ({}): {why}", stack.mode)),
+                }
+            }
+        } else {
+            // The test's own clients go to moto directly, not through the proxy.
+            refused.push(format!(
+                "{} ({}): signed with {}, no function's key nor a session of {SPOKE_ROLE} a function assumed: unchecked",
+                exchange.call, stack.mode, exchange.caller
+            ));
+        }
+    }
+    let batch: Vec<(Request, &Policies)> = checks
         .iter()
-        .map(|(function, _, request)| (request.clone(), &function.policies))
+        .map(|check| (check.request.clone(), check.policies))
         .collect();
     let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for ((function, _, request), decision) in checked.iter().zip(decide(&batch)) {
+    for (check, decision) in checks.iter().zip(decide(&batch)) {
+        let request = &check.request;
         if decision == Decision::Allowed {
-            used.entry(function.logical.clone())
-                .or_default()
-                .insert(request.action.clone());
+            if let Some(grantee) = &check.grantee {
+                used.entry(grantee.clone())
+                    .or_default()
+                    .insert(request.action.clone());
+            }
         } else {
             refused.push(format!(
                 "{} ({}): {} on {} {:?} -> {decision:?}",
-                function.logical, stack.mode, request.action, request.resource, request.context
+                check.who, stack.mode, request.action, request.resource, request.context
             ));
         }
     }
@@ -1209,13 +1570,17 @@ fn resource_blocks(template: &str) -> Vec<(&str, &str)> {
 
 /// The permissions a function's role is granted that no call of the whole life used, and that the
 /// template does not explain with a comment on the action's line naming the path that needs it (in the
-/// function's own resource, or in a policy resource attached to its role).
+/// function's own resource, or in a policy resource attached to its role); and the same for spoke.yaml's
+/// role, whose explanations are in its own resource.
 fn unexplained_unused_permissions(
     stack: &Stack,
     used: &BTreeMap<String, BTreeSet<String>>,
 ) -> Vec<String> {
-    let template = std::fs::read_to_string(workspace_root().join("template.yaml"))
-        .expect("template.yaml is readable");
+    let read = |name: &str| {
+        std::fs::read_to_string(workspace_root().join(name))
+            .unwrap_or_else(|e| panic!("{name} is readable: {e}"))
+    };
+    let (template, spoke_template) = (read("template.yaml"), read("spoke.yaml"));
     let blocks = resource_blocks(&template);
     let mut unexplained = Vec::new();
     for function in stack.functions.values() {
@@ -1225,50 +1590,85 @@ fn unexplained_unused_permissions(
             .filter(|(name, block)| *name == function.logical || block.contains(&role))
             .map(|(_, block)| *block)
             .collect();
-        let granted: BTreeSet<String> = function
-            .policies
-            .identity
-            .iter()
-            .flat_map(|(_, document)| {
-                document["Statement"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter(|statement| statement["Effect"] == "Allow")
-            .flat_map(|statement| match &statement["Action"] {
-                Value::String(action) => vec![action.clone()],
-                Value::Array(actions) => actions
-                    .iter()
-                    .filter_map(|a| a.as_str().map(str::to_string))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            // What SAM grants for the Lambda service's own use, not the code's: writing the function's
-            // logs (AWSLambdaBasicExecutionRole) and a failed event to its DeadLetterQueue.
-            .filter(|action| !action.starts_with("logs:") && action != "sqs:SendMessage")
-            .collect();
-        let used = used.get(&function.logical).cloned().unwrap_or_default();
-        for action in granted.difference(&used) {
-            let explained = own_blocks
-                .iter()
-                .flat_map(|block| block.lines())
-                .any(|line| {
-                    line.split_once('#').is_some_and(|(code, _)| {
-                        code.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '*'))
-                            .any(|word| word == action)
-                    })
-                });
-            if !explained {
-                unexplained.push(format!("{}: {action}", function.logical));
-            }
-        }
+        unexplained.extend(unexplained_grants(
+            &function.logical,
+            &function.policies,
+            &own_blocks,
+            used,
+        ));
     }
+    let spoke_blocks: Vec<&str> = resource_blocks(&spoke_template)
+        .into_iter()
+        .filter(|(name, _)| *name == SPOKE_ROLE_LOGICAL)
+        .map(|(_, block)| block)
+        .collect();
+    unexplained.extend(unexplained_grants(
+        SPOKE_ROLE_LOGICAL,
+        &stack.spoke.policies,
+        &spoke_blocks,
+        used,
+    ));
     unexplained
 }
 
-fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
-    let mut parameters = vec![
+/// What `grantee`'s identity policies allow that no call used and no comment in `blocks` explains.
+fn unexplained_grants(
+    grantee: &str,
+    policies: &Policies,
+    blocks: &[&str],
+    used: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<String> {
+    let granted: BTreeSet<String> = policies
+        .identity
+        .iter()
+        .flat_map(|(_, document)| {
+            document["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|statement| statement["Effect"] == "Allow")
+        .flat_map(|statement| match &statement["Action"] {
+            Value::String(action) => vec![action.clone()],
+            Value::Array(actions) => actions
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        })
+        // What SAM grants for the Lambda service's own use, not the code's: writing the function's
+        // logs (AWSLambdaBasicExecutionRole) and a failed event to its DeadLetterQueue.
+        .filter(|action| !action.starts_with("logs:") && action != "sqs:SendMessage")
+        .collect();
+    let used = used.get(grantee).cloned().unwrap_or_default();
+    granted
+        .difference(&used)
+        .filter(|action| {
+            !blocks.iter().flat_map(|block| block.lines()).any(|line| {
+                line.split_once('#').is_some_and(|(code, _)| {
+                    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '*'))
+                        .any(|word| word == action.as_str())
+                })
+            })
+        })
+        .map(|action| format!("{grantee}: {action}"))
+        .collect()
+}
+
+/// The default catalog's role in the hub, and one living in the member account: with an inline policy
+/// as well as a managed one, so that every kind of repair has something to do there.
+fn catalog(member: &str) -> String {
+    json!([
+        {"name": ROLE, "managed_policy_arns": [POWER_USER], "self_service": true},
+        {"name": MEMBER_ROLE, "managed_policy_arns": [POWER_USER], "self_service": true, "account": member,
+         "inline_policy": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]}}
+    ])
+    .to_string()
+}
+
+fn parameters(mode: &'static str, member: &str) -> Vec<(&'static str, String)> {
+    let mut parameters: Vec<(&'static str, String)> = [
         ("JwtIssuer", "https://idp.example.com"),
         ("JwtAudience", "onboarding"),
         ("TrustMode", mode),
@@ -1276,35 +1676,47 @@ fn parameters(mode: &'static str) -> Vec<(&'static str, &'static str)> {
         ("RemediateKeys", "true"),
         ("OnboardingEventSources", "com.example.hr"),
         ("AlertEmail", "security@example.com"),
-    ];
+        ("CatalogManagedPolicyArns", POWER_USER),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name, value.to_string()))
+    .collect();
+    parameters.extend([
+        ("RoleCatalog", catalog(member)),
+        ("CatalogRoleNames", format!("{ROLE},{MEMBER_ROLE}")),
+        ("SpokeAccountIds", member.to_string()),
+    ]);
     if mode == "users" {
         // A bus of the stack's own, so that the outcomes are published (and PutEvents checked).
-        parameters.extend([
-            ("MfaMaxAgeSeconds", "3600"),
-            ("GrantMode", "inline"),
-            ("EventBusName", "onboarding"),
-            ("CreateEventBus", "true"),
-            ("SecurityHub", "true"),
-        ]);
+        parameters.extend(
+            [
+                ("MfaMaxAgeSeconds", "3600"),
+                ("GrantMode", "inline"),
+                ("EventBusName", "onboarding"),
+                ("CreateEventBus", "true"),
+                ("SecurityHub", "true"),
+            ]
+            .map(|(name, value)| (name, value.to_string())),
+        );
     }
     parameters
 }
 
 async fn run_life(mode: &'static str) -> (Stack, Vec<String>, BTreeMap<String, BTreeSet<String>>) {
-    let mut stack = Stack::deploy(mode, &parameters(mode)).await;
+    let mut stack = Stack::deploy(mode).await;
     live(&mut stack).await;
     let (refused, used) = check_calls(&stack);
     (stack, refused, used)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_call_each_deployed_function_makes_is_allowed_by_its_own_role() {
+async fn every_call_on_the_wire_is_allowed_by_the_deployed_role_it_is_made_as() {
     let ((account, mut refused, mut used), (users, refused_users, used_users)) =
         tokio::join!(run_life("account"), run_life("users"));
     refused.extend(refused_users);
     assert!(
         refused.is_empty(),
-        "calls the deployed roles would refuse:\n{}",
+        "calls the deployed roles would refuse, or that nobody's policies could check:\n{}",
         refused.join("\n")
     );
     for (function, actions) in used_users {
