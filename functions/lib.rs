@@ -5,6 +5,8 @@ pub mod app;
 pub mod discovery;
 #[path = "drift-check/mod.rs"]
 pub mod drift_check;
+#[path = "drift-org/mod.rs"]
+pub mod drift_org;
 #[path = "enroll-mfa/mod.rs"]
 pub mod enroll_mfa;
 pub mod events;

@@ -1,7 +1,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     functions::runtime::serve(|app, event| async move {
-        functions::drift_check::handle(app, event)
+        functions::drift_check::invoke(app, event)
             .await
             .map_err(functions::app::diagnostic)
     })

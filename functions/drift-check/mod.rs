@@ -1,13 +1,18 @@
-//! `drift-check`: the scheduled comparison of every managed user, grant group and catalog role with its
-//! desired state. What the check does (and whether it repairs) comes from the configuration only, so
-//! nobody can widen it by sending an event: the one thing an event may say is `{"account_id": "…"}`,
-//! which of the configured accounts to check — the hub (the default) or a member account that holds
-//! catalog roles, reached through its spoke role.
+//! `drift-check`: the comparison of every managed user, grant group and catalog role with its desired
+//! state. What the check does (and whether it repairs) comes from the configuration only, so nobody can
+//! widen it by sending an event. An event may say two things: `{"account_id": "…"}`, which of the
+//! configured accounts to check — the hub (the default) or a member account that holds catalog roles,
+//! reached through its spoke role — and `{"run_id": "…"}`, that the check is one account of an
+//! organisation run (the drift state machine's Map sends both): its report then goes to the report
+//! bucket, an unreachable account is reported there rather than failed, and the alert is left to the
+//! run's summary (`drift-org`).
 
 use provisioning::Error;
 use provisioning::account::Account;
+use provisioning::drift::organization::{AccountOutcome, AccountReport, AccountStatus, RunId};
 use provisioning::drift::{Report, run, run_for_account};
-use provisioning::publish::SecurityHub;
+use provisioning::publish::{ReportBucket, SecurityHub};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
@@ -16,24 +21,97 @@ use crate::runtime::within_deadline;
 /// How many findings the SNS alert lists, worst first.
 const ALERT_FINDINGS: usize = 10;
 
-pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
-    let now = (app.clock)();
-    let report = match member_account(app, &event)? {
-        None => within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await?,
-        Some(member) => {
-            within_deadline(async {
-                let roles = app
-                    .config
-                    .spoke_roles()
-                    .filter(|role| role.account.as_deref() == Some(member.id.as_str()));
-                let iam = app.iam_for(roles, "drift-check").await?;
-                run_for_account(&iam, &app.config, &app.drift, &app.account, &member, now).await
-            })
-            .await?
-        }
+/// The whole report to an operator's invocation; to the state machine, the little its Map keeps.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Report(Box<Report>),
+    Outcome(AccountOutcome),
+}
+
+/// What `main` serves: an organisation run's check of one account when the event has a `run_id`,
+/// otherwise [`handle`].
+pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
+    let Some(run_id) = run_id(&event)? else {
+        return handle(app, event)
+            .await
+            .map(|report| Answer::Report(Box::new(report)));
     };
+    let member = member_account(app, &event)?;
+    let Some(bucket) = &app.drift.report_bucket else {
+        return Err(Error::InvalidRequest(
+            "run_id needs REPORT_BUCKET, where the run's reports are kept".to_string(),
+        ));
+    };
+    let account_id = member.as_ref().unwrap_or(&app.account).id.clone();
+    let (report, error) = match check(app, member.as_ref()).await {
+        Ok(report) => (Some(report), None),
+        // The run goes on without this account; the summary names it.
+        Err(unreachable @ Error::AccountUnreachable { .. }) => {
+            tracing::warn!(account_id, error = %unreachable, "account unreachable");
+            (None, Some(unreachable.to_string()))
+        }
+        Err(other) => return Err(other),
+    };
+    if let Some(report) = &report {
+        publish(app, report, false).await?;
+    }
+    let status = if report.is_some() {
+        AccountStatus::Checked
+    } else {
+        AccountStatus::Unreachable
+    };
+    let key = run_id.account_key(&account_id);
+    ReportBucket::new(app.iam.sdk_config(), bucket)
+        .put(
+            &key,
+            &AccountReport {
+                run_id: run_id.as_str(),
+                account_id: report.is_none().then_some(account_id.as_str()),
+                status,
+                error,
+                report: report.as_ref(),
+            },
+        )
+        .await?;
+    Ok(Answer::Outcome(AccountOutcome {
+        account_id,
+        status,
+        findings: report.map_or(0, |report| report.findings.len()),
+        report_key: key,
+    }))
+}
+
+/// An operator's (or the schedule's) check of one account: the whole report back, and the alert sent.
+pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
+    let member = member_account(app, &event)?;
+    let report = check(app, member.as_ref()).await?;
+    publish(app, &report, true).await?;
+    Ok(report)
+}
+
+/// The hub's check, or the member account's through its spoke role.
+async fn check(app: &App, member: Option<&Account>) -> provisioning::Result<Report> {
+    let now = (app.clock)();
+    let Some(member) = member else {
+        return within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await;
+    };
+    within_deadline(async {
+        let roles = app
+            .config
+            .spoke_roles()
+            .filter(|role| role.account.as_deref() == Some(member.id.as_str()));
+        let iam = app.iam_for(roles, "drift-check").await?;
+        run_for_account(&iam, &app.config, &app.drift, &app.account, member, now).await
+    })
+    .await
+}
+
+/// The findings to the log, the metrics, Security Hub, and (`alert`) the SNS topic.
+async fn publish(app: &App, report: &Report, alert: bool) -> provisioning::Result<()> {
     for finding in &report.findings {
         tracing::warn!(
+            account_id = %report.account_id,
             rule = finding.rule,
             severity = ?finding.severity,
             resource_arn = %finding.resource_arn,
@@ -44,10 +122,11 @@ pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
         );
     }
     // Embedded Metric Format must be the whole log line, so it bypasses the JSON log formatter.
-    for line in report.metric_lines(now) {
+    for line in report.metric_lines((app.clock)()) {
         println!("{line}");
     }
     if let Some(topic) = &app.drift.alert_topic_arn
+        && alert
         && !report.findings.is_empty()
     {
         let (subject, message) = report.alert(ALERT_FINDINGS);
@@ -57,7 +136,7 @@ pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
     }
     if app.drift.security_hub {
         let sync = SecurityHub::new(app.iam.sdk_config(), &app.account)
-            .sync(&report)
+            .sync(report)
             .await?;
         tracing::info!(
             imported = sync.imported,
@@ -66,11 +145,23 @@ pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
         );
     }
     tracing::info!(
+        account_id = %report.account_id,
         findings = report.summary.findings,
         iam_calls = report.summary.iam_calls,
         "drift check done"
     );
-    Ok(report)
+    Ok(())
+}
+
+/// `run_id`, when the check is one account of an organisation run.
+fn run_id(event: &Value) -> provisioning::Result<Option<RunId>> {
+    match event.get("run_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => RunId::parse(text).map(Some),
+        Some(_) => Err(Error::InvalidRequest(
+            "run_id must be the execution name, as a string".to_string(),
+        )),
+    }
 }
 
 /// The member account `event` asks to check; `None` for the hub (no `account_id`, or the hub's). Any

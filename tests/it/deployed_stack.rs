@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use test_support::oracle::{Decision, Policies, Request, decide};
 use test_support::proxy::{Exchange, FaultProxy};
 use test_support::runtime_api::{LambdaProcess, Outcome};
+use test_support::step_functions::StateMachine;
 use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy, trust_policy, workspace_root};
 
 const ROLE: &str = "ResourceCreatorRole";
@@ -54,6 +55,7 @@ fn binary(name: &str) -> &'static str {
         "issue-key" => env!("CARGO_BIN_EXE_issue-key"),
         "offboard" => env!("CARGO_BIN_EXE_offboard"),
         "drift-check" => env!("CARGO_BIN_EXE_drift-check"),
+        "drift-org" => env!("CARGO_BIN_EXE_drift-org"),
         other => panic!("the template names a binary this package does not build: {other}"),
     }
 }
@@ -285,6 +287,36 @@ impl Stack {
             functions,
             spoke,
         }
+    }
+
+    /// One execution of the drift state machine; its output, the run's summary.
+    async fn organisation_run(&mut self, name: &str) -> Value {
+        let template: serde_norway::Value = serde_norway::from_str(
+            &std::fs::read_to_string(workspace_root().join("template.yaml"))
+                .expect("template.yaml"),
+        )
+        .expect("template.yaml is YAML");
+        let definition = serde_json::to_value(
+            &template["Resources"]["DriftStateMachine"]["Properties"]["Definition"],
+        )
+        .expect("the definition holds no intrinsic function");
+        let mut steps = HashMap::new();
+        for (binary, function) in self.functions.iter_mut() {
+            let placeholder = match binary.as_str() {
+                "drift-org" => "${DriftOrgFunctionArn}",
+                "drift-check" => "${DriftCheckFunctionArn}",
+                _ => continue,
+            };
+            steps.insert(placeholder.to_string(), &mut function.process);
+        }
+        let execution = StateMachine::new(definition, steps)
+            .start(
+                name,
+                json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+            )
+            .await;
+        assert_eq!(execution.failure, None, "the run succeeds");
+        execution.output.expect("the run's summary")
     }
 
     async fn invoke(&mut self, binary: &str, event: Value) -> Value {
@@ -1001,6 +1033,16 @@ async fn live(stack: &mut Stack) {
         .collect();
     assert!(left.is_empty(), "repaired for good there: {left:#?}");
 
+    // The organisation run, as the daily schedule starts it: template.yaml's state machine definition
+    // with the deployed drift-org and drift-check, so that their report-bucket and alert calls are
+    // checked against their deployed roles too.
+    let summary = stack.organisation_run("daily").await;
+    assert_eq!(
+        summary["accounts"], 2,
+        "the hub and the member account: {summary:#}"
+    );
+    assert_eq!(summary["checked"], 2, "{summary:#}");
+
     // Offboarding someone present, with what people add by hand, then again (already absent), and over
     // EventBridge.
     credentials_by_hand(&iam, ALICE).await;
@@ -1387,6 +1429,36 @@ fn requests_of(
                     ))
                 })
                 .collect()
+        }
+        // S3 (path-style): the object's ARN, or for a listing the bucket's with the prefix asked for.
+        "s3" => {
+            let target = exchange
+                .target
+                .split_once(' ')
+                .map_or("", |(_, target)| target);
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let path = path.trim_start_matches('/');
+            let bucket = path.split('/').next().unwrap_or_default();
+            match action {
+                "PutObject" | "GetObject" => vec![Ok(Request::new(
+                    principal,
+                    &format!("s3:{action}"),
+                    &format!("arn:aws:s3:::{path}"),
+                ))],
+                "ListObjectsV2" => {
+                    let prefix = form_urlencoded::parse(query.as_bytes())
+                        .find(|(key, _)| key == "prefix")
+                        .map(|(_, prefix)| prefix.into_owned())
+                        .unwrap_or_default();
+                    vec![Ok(Request::new(
+                        principal,
+                        "s3:ListBucket",
+                        &format!("arn:aws:s3:::{bucket}"),
+                    )
+                    .with("s3:prefix", prefix))]
+                }
+                _ => vec![Err(format!("{}: an S3 call not mapped", exchange.call))],
+            }
         }
         "securityhub" if action == "GetFindings" => vec![Ok(Request::new(
             principal,
@@ -2111,6 +2183,19 @@ fn attacks(kind: &str) -> Option<&'static [&'static str]> {
             "iam:PassRole",
         ],
         "AWS::IAM::ManagedPolicy" => &["iam:CreatePolicyVersion", "iam:DeletePolicy"],
+        "AWS::StepFunctions::StateMachine" => &[
+            "states:StartExecution",
+            "states:StartSyncExecution",
+            "states:UpdateStateMachine",
+            "states:DeleteStateMachine",
+        ],
+        "AWS::S3::Bucket" => &[
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketVersioning",
+            "s3:DeleteBucket",
+        ],
         // Part of the resource they belong to (a role's inline policy), attacked there.
         "AWS::IAM::Policy" => &[],
         _ => return None,
@@ -2208,6 +2293,24 @@ async fn a_catalog_role_can_neither_change_nor_invoke_nor_feed_the_stack() {
                 format!("{logical}: forged log lines"),
                 attempt("logs:PutLogEvents", &format!("{arn}:log-stream:forged")),
             ));
+        }
+        if kind == "AWS::S3::Bucket" {
+            // A forged clean report, a deleted one, or an earlier version restored over the truth.
+            for action in ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"] {
+                refused.push((
+                    format!("{logical}: {action} on a report"),
+                    attempt(action, &format!("{arn}/runs/r/accounts/{ACCOUNT}.json")),
+                ));
+            }
+        }
+        if kind == "AWS::StepFunctions::StateMachine" {
+            let execution = arn.replacen(":stateMachine:", ":execution:", 1);
+            for (action, resource) in [
+                ("states:StopExecution", format!("{execution}:run")),
+                ("states:RedriveExecution", format!("{execution}:run")),
+            ] {
+                refused.push((format!("{logical}: {action}"), attempt(action, &resource)));
+            }
         }
     }
     assert!(

@@ -11,6 +11,7 @@ mod hostile_input;
 mod lambda_runtime;
 mod lifecycle;
 mod onboarding;
+mod organization;
 mod races;
 mod secrets;
 mod spokes;

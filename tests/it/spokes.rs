@@ -17,25 +17,7 @@ const CATALOG: &str = r#"[
 
 /// An IAM client acting in `account`, as anyone holding a role there would.
 async fn iam_in(moto: &Moto, account: &str) -> aws_sdk_iam::Client {
-    let sts = aws_sdk_sts::Client::new(&moto.sdk_config().await);
-    let assumed = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/TestReader"))
-        .role_session_name("test-reader")
-        .send()
-        .await
-        .expect("moto switches accounts on AssumeRole");
-    let credentials = assumed.credentials().expect("credentials");
-    let config = moto
-        .sdk_config_as(Credentials::new(
-            credentials.access_key_id(),
-            credentials.secret_access_key(),
-            Some(credentials.session_token().to_string()),
-            None,
-            "test-reader",
-        ))
-        .await;
-    aws_sdk_iam::Client::new(&config)
+    aws_sdk_iam::Client::new(&moto.sdk_config_in(account).await)
 }
 
 async fn role_names(iam: &aws_sdk_iam::Client) -> Vec<String> {

@@ -276,7 +276,9 @@ def resource_arns(client, resources, account):
             arns[name] = alarms[0]["AlarmArn"]
         elif kind == "AWS::IAM::Role":
             arns[name] = client("iam").get_role(RoleName=physical)["Role"]["Arn"]
-        elif kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"):
+        elif kind == "AWS::S3::Bucket":
+            arns[name] = f"arn:aws:s3:::{physical}"
+        elif kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy", "AWS::StepFunctions::StateMachine"):
             arns[name] = physical
     return arns
 

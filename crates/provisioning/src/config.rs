@@ -1,6 +1,8 @@
 //! Configuration, read once from the environment when a function starts. Every value is validated here,
 //! so a bad deployment fails its init with the variable's name instead of failing later on a request.
 
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -185,6 +187,18 @@ pub struct DriftSettings {
     pub alert_topic_arn: Option<String>,
     /// Also import every finding into Security Hub, and archive those that are gone.
     pub security_hub: bool,
+    /// `REPORT_BUCKET`: where an organisation run keeps each account's report and its summary.
+    pub report_bucket: Option<String>,
+    /// `ORGANIZATION_ACCOUNTS=true`: an organisation run asks Organizations which accounts are active;
+    /// otherwise `SPOKE_ACCOUNT_IDS` says which are.
+    pub organization_accounts: bool,
+    /// `SPOKE_ACCOUNT_IDS`: the member accounts whose spoke role the hub's functions may assume.
+    pub spoke_account_ids: BTreeSet<String>,
+    /// `DRIFT_MAX_CONCURRENCY`: accounts an organisation run checks at once.
+    pub max_concurrency: u32,
+    /// `DRIFT_TOLERATED_FAILURE_PERCENTAGE`: the share of accounts whose check may fail (after retries)
+    /// before the run stops.
+    pub tolerated_failure_percentage: u32,
 }
 
 /// The documented defaults: report only, 7 days to enrol MFA, keys 90 days old or 45 days unused.
@@ -198,6 +212,11 @@ impl Default for DriftSettings {
             remediate_keys: false,
             alert_topic_arn: None,
             security_hub: false,
+            report_bucket: None,
+            organization_accounts: false,
+            spoke_account_ids: BTreeSet::new(),
+            max_concurrency: 10,
+            tolerated_failure_percentage: 10,
         }
     }
 }
@@ -230,6 +249,46 @@ impl DriftSettings {
                 format!("{arn:?} is not an SNS topic ARN"),
             ));
         }
+        let bounded =
+            |variable: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| match get(
+                variable,
+            ) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|value| range.contains(value))
+                    .ok_or_else(|| {
+                        invalid(
+                            variable,
+                            format!(
+                                "{text:?} is not a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+            };
+        let spoke_account_ids = get("SPOKE_ACCOUNT_IDS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(|id| {
+                        if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) {
+                            Ok(id.to_string())
+                        } else {
+                            Err(invalid(
+                                "SPOKE_ACCOUNT_IDS",
+                                format!("{id:?} is not a 12-digit account id"),
+                            ))
+                        }
+                    })
+                    .collect::<Result<BTreeSet<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         let defaults = DriftSettings::default();
         Ok(DriftSettings {
             mfa_grace_days: days("MFA_GRACE_DAYS", defaults.mfa_grace_days)?,
@@ -245,6 +304,20 @@ impl DriftSettings {
             remediate_keys: flag("REMEDIATE_KEYS")?,
             alert_topic_arn,
             security_hub: flag("SECURITY_HUB")?,
+            report_bucket: get("REPORT_BUCKET").map(|bucket| bucket.trim().to_string()),
+            organization_accounts: flag("ORGANIZATION_ACCOUNTS")?,
+            spoke_account_ids,
+            // Step Functions' own bounds: a Distributed Map runs at most 10,000 children at once.
+            max_concurrency: bounded(
+                "DRIFT_MAX_CONCURRENCY",
+                defaults.max_concurrency,
+                1..=10_000,
+            )?,
+            tolerated_failure_percentage: bounded(
+                "DRIFT_TOLERATED_FAILURE_PERCENTAGE",
+                defaults.tolerated_failure_percentage,
+                0..=100,
+            )?,
         })
     }
 }
@@ -517,6 +590,11 @@ mod tests {
             ("REMEDIATE", "yes"),
             ("REMEDIATE_KEYS", "1"),
             ("ALERT_TOPIC_ARN", "arn:aws:sqs:us-east-1:123456789012:q"),
+            ("SPOKE_ACCOUNT_IDS", "111122223333,12345"),
+            ("ORGANIZATION_ACCOUNTS", "yes"),
+            ("DRIFT_MAX_CONCURRENCY", "0"),
+            ("DRIFT_MAX_CONCURRENCY", "10001"),
+            ("DRIFT_TOLERATED_FAILURE_PERCENTAGE", "101"),
         ] {
             let error =
                 DriftSettings::from_lookup(|name| (name == variable).then(|| value.to_string()))

@@ -86,7 +86,7 @@ pub enum Error {
         "IAM did not answer in time; what was done so far is finished by sending the same request again"
     )]
     DeadlineExceeded,
-    #[error("IAM call {operation} failed: {detail}")]
+    #[error("AWS call {operation} failed: {detail}")]
     Aws {
         operation: &'static str,
         detail: String,

@@ -1,7 +1,8 @@
 //! What the integration tests (`tests/it`) and the benchmarks (`benches/`) share: a real `moto_server` on
 //! a free loopback port, the real SDK pointed at it, helpers to build API Gateway and EventBridge events
 //! and read the handlers' responses, and fixtures. `proxy` is the fault-injecting proxy in front of moto,
-//! `runtime_api` runs a function binary behind a Lambda Runtime API emulator, `oracle` is IAM's
+//! `runtime_api` runs a function binary behind a Lambda Runtime API emulator, `step_functions` runs the
+//! drift state machine's definition with those binaries, `oracle` is IAM's
 //! authorization decision from an evaluator that is not ours.
 
 use std::net::TcpListener;
@@ -13,6 +14,7 @@ pub mod logs;
 pub mod oracle;
 pub mod proxy;
 pub mod runtime_api;
+pub mod step_functions;
 
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -95,6 +97,28 @@ impl Moto {
 
     pub async fn sdk_config_as(&self, credentials: Credentials) -> SdkConfig {
         sdk_config_for(&self.endpoint, credentials).await
+    }
+
+    /// The SDK acting in another `account` of this moto, as anyone holding a role there would: moto's
+    /// AssumeRole answers with credentials of the role ARN's account.
+    pub async fn sdk_config_in(&self, account: &str) -> SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/TestReader"))
+            .role_session_name("test-reader")
+            .send()
+            .await
+            .expect("moto switches accounts on AssumeRole");
+        let credentials = assumed.credentials().expect("credentials");
+        self.sdk_config_as(Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_string()),
+            None,
+            "test-reader",
+        ))
+        .await
     }
 
     /// An IAM client independent of the code under test, to set up and read back what IAM holds.

@@ -64,6 +64,8 @@ pub struct Fault {
     pub action: Option<String>,
     pub kind: FaultKind,
     pub when: When,
+    /// Only calls whose request body contains this text (an account id in a role ARN, say).
+    pub body_contains: Option<String>,
     seen: usize,
 }
 
@@ -73,6 +75,7 @@ impl Fault {
             action: Some(action.to_string()),
             kind,
             when,
+            body_contains: None,
             seen: 0,
         }
     }
@@ -82,15 +85,27 @@ impl Fault {
             action: None,
             kind,
             when,
+            body_contains: None,
             seen: 0,
         }
     }
 
-    fn fires(&mut self, action: &str) -> bool {
+    /// Only the calls whose request body contains `text`.
+    pub fn matching(mut self, text: &str) -> Fault {
+        self.body_contains = Some(text.to_string());
+        self
+    }
+
+    fn fires(&mut self, action: &str, body: &[u8]) -> bool {
         if self
             .action
             .as_deref()
             .is_some_and(|wanted| wanted != action)
+        {
+            return false;
+        }
+        if let Some(text) = &self.body_contains
+            && !String::from_utf8_lossy(body).contains(text.as_str())
         {
             return false;
         }
@@ -110,6 +125,8 @@ pub struct Exchange {
     pub call: String,
     /// The access key id the request was signed with: who made the call.
     pub caller: String,
+    /// The HTTP method, path and query (`PUT /bucket/key`): what REST services (S3) act on.
+    pub target: String,
     /// The request body (the query protocol's form, or JSON).
     pub request: String,
     /// The HTTP status of the answer; `None` when no answer came back (dropped or lost).
@@ -249,11 +266,20 @@ fn call_name(request: &hyper::http::request::Parts, body: &[u8]) -> String {
     format!("{service}:{action}")
 }
 
-/// REST-JSON services name the operation by method and path only.
+/// REST services name the operation by method and path only (S3 with path-style addressing).
 fn rest_json_action(service: &str, request: &hyper::http::request::Parts) -> Option<String> {
-    let action = match (service, request.method.as_str(), request.uri.path()) {
+    let path = request.uri.path();
+    let names_an_object = path.trim_matches('/').contains('/');
+    let lists = request
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "list-type=2"));
+    let action = match (service, request.method.as_str(), path) {
         ("securityhub", "POST", "/findings/import") => "BatchImportFindings",
         ("securityhub", "POST", "/findings") => "GetFindings",
+        ("s3", "PUT", _) if names_an_object => "PutObject",
+        ("s3", "GET", _) if names_an_object => "GetObject",
+        ("s3", "GET", _) if lists => "ListObjectsV2",
         _ => return None,
     };
     Some(action.to_string())
@@ -307,6 +333,14 @@ async fn forward(
     let answer = answer(&parts, body.clone(), &call, &shared, client, upstream).await;
     let exchange = Exchange {
         caller: signing_key(&parts),
+        target: format!(
+            "{} {}",
+            parts.method,
+            parts
+                .uri
+                .path_and_query()
+                .map_or("/", |target| target.as_str())
+        ),
         call,
         request: String::from_utf8_lossy(&body).into_owned(),
         status: answer.as_ref().ok().map(|answer| answer.status().as_u16()),
@@ -339,7 +373,7 @@ async fn answer(
         let fired = shared
             .faults
             .iter_mut()
-            .find_map(|fault| fault.fires(call).then(|| fault.kind.clone()));
+            .find_map(|fault| fault.fires(call, &body).then(|| fault.kind.clone()));
         if let Some(kind) = &fired {
             shared.injected.push((call.to_string(), kind.clone()));
         }

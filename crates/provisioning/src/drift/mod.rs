@@ -321,6 +321,7 @@ pub fn check_user(
 }
 
 mod groups;
+pub mod organization;
 mod principals;
 mod repair;
 mod report;

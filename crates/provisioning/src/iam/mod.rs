@@ -8,6 +8,7 @@
 //! - `apply`: each `Change`, per entity (users, roles, groups)
 //! - `keys`, `mfa`, `credentials`: access keys, virtual MFA devices, the other credentials and `DeleteUser`
 //! - `locks`: the users-mode trust lock, and `edit_trust_policy` that holds it
+//! - `organization`: which accounts of the Organization are active (the organisation drift run)
 
 pub use crate::secret::Secret;
 
@@ -20,6 +21,7 @@ mod keys;
 pub mod locks;
 mod mfa;
 mod observe;
+pub mod organization;
 
 /// Kept at its old path: EventBridge publishing is its own port, `crate::publish::events`.
 pub use crate::publish::events;
