@@ -2,42 +2,15 @@
 //! 100, 1,000 and 5,000 managed users. Prints wall time, IAM calls and peak heap; asserts nothing.
 //! Run: `cargo bench --bench drift` (sizes can be given: `cargo bench --bench drift -- 100 1000`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
-use aws_sdk_iam::types::Tag;
 use provisioning::config::DriftSettings;
 use serde_json::json;
+use test_support::bench::{PeakHeap, peak_mib_since, populate_managed_users, reset_peak};
 use test_support::{Moto, http_event, self_service};
-
-/// Counts live heap bytes and their high-water mark, so each approach's peak can be read separately.
-struct PeakHeap;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for PeakHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: PeakHeap = PeakHeap;
-
-fn reset_peak() -> usize {
-    let live = LIVE.load(Ordering::Relaxed);
-    PEAK.store(live, Ordering::Relaxed);
-    live
-}
 
 struct Measure {
     seconds: f64,
@@ -53,54 +26,8 @@ async fn measure<F: Future<Output = usize>>(iam: &provisioning::iam::Iam, run: F
     Measure {
         seconds: started.elapsed().as_secs_f64(),
         calls: iam.iam_calls() - calls,
-        peak_mib: (PEAK.load(Ordering::Relaxed) - base) as f64 / (1024.0 * 1024.0),
+        peak_mib: peak_mib_since(base),
     }
-}
-
-/// Users made the way onboarding leaves them (path, tags, grant group, one key), created directly so
-/// that setting up 5,000 users takes a minute, not an hour.
-async fn populate(moto: &Moto, count: usize) {
-    let iam = moto.iam().await;
-    let tag = |k: &str, v: &str| {
-        Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-            .expect("key and value are set")
-    };
-    let mut pending = tokio::task::JoinSet::new();
-    for index in 0..count {
-        let iam = iam.clone();
-        let tags = vec![
-            tag("onboarding:managed", "true"),
-            tag("onboarding:roles", "ResourceCreatorRole"),
-        ];
-        pending.spawn(async move {
-            let name = format!("bench-user-{index:05}");
-            iam.create_user()
-                .user_name(&name)
-                .path("/onboarded/")
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .expect("create user");
-            iam.add_user_to_group()
-                .user_name(&name)
-                .group_name("onboarding-ResourceCreatorRole")
-                .send()
-                .await
-                .expect("grant");
-            iam.create_access_key()
-                .user_name(&name)
-                .send()
-                .await
-                .expect("key");
-        });
-        while pending.len() >= 16 {
-            pending.join_next().await;
-        }
-    }
-    while pending.join_next().await.is_some() {}
 }
 
 #[tokio::main]
@@ -128,7 +55,13 @@ async fn main() {
             first.status_code, 201,
             "the first onboarding creates the role and the grant group"
         );
-        populate(&moto, count - 1).await;
+        populate_managed_users(
+            &moto.iam().await,
+            count - 1,
+            "ResourceCreatorRole",
+            "onboarding-ResourceCreatorRole",
+        )
+        .await;
         let settings = DriftSettings::from_lookup(|_| None).expect("default settings");
         // The first check waits for IAM to generate the credential report; measure a steady-state run.
         provisioning::drift::run(

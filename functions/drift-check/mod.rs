@@ -9,9 +9,12 @@
 
 use provisioning::Error;
 use provisioning::account::Account;
-use provisioning::drift::organization::{AccountOutcome, AccountReport, AccountStatus, RunId};
+use provisioning::drift::organization::{
+    AccountOutcome, AccountReport, AccountStatus, HubUser, RunId,
+};
 use provisioning::drift::{Report, run, run_for_account};
 use provisioning::publish::{ReportBucket, SecurityHub};
+use provisioning::state::ObservedUser;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,7 +47,16 @@ pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
         ));
     };
     let account_id = member.as_ref().unwrap_or(&app.account).id.clone();
-    let (report, error) = match check(app, member.as_ref()).await {
+    let bucket = ReportBucket::new(app.iam.sdk_config(), bucket);
+    // Read once by the run's first step, so that a thousand member accounts do not each read the hub.
+    let hub_users = match &member {
+        Some(_) => bucket
+            .get_if_present::<Vec<HubUser>>(&run_id.hub_users_key())
+            .await?
+            .map(|users| users.into_iter().map(ObservedUser::from).collect()),
+        None => None,
+    };
+    let (report, error) = match check(app, member.as_ref(), hub_users).await {
         Ok(report) => (Some(report), None),
         // The run goes on without this account; the summary names it.
         Err(unreachable @ Error::AccountUnreachable { .. }) => {
@@ -62,7 +74,7 @@ pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
         AccountStatus::Unreachable
     };
     let key = run_id.account_key(&account_id);
-    ReportBucket::new(app.iam.sdk_config(), bucket)
+    bucket
         .put(
             &key,
             &AccountReport {
@@ -85,13 +97,18 @@ pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
 /// An operator's (or the schedule's) check of one account: the whole report back, and the alert sent.
 pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
     let member = member_account(app, &event)?;
-    let report = check(app, member.as_ref()).await?;
+    let report = check(app, member.as_ref(), None).await?;
     publish(app, &report, true).await?;
     Ok(report)
 }
 
-/// The hub's check, or the member account's through its spoke role.
-async fn check(app: &App, member: Option<&Account>) -> provisioning::Result<Report> {
+/// The hub's check, or the member account's through its spoke role (judged against `hub_users` when
+/// given, otherwise against the hub's users read now).
+async fn check(
+    app: &App,
+    member: Option<&Account>,
+    hub_users: Option<Vec<ObservedUser>>,
+) -> provisioning::Result<Report> {
     let now = (app.clock)();
     let Some(member) = member else {
         return within_deadline(run(&app.iam, &app.config, &app.drift, &app.account, now)).await;
@@ -102,7 +119,16 @@ async fn check(app: &App, member: Option<&Account>) -> provisioning::Result<Repo
             .spoke_roles()
             .filter(|role| role.account.as_deref() == Some(member.id.as_str()));
         let iam = app.iam_for(roles, "drift-check").await?;
-        run_for_account(&iam, &app.config, &app.drift, &app.account, member, now).await
+        run_for_account(
+            &iam,
+            &app.config,
+            &app.drift,
+            &app.account,
+            member,
+            hub_users,
+            now,
+        )
+        .await
     })
     .await
 }

@@ -1,8 +1,10 @@
 //! `drift-org`: the two steps of the drift state machine (template.yaml, DriftStateMachine) around its
 //! Map, which invokes `drift-check` once per account.
 //!
-//! - `{"step": "accounts"}`: the accounts this run checks (the hub and each live account holding catalog
-//!   roles, the Organization or `SPOKE_ACCOUNT_IDS` saying which are live), and the Map's limits.
+//! - `{"step": "accounts", "run_id": "<execution name>"}`: the accounts this run checks (the hub and each
+//!   live account holding catalog roles, the Organization or `SPOKE_ACCOUNT_IDS` saying which are live),
+//!   and the Map's limits; the hub's users, read once, go to the report bucket for the member accounts'
+//!   checks.
 //! - `{"step": "summary", "run_id": "<execution name>", "run": <the run's state>}`: reads every account
 //!   report of the run from the report bucket, writes the run's summary beside them, and sends the run's
 //!   one alert.
@@ -11,7 +13,7 @@ use std::collections::BTreeSet;
 
 use provisioning::Error;
 use provisioning::drift::organization::{
-    AccountsToCheck, OrganizationSummary, RunId, StoredReport, accounts_to_check,
+    AccountsToCheck, HubUser, OrganizationSummary, RunId, StoredReport, accounts_to_check,
 };
 use provisioning::iam::organization::active_accounts;
 use provisioning::publish::{AlertTopic, ReportBucket};
@@ -27,7 +29,7 @@ const ALERT_ACCOUNTS: usize = 10;
 #[derive(Debug, Deserialize)]
 #[serde(tag = "step", rename_all = "lowercase", deny_unknown_fields)]
 enum Step {
-    Accounts,
+    Accounts { run_id: String },
     Summary { run_id: String, run: RunState },
 }
 
@@ -71,7 +73,12 @@ pub async fn handle(app: &App, event: Value) -> provisioning::Result<Answer> {
         ))
     })?;
     match step {
-        Step::Accounts => within_deadline(list(app)).await.map(Answer::Listed),
+        Step::Accounts { run_id } => {
+            let run_id = RunId::parse(&run_id)?;
+            within_deadline(list(app, &run_id))
+                .await
+                .map(Answer::Listed)
+        }
         Step::Summary { run_id, run } => {
             let run_id = RunId::parse(&run_id)?;
             within_deadline(summarize(app, &run_id, run))
@@ -81,13 +88,25 @@ pub async fn handle(app: &App, event: Value) -> provisioning::Result<Answer> {
     }
 }
 
-async fn list(app: &App) -> provisioning::Result<Listed> {
+async fn list(app: &App, run_id: &RunId) -> provisioning::Result<Listed> {
     let live: BTreeSet<String> = if app.drift.organization_accounts {
         active_accounts(app.iam.sdk_config()).await?
     } else {
         app.drift.spoke_account_ids.clone()
     };
     let accounts = accounts_to_check(&app.account, &app.config, &live);
+    if accounts.accounts.len() > 1 {
+        let users: Vec<HubUser> = app
+            .iam
+            .hub_users(&app.config)
+            .await?
+            .iter()
+            .map(HubUser::from)
+            .collect();
+        report_bucket(app)?
+            .put(&run_id.hub_users_key(), &users)
+            .await?;
+    }
     tracing::info!(
         accounts = accounts.accounts.len(),
         not_live = accounts.not_live.len(),
@@ -100,17 +119,21 @@ async fn list(app: &App) -> provisioning::Result<Listed> {
     })
 }
 
+fn report_bucket(app: &App) -> provisioning::Result<ReportBucket> {
+    let bucket = app.drift.report_bucket.as_ref().ok_or_else(|| {
+        Error::InvalidRequest(
+            "drift-org needs REPORT_BUCKET, where a run's reports are".to_string(),
+        )
+    })?;
+    Ok(ReportBucket::new(app.iam.sdk_config(), bucket))
+}
+
 async fn summarize(
     app: &App,
     run_id: &RunId,
     run: RunState,
 ) -> provisioning::Result<OrganizationSummary> {
-    let bucket = app.drift.report_bucket.as_ref().ok_or_else(|| {
-        Error::InvalidRequest(
-            "the summary needs REPORT_BUCKET, where the run's reports are".to_string(),
-        )
-    })?;
-    let bucket = ReportBucket::new(app.iam.sdk_config(), bucket);
+    let bucket = report_bucket(app)?;
     let reports: Vec<StoredReport> = bucket.read_all(&run_id.accounts_prefix()).await?;
     let run_failed = run
         .map_error

@@ -337,8 +337,20 @@ async fn hand_made_drift_in_3_of_20_accounts_is_found_where_it_is_and_repaired_a
     );
     assert_eq!(org.alerts().await.len(), 1, "one alert per run");
 
+    org.proxy.clear_exchanges();
     let second = org.run("second").await;
     let summary = summary_of(&second);
+    // The hub's IAM is read in bulk twice a run (its own check, and its users for every member
+    // account's), not once per member account.
+    let hub_bulk_reads = org
+        .proxy
+        .exchanges()
+        .iter()
+        .filter(|exchange| {
+            exchange.call == "iam:GetAccountAuthorizationDetails" && exchange.caller == "testing"
+        })
+        .count();
+    assert_eq!(hub_bulk_reads, 2);
     assert_eq!(summary["findings"], 0, "{summary:#}");
     assert_eq!(summary["checked"], 19);
     let skipped = not_checked(summary);
@@ -442,12 +454,11 @@ async fn hand_made_drift_in_3_of_20_accounts_is_found_where_it_is_and_repaired_a
 async fn a_run_whose_accounts_fail_past_the_tolerated_share_still_ends_with_a_summary_and_one_alert()
  {
     let mut org = Org::start(3).await;
-    // IAM refuses every bulk read: no retry gets past it, so every account's check fails.
-    org.proxy.inject(Fault::on(
-        "iam:GetAccountAuthorizationDetails",
-        FaultKind::AccessDenied,
-        When::Always,
-    ));
+    // The bucket refuses every account's report (a policy edited by hand): no retry gets past it, so
+    // every account's check fails; the summary (which has no "status") is still written.
+    org.proxy.inject(
+        Fault::on("s3:PutObject", FaultKind::AccessDenied, When::Always).matching("\"status\""),
+    );
     let run = org.run("refused").await;
     let summary = summary_of(&run);
     assert!(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::Account;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::state::ObservedUser;
 
 use super::Report;
 
@@ -85,6 +86,50 @@ impl RunId {
 
     pub fn summary_key(&self) -> String {
         format!("runs/{}/summary.json", self.0)
+    }
+
+    /// The hub's users as the run's first step read them, for every member account's check.
+    pub fn hub_users_key(&self) -> String {
+        format!("runs/{}/hub-users.json", self.0)
+    }
+}
+
+/// A hub user as a member account's check needs it: who it is, and the marks that say which catalog
+/// roles it holds (tags, grant groups, inline grant policies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HubUser {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    pub tags: BTreeMap<String, String>,
+    pub groups: Vec<String>,
+    pub inline_policies: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<&ObservedUser> for HubUser {
+    fn from(user: &ObservedUser) -> Self {
+        HubUser {
+            name: user.name.clone(),
+            arn: user.arn.clone(),
+            path: user.path.clone(),
+            tags: user.tags.clone(),
+            groups: user.groups.clone(),
+            inline_policies: user.inline_policies.clone(),
+        }
+    }
+}
+
+impl From<HubUser> for ObservedUser {
+    fn from(user: HubUser) -> Self {
+        ObservedUser {
+            name: user.name,
+            arn: user.arn,
+            path: user.path,
+            tags: user.tags,
+            groups: user.groups,
+            inline_policies: user.inline_policies,
+            ..ObservedUser::default()
+        }
     }
 }
 

@@ -78,17 +78,22 @@ pub async fn run(
 }
 
 /// The check of one member account (`iam` has reached it): the catalog roles living there, judged
-/// against the hub's users, and repaired there. What the hub holds is the hub check's to report.
+/// against the hub's users (`hub_users` when an organisation run has read them already), and repaired
+/// there. What the hub holds is the hub check's to report.
 pub async fn run_for_account(
     iam: &crate::iam::Iam,
     config: &Config,
     settings: &DriftSettings,
     hub: &Account,
     member: &Account,
+    hub_users: Option<Vec<ObservedUser>>,
     now: SystemTime,
 ) -> crate::Result<Report> {
     let calls_before = iam.iam_calls();
-    let snapshot = iam.spoke_snapshot(config, &member.id).await?;
+    let snapshot = match hub_users {
+        Some(users) => iam.spoke_snapshot_with(config, &member.id, users).await?,
+        None => iam.spoke_snapshot(config, &member.id).await?,
+    };
     let in_member = format!("arn:{}:iam::{}:", member.partition, member.id);
     let mut findings = check(&snapshot, config, settings, hub, now);
     findings.retain(|finding| finding.resource_arn.starts_with(&in_member));

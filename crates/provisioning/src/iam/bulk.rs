@@ -63,13 +63,29 @@ impl Iam {
         Ok(snapshot)
     }
 
-    /// What a member account's check reads: the hub's users and grant groups (who holds which role), and
-    /// the catalog roles living in `spoke` with that account's trust-policy quota, read there in bulk.
+    /// What a member account's check reads: the hub's users (who holds which role), and the catalog
+    /// roles living in `spoke` with that account's trust-policy quota, read there in bulk.
     pub async fn spoke_snapshot(&self, config: &Config, spoke: &str) -> Result<AccountSnapshot> {
-        let mut snapshot = self.authorization_details(config).await?;
+        let hub_users = self.hub_users(config).await?;
+        self.spoke_snapshot_with(config, spoke, hub_users).await
+    }
+
+    /// The hub's users, as a member account's check needs them: read once per organisation run
+    /// (drift-org) and shared through the report bucket, not once per member account.
+    pub async fn hub_users(&self, config: &Config) -> Result<Vec<ObservedUser>> {
+        Ok(self.authorization_details(config).await?.users)
+    }
+
+    /// `spoke_snapshot` with the hub's users already read.
+    pub async fn spoke_snapshot_with(
+        &self,
+        config: &Config,
+        spoke: &str,
+        hub_users: Vec<ObservedUser>,
+    ) -> Result<AccountSnapshot> {
         let there = self.in_account(spoke)?;
         let roles = there.authorization_details(config).await?.roles;
-        snapshot.roles = roles
+        let roles = roles
             .into_iter()
             .filter(|role| {
                 config
@@ -77,9 +93,13 @@ impl Iam {
                     .is_some_and(|entry| entry.account.as_deref() == Some(spoke))
             })
             .collect();
-        snapshot.trust_policy_size_quota = there.trust_policy_size_quota().await?;
-        snapshot.roles_account = Some(spoke.to_string());
-        Ok(snapshot)
+        Ok(AccountSnapshot {
+            users: hub_users,
+            roles,
+            trust_policy_size_quota: there.trust_policy_size_quota().await?,
+            roles_account: Some(spoke.to_string()),
+            ..AccountSnapshot::default()
+        })
     }
 
     /// Users, the grant groups and the catalog roles, from GetAccountAuthorizationDetails (all pages).

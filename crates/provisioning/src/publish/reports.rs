@@ -85,15 +85,29 @@ impl ReportBucket {
         Ok(documents)
     }
 
-    async fn get<T: DeserializeOwned + Send + 'static>(self, key: String) -> Result<T> {
-        let object = self
+    /// The object at `key` read as `T`; `None` when there is none.
+    pub async fn get_if_present<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>> {
+        let object = match self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .send()
             .await
-            .map_err(|e| aws_error("s3:GetObject", e))?;
+        {
+            Ok(object) => object,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_no_such_key()) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(aws_error("s3:GetObject", error)),
+        };
         let bytes = object
             .body
             .collect()
@@ -101,6 +115,17 @@ impl ReportBucket {
             .map_err(|e| Error::aws("s3:GetObject", e, true))?
             .into_bytes();
         serde_json::from_slice(&bytes)
+            .map(Some)
             .map_err(|e| Error::aws("s3:GetObject", format!("{key} is not a report: {e}"), false))
+    }
+
+    async fn get<T: DeserializeOwned + Send + 'static>(self, key: String) -> Result<T> {
+        self.get_if_present(&key).await?.ok_or_else(|| {
+            Error::aws(
+                "s3:GetObject",
+                format!("{key} was listed but is gone"),
+                true,
+            )
+        })
     }
 }
