@@ -486,7 +486,8 @@ async fn a_run_whose_accounts_fail_past_the_tolerated_share_still_ends_with_a_su
 }
 
 #[tokio::test]
-async fn a_run_id_that_could_leave_its_prefix_is_refused_before_anything_is_checked() {
+async fn run_ids_that_could_leave_their_prefix_are_refused_before_anything_is_checked_and_the_samples_are_the_steps_own()
+ {
     let mut org = Org::start(1).await;
     for run_id in ["../other", "a/b", "", "x".repeat(81).as_str()] {
         let outcome = org
@@ -506,12 +507,41 @@ async fn a_run_id_that_could_leave_its_prefix_is_refused_before_anything_is_chec
     assert_eq!(outcome.body["errorType"], "NonRetryable.invalid_request");
     let outcome = org.drift_org.invoke(json!({"step": "everything"})).await;
     assert_eq!(outcome.body["errorType"], "NonRetryable.invalid_request");
-    assert!(
-        org.proxy
-            .calls()
-            .iter()
-            .all(|call| !call.starts_with("iam:")),
-        "{:?}",
-        org.proxy.calls()
+    let checks = org
+        .proxy
+        .calls()
+        .iter()
+        .filter(|call| call.starts_with("iam:") || call.starts_with("sts:AssumeRole"))
+        .count();
+    assert_eq!(checks, 0, "no account was checked: {:?}", org.proxy.calls());
+
+    // The sample events: drift-org's first step as the state machine sends it, and drift-check as the
+    // Map sends it (the ItemSelector's fields, no others).
+    let sample = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(workspace_root().join("events").join(name))
+                .expect("the sample event"),
+        )
+        .expect("JSON")
+    };
+    let listed = org
+        .drift_org
+        .invoke(sample("drift-org-accounts.json"))
+        .await;
+    assert_eq!(listed.kind, "response", "{}", listed.body);
+    assert_eq!(listed.body["accounts"][0], ACCOUNT);
+    let item_selector =
+        &state_machine_resource()["definition"]["States"]["CheckEachAccount"]["ItemSelector"];
+    let fields = |value: &Value| -> Vec<String> {
+        value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(|key| key.trim_end_matches(".$").to_string())
+            .collect()
+    };
+    assert_eq!(
+        fields(&sample("drift-check-organization-run.json")),
+        fields(item_selector)
     );
 }
