@@ -1460,6 +1460,12 @@ fn requests_of(
                 _ => vec![Err(format!("{}: an S3 call not mapped", exchange.call))],
             }
         }
+        // Organizations' reads have no resource type: authorized on "*".
+        "organizations" if action == "ListAccounts" => vec![Ok(Request::new(
+            principal,
+            "organizations:ListAccounts",
+            "*",
+        ))],
         "securityhub" if action == "GetFindings" => vec![Ok(Request::new(
             principal,
             "securityhub:GetFindings",
@@ -1767,6 +1773,8 @@ fn parameters(mode: &'static str, member: &str) -> Vec<(&'static str, String)> {
                 ("EventBusName", "onboarding"),
                 ("CreateEventBus", "true"),
                 ("SecurityHub", "true"),
+                // The hub is the Organization's management account here: the drift run asks it.
+                ("OrganizationAccounts", "true"),
             ]
             .map(|(name, value)| (name, value.to_string())),
         );
