@@ -2,11 +2,11 @@
 //! 100, 1,000 and 5,000 managed users. Prints wall time, IAM calls and peak heap; asserts nothing.
 //! Run: `cargo bench --bench drift` (sizes can be given: `cargo bench --bench drift -- 100 1000`).
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use provisioning::config::DriftSettings;
 use serde_json::json;
-use test_support::bench::{PeakHeap, peak_mib_since, populate_managed_users, reset_peak};
+use test_support::bench::{PeakHeap, populate_managed_users, sizes_from_args, timed};
 use test_support::{Moto, http_event, self_service};
 
 #[global_allocator]
@@ -19,28 +19,18 @@ struct Measure {
 }
 
 async fn measure<F: Future<Output = usize>>(iam: &provisioning::iam::Iam, run: F) -> Measure {
-    let base = reset_peak();
     let calls = iam.iam_calls();
-    let started = Instant::now();
-    let _ = run.await;
+    let (_, seconds, peak_mib) = timed(run).await;
     Measure {
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         calls: iam.iam_calls() - calls,
-        peak_mib: peak_mib_since(base),
+        peak_mib,
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![100, 1000, 5000]
-    } else {
-        sizes
-    };
+    let sizes = sizes_from_args();
     println!("| managed users | approach | wall time (s) | IAM calls | peak heap (MiB) |");
     println!("|---:|---|---:|---:|---:|");
     for count in sizes {
@@ -57,9 +47,10 @@ async fn main() {
         );
         populate_managed_users(
             &moto.iam().await,
-            count - 1,
+            1..count,
             "ResourceCreatorRole",
             "onboarding-ResourceCreatorRole",
+            false,
         )
         .await;
         let settings = DriftSettings::from_lookup(|_| None).expect("default settings");

@@ -8,12 +8,11 @@
 //! Run: `cargo bench --bench organization` (sizes can be given: `cargo bench --bench organization -- 1000`).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use functions::app::App;
 use provisioning::config::DriftSettings;
 use serde_json::{Value, json};
-use test_support::bench::{PeakHeap, peak_mib_since, populate_managed_users, reset_peak};
+use test_support::bench::{PeakHeap, populate_managed_users, sizes_from_args, timed};
 use test_support::proxy::{Fault, FaultKind, FaultProxy, When};
 use test_support::{ACCOUNT, Moto, app_at, http_event, self_service};
 
@@ -74,11 +73,7 @@ impl Step {
 
 async fn measure<F: Future<Output = Value>>(proxy: &FaultProxy, run: F) -> Step {
     proxy.clear_exchanges();
-    let base = reset_peak();
-    let started = Instant::now();
-    let answer = run.await;
-    let seconds = started.elapsed().as_secs_f64();
-    let peak_mib = peak_mib_since(base);
+    let (answer, seconds, peak_mib) = timed(run).await;
     assert!(answer.get("errorType").is_none(), "{answer}");
     let mut calls = BTreeMap::new();
     for exchange in proxy.exchanges() {
@@ -110,16 +105,7 @@ async fn hub_of(users: usize) -> (Moto, FaultProxy, App) {
     ] {
         proxy.inject(Fault::on(action, FaultKind::Pages(1000), When::Always));
     }
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .expect("CreateBucket");
+    moto.s3_with_bucket(BUCKET).await;
     let app = app_at(&proxy.endpoint, &[("ROLE_CATALOG", CATALOG)]).await;
     let app = App {
         drift: DriftSettings {
@@ -142,9 +128,10 @@ async fn hub_of(users: usize) -> (Moto, FaultProxy, App) {
     assert_eq!(first.status_code, 201, "{:?}", first.body);
     populate_managed_users(
         &moto.iam().await,
-        users - 1,
+        1..users,
         "ResourceCreatorRole",
         "onboarding-ResourceCreatorRole",
+        false,
     )
     .await;
     (moto, proxy, app)
@@ -160,15 +147,7 @@ async fn invoke_check(app: &App, account: &str) -> Value {
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![100, 1000, 5000]
-    } else {
-        sizes
-    };
+    let sizes = sizes_from_args();
     println!(
         "| hub users | step | IAM/STS calls (bulk pages) | S3 calls | time on moto (s) | peak heap (MiB) |"
     );

@@ -460,30 +460,7 @@ async fn drift_by_hand(iam: &IamClient, mode: &str) {
         .send()
         .await
         .expect("console password");
-    iam.attach_role_policy()
-        .role_name(ROLE)
-        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .expect("role policy");
-    iam.detach_role_policy()
-        .role_name(ROLE)
-        .policy_arn("arn:aws:iam::aws:policy/PowerUserAccess")
-        .send()
-        .await
-        .expect("catalog policy detached");
-    iam.delete_role_permissions_boundary()
-        .role_name(ROLE)
-        .send()
-        .await
-        .expect("boundary removed");
-    iam.put_role_policy()
-        .role_name(ROLE)
-        .policy_name("extra")
-        .policy_document(s3_all.to_string())
-        .send()
-        .await
-        .expect("role inline policy");
+    role_drift_by_hand(iam, ROLE).await;
     let group = format!("onboarding-{ROLE}");
     if mode == "account" {
         iam.remove_user_from_group()
@@ -526,34 +503,40 @@ async fn drift_by_hand(iam: &IamClient, mode: &str) {
         .expect("trust weakened");
 }
 
-/// Out-of-band changes in the member account, to the catalog role living there: each is the member
-/// account's check to find and repair, through the spoke role.
-async fn drift_in_member(iam: &IamClient) {
+/// What people do to a catalog role by hand: an admin policy attached, the catalog's policy detached, the
+/// boundary removed, an inline policy added.
+async fn role_drift_by_hand(iam: &IamClient, role: &str) {
     let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
     iam.attach_role_policy()
-        .role_name(MEMBER_ROLE)
+        .role_name(role)
         .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
         .send()
         .await
         .expect("role policy");
     iam.detach_role_policy()
-        .role_name(MEMBER_ROLE)
+        .role_name(role)
         .policy_arn(POWER_USER)
         .send()
         .await
         .expect("catalog policy detached");
     iam.delete_role_permissions_boundary()
-        .role_name(MEMBER_ROLE)
+        .role_name(role)
         .send()
         .await
         .expect("boundary removed");
     iam.put_role_policy()
-        .role_name(MEMBER_ROLE)
+        .role_name(role)
         .policy_name("extra")
         .policy_document(s3_all.to_string())
         .send()
         .await
         .expect("role inline policy");
+}
+
+/// Out-of-band changes in the member account, to the catalog role living there: each is the member
+/// account's check to find and repair, through the spoke role.
+async fn drift_in_member(iam: &IamClient) {
+    role_drift_by_hand(iam, MEMBER_ROLE).await;
     let weakened = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole",
          "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}}

@@ -114,16 +114,7 @@ impl Org {
         let members = organization(&moto, members).await;
         let proxy = FaultProxy::start(&moto.endpoint).await;
         let config = moto.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .expect("CreateBucket");
+        let s3 = moto.s3_with_bucket(BUCKET).await;
         // The alert topic, read through a queue subscribed to it.
         let sns = aws_sdk_sns::Client::new(&config);
         let topic = sns

@@ -122,6 +122,21 @@ impl Moto {
         .await
     }
 
+    /// An S3 client of the test's own, with `bucket` made: moto serves buckets on its path.
+    pub async fn s3_with_bucket(&self, bucket: &str) -> aws_sdk_s3::Client {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("CreateBucket");
+        s3
+    }
+
     /// An IAM client independent of the code under test, to set up and read back what IAM holds.
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk_config().await)
