@@ -536,3 +536,39 @@ async fn run_ids_that_could_leave_their_prefix_are_refused_before_anything_is_ch
         fields(item_selector)
     );
 }
+
+/// cfn-lint (scripts/test) validates the definition against the States Language schema: a misspelt
+/// field in the Map's child state is an error there, not a surprise at the first scheduled run.
+#[test]
+fn cfn_lint_refuses_a_state_machine_definition_that_is_not_states_language() {
+    let cfn_lint = workspace_root().join(".venv/bin/cfn-lint");
+    let lint = |template: &str| {
+        let file = std::env::temp_dir().join(format!(
+            "template-{}-{}.yaml",
+            std::process::id(),
+            template.len()
+        ));
+        std::fs::write(&file, template).expect("a temporary template");
+        let output = std::process::Command::new(&cfn_lint)
+            .arg(&file)
+            .output()
+            .expect("cfn-lint is installed: pip install -r requirements-dev.txt");
+        let _ = std::fs::remove_file(&file);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(lint(TEMPLATE), "", "template.yaml passes as it is");
+    let misspelt = TEMPLATE.replacen(
+        "                  OutputPath: $.Payload\n",
+        "                  OutputPat: $.Payload\n",
+        1,
+    );
+    assert_ne!(
+        misspelt, TEMPLATE,
+        "the child state's OutputPath is where the test expects it"
+    );
+    let findings = lint(&misspelt);
+    assert!(
+        findings.contains("E3601") && findings.contains("OutputPat"),
+        "{findings}"
+    );
+}
