@@ -94,7 +94,7 @@ pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
     }))
 }
 
-/// An operator's (or the schedule's) check of one account: the whole report back, and the alert sent.
+/// An operator's check of one account: the whole report back, and the alert sent.
 pub async fn handle(app: &App, event: Value) -> provisioning::Result<Report> {
     let member = member_account(app, &event)?;
     let report = check(app, member.as_ref(), None).await?;
