@@ -329,6 +329,50 @@ async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again(
 }
 
 #[tokio::test]
+async fn offboarding_in_users_mode_leaves_the_trust_policy_of_a_role_the_stack_does_not_own() {
+    let moto = Moto::start();
+    let catalog = r#"[
+        {"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true},
+        {"name":"LegacyDeployer","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"]}
+    ]"#;
+    let app = moto
+        .app(&[("TRUST_MODE", "users"), ("ROLE_CATALOG", catalog)])
+        .await;
+    let iam = moto.iam().await;
+    let created = onboard_as(&app, self_service("dev"), json!({})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let dev = created.body["user"]["arn"]
+        .as_str()
+        .expect("an ARN")
+        .to_string();
+    // A role of a catalog name made by hand (never adopted), whose owner chose to trust dev.
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": [dev]},
+        "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]});
+    iam.create_role()
+        .role_name("LegacyDeployer")
+        .assume_role_policy_document(theirs.to_string())
+        .send()
+        .await
+        .expect("a role made by hand");
+
+    let gone = offboard_as(&app, admin("lead@example.com"), "dev").await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert!(
+        !gone.body["removed"].to_string().contains("LegacyDeployer"),
+        "{}",
+        gone.body
+    );
+    assert_eq!(trust_policy(&iam, "LegacyDeployer").await, theirs);
+    // The stack's own role no longer names dev.
+    assert!(
+        !trust_policy(&iam, "ResourceCreatorRole")
+            .await
+            .to_string()
+            .contains(&dev)
+    );
+}
+
+#[tokio::test]
 async fn offboarding_removes_what_was_added_by_hand() {
     let moto = Moto::start();
     let app = moto.app(&[]).await;

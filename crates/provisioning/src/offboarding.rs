@@ -213,7 +213,8 @@ pub async fn offboard(
 
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it
 /// was there. The edit is made under the role's trust lock, against a fresh read; a policy that does not
-/// name the user (always so in `account` mode) is left alone without taking the lock. Offboarding and
+/// name the user (always so in `account` mode) is left alone without taking the lock, and so is a role the
+/// stack does not own (no `onboarding:managed` tag: someone else's, whoever it trusts). Offboarding and
 /// revocation both use it.
 pub(crate) async fn remove_trusted_principal(
     iam: &Iam,
@@ -223,7 +224,9 @@ pub(crate) async fn remove_trusted_principal(
 ) -> Result<bool> {
     let role_arn = account.catalog_role_arn(role);
     let edit = |observed: Option<ObservedRole>| {
-        observed.and_then(|observed| without_principal(&observed.trust_policy, user_arn, &role_arn))
+        observed
+            .filter(ObservedRole::is_owned)
+            .and_then(|observed| without_principal(&observed.trust_policy, user_arn, &role_arn))
     };
     let role = role.name.as_str();
     // Read once without the lock: a policy that does not name the user needs no lock at all.
