@@ -558,17 +558,17 @@ fn cfn_lint_refuses_a_state_machine_definition_that_is_not_states_language() {
     };
     assert_eq!(lint(TEMPLATE), "", "template.yaml passes as it is");
     let misspelt = TEMPLATE.replacen(
-        "                  OutputPath: $.Payload\n",
-        "                  OutputPat: $.Payload\n",
+        "                  ResultSelector:\n                    account_id.$",
+        "                  ResultSelectr:\n                    account_id.$",
         1,
     );
     assert_ne!(
         misspelt, TEMPLATE,
-        "the child state's OutputPath is where the test expects it"
+        "the child state's ResultSelector is where the test expects it"
     );
     let findings = lint(&misspelt);
     assert!(
-        findings.contains("E3601") && findings.contains("OutputPat"),
+        findings.contains("E3601") && findings.contains("ResultSelectr"),
         "{findings}"
     );
 }

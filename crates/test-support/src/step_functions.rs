@@ -12,6 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::runtime_api::LambdaProcess;
 
+/// What a Map without a ResultWriter may gather from its children, all outputs together.
+const MAP_OUTPUT_LIMIT: usize = 256 * 1024;
+
 /// A state's failure, as a Catch sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -174,13 +177,20 @@ impl<'a> StateMachine<'a> {
                 Err(_) => failed += 1,
             }
         }
+        let gathered = Value::Array(results);
+        if gathered.to_string().len() > MAP_OUTPUT_LIMIT {
+            return Err(Failure {
+                error: "States.DataLimitExceeded".to_string(),
+                cause: "the children's outputs exceed 256 KiB".to_string(),
+            });
+        }
         if !items.is_empty() && (failed as f64) * 100.0 / (items.len() as f64) > tolerated {
             return Err(Failure {
                 error: "States.ExceedToleratedFailureThreshold".to_string(),
                 cause: format!("{failed} of {} items failed", items.len()),
             });
         }
-        Ok(Value::Array(results))
+        Ok(gathered)
     }
 }
 
