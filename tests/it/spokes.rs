@@ -161,14 +161,29 @@ async fn a_person_onboarded_in_the_hub_assumes_a_role_in_a_member_account_with_m
 }
 
 #[tokio::test]
-async fn users_mode_lists_the_hub_user_in_the_member_accounts_role_and_offboarding_takes_it_out() {
+async fn users_mode_lists_the_hub_user_in_the_member_accounts_role_within_its_quota_and_offboarding_takes_it_out()
+ {
     let moto = Moto::start();
-    let app = moto.app(&vars("users")).await;
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &vars("users")).await;
     let spoke = iam_in(&moto, SPOKE).await;
     let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/onboarded/dev@example.com");
 
     let created = onboard_dev(&app, ROLE).await;
     assert_eq!(created.status, 201, "{}", created.body);
+    // The trust policy's size limit is the member account's own quota, read there (with the spoke
+    // session's key), not the hub's.
+    let quota_reads: Vec<String> = proxy
+        .exchanges()
+        .into_iter()
+        .filter(|exchange| exchange.call == "iam:GetAccountSummary")
+        .map(|exchange| exchange.caller)
+        .collect();
+    assert!(!quota_reads.is_empty());
+    assert!(
+        quota_reads.iter().all(|caller| caller != "testing"),
+        "read with the hub's key: {quota_reads:?}"
+    );
     let principals = |trust: Value| trust["Statement"][0]["Principal"]["AWS"].clone();
     assert_eq!(
         principals(trust_policy(&spoke, ROLE).await),

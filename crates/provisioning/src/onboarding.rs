@@ -1,6 +1,7 @@
 //! Onboarding one user: observe, plan, apply. Every step is idempotent, so a request that failed half-way
 //! is finished by sending it again.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -125,8 +126,15 @@ async fn onboard_once(
     if config.trust_mode == TrustMode::Users {
         for role in &order.roles {
             let user_arn = &prepared.user.arn;
-            add_principal_to_trust_policy(iam, config, account, role, user_arn, prepared.quota)
-                .await?;
+            add_principal_to_trust_policy(
+                iam,
+                config,
+                account,
+                role,
+                user_arn,
+                prepared.quotas.clone(),
+            )
+            .await?;
         }
     }
     let new_key = if creates_key {
@@ -148,8 +156,23 @@ struct Prepared {
     user: Named,
     roles: Vec<DesiredRole>,
     changes: Vec<Change>,
-    /// The trust policy size quota, if the checks so far had to read it.
-    quota: Option<usize>,
+    /// The trust policy size quotas the checks so far had to read.
+    quotas: TrustQuotas,
+}
+
+/// `AssumeRolePolicySizeQuota` by account (`None`: the hub), each read at most once a request.
+#[derive(Debug, Clone, Default)]
+struct TrustQuotas(BTreeMap<Option<String>, usize>);
+
+impl TrustQuotas {
+    async fn of(&mut self, iam: &Iam, role: &str) -> Result<usize> {
+        if let Some(quota) = self.0.get(&iam.home_of(role).map(str::to_string)) {
+            return Ok(*quota);
+        }
+        let (home, quota) = iam.trust_policy_size_quota_of(role).await?;
+        self.0.insert(home, quota);
+        Ok(quota)
+    }
 }
 
 /// The secrets a pass made, which its answer carries.
@@ -208,10 +231,10 @@ async fn prepare(
             )
         });
     }
-    let mut quota = None;
+    let mut quotas = TrustQuotas::default();
     if config.trust_mode == TrustMode::Users {
         // Refused before anything is created; checked again under the lock, against a fresh read.
-        quota = refuse_oversized_trust_policies(iam, &changes, None).await?;
+        refuse_oversized_trust_policies(iam, &changes, &mut quotas).await?;
         changes.retain(|change| !matches!(change, Change::UpdateTrustPolicy { .. }));
     }
     Ok(Prepared {
@@ -222,7 +245,7 @@ async fn prepare(
         },
         roles: plan.roles,
         changes,
-        quota,
+        quotas,
     })
 }
 
@@ -314,14 +337,13 @@ pub fn managed_or_absent(
     }
 }
 
-/// Refuses a trust policy above the account's quota; returns the quota if it had to be read, so that a
-/// second check in the same request need not read it again (`known`).
+/// Refuses a trust policy above the quota of the account its role lives in; `quotas` keeps what was read,
+/// so that a second check in the same request need not read it again.
 async fn refuse_oversized_trust_policies(
     iam: &Iam,
     changes: &[Change],
-    known: Option<usize>,
-) -> Result<Option<usize>> {
-    let mut quota = known;
+    quotas: &mut TrustQuotas,
+) -> Result<()> {
     for change in changes {
         let (Change::CreateRole {
             name: role,
@@ -332,10 +354,7 @@ async fn refuse_oversized_trust_policies(
         else {
             continue;
         };
-        let quota = match quota {
-            Some(quota) => quota,
-            None => *quota.insert(iam.trust_policy_size_quota().await?),
-        };
+        let quota = quotas.of(iam, role).await?;
         let size = policy_size(trust_policy);
         if size > quota {
             return Err(Error::TrustPolicyFull {
@@ -345,7 +364,7 @@ async fn refuse_oversized_trust_policies(
             });
         }
     }
-    Ok(quota)
+    Ok(())
 }
 
 /// In `users` mode the trust policy lists every holder: adding one is a read-modify-write, done under the
@@ -356,14 +375,14 @@ async fn add_principal_to_trust_policy(
     account: &Account,
     role: &CatalogRole,
     user_arn: &str,
-    quota: Option<usize>,
+    mut quotas: TrustQuotas,
 ) -> Result<()> {
     let reading = role_reading_for_plan(role);
     iam.edit_trust_policy(account, &role.name, reading, async |current| {
         let desired = role_for(config, account, role, current.as_ref(), user_arn);
         // Checked again here: the role may have been replaced since the plan read it.
         let changes = plan_role(&desired, current.as_ref())?;
-        refuse_oversized_trust_policies(iam, &changes, quota).await?;
+        refuse_oversized_trust_policies(iam, &changes, &mut quotas).await?;
         Ok(changes)
     })
     .await

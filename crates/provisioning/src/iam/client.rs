@@ -256,6 +256,11 @@ impl Iam {
         })
     }
 
+    /// The member account `role` lives in; `None` for a hub role.
+    pub fn home_of(&self, role: &str) -> Option<&str> {
+        self.spokes.homes.get(role).map(String::as_str)
+    }
+
     /// This client acting in the account `role` lives in. A spoke role whose account this request has not
     /// reached is refused, never looked for in the hub.
     pub(super) fn at_home_of(&self, role: &str) -> Result<Cow<'_, Iam>> {

@@ -319,6 +319,14 @@ impl Iam {
         }
     }
 
+    /// `AssumeRolePolicySizeQuota` of the account `role` lives in, and that account (`None`: the hub):
+    /// a member account's quota is its own.
+    pub async fn trust_policy_size_quota_of(&self, role: &str) -> Result<(Option<String>, usize)> {
+        let home = self.home_of(role).map(str::to_string);
+        let quota = self.at_home_of(role)?.trust_policy_size_quota().await?;
+        Ok((home, quota))
+    }
+
     /// `AssumeRolePolicySizeQuota` of the account (2,048 unless raised).
     pub async fn trust_policy_size_quota(&self) -> Result<usize> {
         let summary = self
