@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Iam;
 use super::errors::{aws_error, decode, is_code};
-use super::observe::policy_arns;
+use super::observe::{boundary_arn, policy_arns, tag_map};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::names::grant_group_name;
@@ -206,18 +206,11 @@ fn observed_user(user: &UserDetail) -> Result<ObservedUser> {
         name: user.user_name().unwrap_or_default().to_string(),
         arn: user.arn().unwrap_or_default().to_string(),
         path: user.path().unwrap_or_default().to_string(),
-        tags: user
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
+        tags: tag_map(user.tags()),
         created: user
             .create_date()
             .and_then(|date| SystemTime::try_from(*date).ok()),
-        permissions_boundary: user
-            .permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn())
-            .map(str::to_string),
+        permissions_boundary: boundary_arn(user.permissions_boundary()),
         groups: user.group_list().to_vec(),
         inline_policies: inline_policies(user.user_policy_list())?,
         attached_policies: policy_arns(user.attached_managed_policies()),
@@ -243,15 +236,8 @@ fn observed_role(role: &RoleDetail) -> Result<ObservedRole> {
         inline_policies: inline_policies(role.role_policy_list())?,
         // Not part of GetAccountAuthorizationDetails; the drift check does not judge it.
         max_session_duration: None,
-        permissions_boundary: role
-            .permissions_boundary()
-            .and_then(|boundary| boundary.permissions_boundary_arn())
-            .map(str::to_string),
-        tags: role
-            .tags()
-            .iter()
-            .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-            .collect(),
+        permissions_boundary: boundary_arn(role.permissions_boundary()),
+        tags: tag_map(role.tags()),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::{AttachedPolicy, SummaryKeyType};
+use aws_sdk_iam::types::{AttachedPermissionsBoundary, AttachedPolicy, SummaryKeyType, Tag};
 use serde_json::Value;
 
 use super::errors::{aws_error, decode, is_code};
@@ -25,16 +25,9 @@ impl Iam {
             name: user.user_name().to_string(),
             arn: user.arn().to_string(),
             path: user.path().to_string(),
-            tags: user
-                .tags()
-                .iter()
-                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-                .collect(),
+            tags: tag_map(user.tags()),
             created: std::time::SystemTime::try_from(*user.create_date()).ok(),
-            permissions_boundary: user
-                .permissions_boundary()
-                .and_then(|boundary| boundary.permissions_boundary_arn())
-                .map(str::to_string),
+            permissions_boundary: boundary_arn(user.permissions_boundary()),
             ..ObservedUser::default()
         };
         // An unmanaged user is refused before anything else is read: we learn no more of it than we need.
@@ -181,15 +174,8 @@ impl Iam {
             inline_policies,
             max_session_duration: role.max_session_duration(),
             // GetRole carries both: ownership and the boundary cost no call of their own.
-            permissions_boundary: role
-                .permissions_boundary()
-                .and_then(|boundary| boundary.permissions_boundary_arn())
-                .map(str::to_string),
-            tags: role
-                .tags()
-                .iter()
-                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-                .collect(),
+            permissions_boundary: boundary_arn(role.permissions_boundary()),
+            tags: tag_map(role.tags()),
         }))
     }
 
@@ -348,6 +334,20 @@ impl Iam {
             .await?;
         Ok(role.is_some_and(|role| role.is_owned()))
     }
+}
+
+/// An entity's tags, as every IAM read lists them.
+pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+        .collect()
+}
+
+/// The ARN of a user's or role's permissions boundary, as every IAM read gives it.
+pub(super) fn boundary_arn(boundary: Option<&AttachedPermissionsBoundary>) -> Option<String> {
+    boundary
+        .and_then(|boundary| boundary.permissions_boundary_arn())
+        .map(str::to_string)
 }
 
 /// The ARNs of attached managed policies, as every IAM read lists them.
