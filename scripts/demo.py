@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -22,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The sign-in accounts of the local identity provider (tests/oidc/provider.mjs).
 TEST_ACCOUNTS = ("developer@example.com", "admin@example.com")
 CLIENT_ID = "onboarding-cli"
+# Who may onboard: the domain the provider's accounts are at, which their verified email claim carries.
+ELIGIBLE_EMAIL_DOMAINS = '["example.com"]'
 
 
 def step(text):
@@ -105,6 +109,72 @@ def wait_for_next_window(after):
     time.sleep(max(0.0, (int(after // 30) + 1) * 30 - time.time() + 1))
 
 
+# The functions the demo calls, each with an event it refuses before any AWS call (no identity; a run id
+# that is not one): the answer does not matter, only that the function was built and answers.
+_NO_IDENTITY = {
+    "version": "2.0", "routeKey": "GET /users/{username}", "rawPath": "/users/warm-up", "rawQueryString": "",
+    "headers": {}, "pathParameters": {"username": "warm-up"},
+    "requestContext": {"accountId": "123456789012", "apiId": "local", "http": {
+        "method": "GET", "path": "/users/warm-up", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+        "userAgent": "scripts/demo"}, "requestId": "warm-up", "routeKey": "GET /users/{username}",
+        "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
+    "isBase64Encoded": False,
+}
+WARM_UP = {
+    "status": _NO_IDENTITY,
+    "onboard": _NO_IDENTITY,
+    "enroll-mfa": _NO_IDENTITY,
+    "drift-check": {"run_id": "not a run id"},
+}
+# A cold build of the AWS SDK takes about 5 minutes on 2 cores; this is for a machine much busier than that.
+WARM_UP_LIMIT_SECONDS = 45 * 60
+
+
+def last_compiling_line(log_path):
+    """What cargo, running under `cargo lambda watch`, is compiling now, from the watch's log."""
+    try:
+        with open(log_path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip().startswith(("Compiling", "Building"))]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def warm_up(port, log_path):
+    """`cargo lambda watch` builds a function on its first invocation, with a build of its own (one binary of
+    one package, not the feature set of a workspace build): a person's first request must never be the one
+    that waits for it. Each function is invoked once here, with progress, before anyone signs in."""
+    for function, event in WARM_UP.items():
+        started = time.time()
+        done = threading.Event()
+
+        def progress(function=function, started=started):
+            while not done.wait(15):
+                now = last_compiling_line(log_path)
+                print(f"    {function}: {time.time() - started:.0f} s{', ' + now if now else ''}", flush=True)
+
+        ticker = threading.Thread(target=progress, daemon=True)
+        ticker.start()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event).encode(), method="POST", headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=WARM_UP_LIMIT_SECONDS) as answer:
+                answer.read()
+        except urllib.error.HTTPError as answer:
+            # A function error is an answer: the function was built and ran.
+            answer.read()
+        except (urllib.error.URLError, OSError) as error:
+            done.set()
+            with open(log_path, errors="replace") as f:
+                tail = f.readlines()[-30:]
+            sys.exit(f"{function} did not start under `cargo lambda watch`: {error}\n{''.join(tail)}")
+        finally:
+            done.set()
+            ticker.join()
+        print(f"    {function}: ready ({time.time() - started:.0f} s)", flush=True)
+
+
 def invoke_raw(function, event, port):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
@@ -146,7 +216,7 @@ def main():
     real_aws = args.aws
     started = time.time()
     processes = []
-    env_file = None
+    temporary_files = []
     try:
         if real_aws:
             env = dict(os.environ)
@@ -172,28 +242,35 @@ def main():
         processes.append(provider)
         step(f"identity provider: node's oidc-provider (tests/oidc/provider.mjs) at {issuer}")
 
-        step("building the functions, local-api and the onboarding CLI (the first run compiles)")
-        subprocess.run(["cargo", "build", "--quiet", "--bins", "-p", "iam-onboarding", "-p", "local-api",
-                        "-p", "onboarding-cli"], check=True, cwd=ROOT, env=env)
+        step("building local-api and the onboarding CLI (the first run compiles)")
+        subprocess.run(["cargo", "build", "--quiet", "--bins", "-p", "local-api", "-p", "onboarding-cli"],
+                       check=True, cwd=ROOT, env=env)
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
         invoke_port = free_port()
         step(f"starting the functions with `cargo lambda watch` on port {invoke_port}")
         # A file readable by this user only, not --env-var: keys do not belong in a command line `ps` shows.
         fd, env_file = tempfile.mkstemp(suffix=".env")
+        temporary_files.append(env_file)
         with os.fdopen(fd, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in env.items() if k.startswith("AWS_") or k == "RUST_LOG")
+            f.write(f"ELIGIBLE_EMAIL_DOMAINS='{ELIGIBLE_EMAIL_DOMAINS}'\n")
             if args.member_account:
                 # Single quotes: the value as it is, JSON's double quotes included.
                 f.write(f"ROLE_CATALOG='{MEMBER_ACCOUNT_CATALOG}'\n")
+        watch_log = tempfile.NamedTemporaryFile("w", prefix="onboarding-demo-watch-", suffix=".log", delete=False)
+        temporary_files.append(watch_log.name)
         processes.append(subprocess.Popen(
             ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(invoke_port), "--env-file", env_file],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=ROOT, stdout=watch_log, stderr=subprocess.STDOUT,
         ))
         wait_for_port(invoke_port, 60)
+        step(f"building each function as `cargo lambda watch` runs it, by invoking it once (a cold first run "
+             f"compiles the AWS SDK: minutes on 2 cores, progress every 15 s; later runs take seconds)")
+        warm_up(invoke_port, watch_log.name)
 
         api_env = {**env, "JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT_ID, "LISTEN_ADDR": "127.0.0.1:0",
-                   "RUST_LOG": "warn"}
+                   "ELIGIBLE_EMAIL_DOMAINS": ELIGIBLE_EMAIL_DOMAINS, "RUST_LOG": "warn"}
         command = [os.path.join(target, "debug", "local-api"), "--lambda-endpoint", f"http://127.0.0.1:{invoke_port}"]
         if real_aws:
             command.append("--aws")
@@ -289,8 +366,8 @@ def main():
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if env_file:
-            os.unlink(env_file)
+        for path in temporary_files:
+            os.unlink(path)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{Api, user_path};
+use crate::api::{Api, REQUEST_TIMEOUT, user_path};
 use crate::auth::{self, Tokens};
 use crate::awsconfig::{self, Section};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::profile::{Profile, Role};
+use crate::profile::Profile;
 use crate::prompt;
 use crate::secrets::{AccessKey, KeyStore, Stored};
 use crate::sts::{self, ProcessCredentials, Session};
@@ -23,7 +23,7 @@ pub fn http() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         // Following redirects would let a token endpoint send the code elsewhere (SSRF).
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .map_err(|source| Error::Http {
             url: String::new(),
@@ -97,11 +97,7 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
         None => Config::load()?,
     };
     let tokens = token_or_login(&config, &http, &options.login).await?;
-    let api = Api {
-        http: &http,
-        config: &config,
-        token: &tokens.id_token,
-    };
+    let api = Api::new(&http, &config, &tokens.id_token);
     let keys = KeyStore::open(&options.profile)?;
 
     let mut body = json!({"wait_until_usable": true});
@@ -113,16 +109,8 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
     spinner.finish_and_clear();
     let (_, answer) = answer?;
 
-    let username = text(&answer, "/user/name")?;
-    let profile = Profile {
-        username: username.clone(),
-        user_arn: text(&answer, "/user/arn")?,
-        roles: roles(&answer),
-        mfa_serial: answer
-            .pointer("/mfa/serial_number")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    };
+    let profile = Profile::from_answer(&answer)?;
+    let username = profile.username.clone();
 
     let (key, stored, mut usable) = collect_key(&api, &keys, &username, &answer).await?;
     if let Some(Stored::File(path)) = &stored {
@@ -203,24 +191,6 @@ fn text(answer: &Value, pointer: &str) -> Result<String> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| Error::Protocol("the API".into(), format!("no {pointer} in its answer")))
-}
-
-fn roles(answer: &Value) -> Vec<Role> {
-    answer
-        .get("roles")
-        .and_then(Value::as_array)
-        .map(|roles| {
-            roles
-                .iter()
-                .filter_map(|r| {
-                    Some(Role {
-                        name: r.get("name")?.as_str()?.to_string(),
-                        arn: r.get("arn")?.as_str()?.to_string(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The key this machine will use: the one in the answer, the one already stored when the API replays
@@ -432,11 +402,7 @@ pub async fn status(profile: &str, login: &LoginOptions) -> Result<Outcome> {
         Some(p) => p.username,
         None => tokens.email.clone().ok_or(Error::NotLoggedIn)?,
     };
-    let api = Api {
-        http: &http,
-        config: &config,
-        token: &tokens.id_token,
-    };
+    let api = Api::new(&http, &config, &tokens.id_token);
     let (_, answer) = api.get(&user_path(&username, "")).await?;
     let text = describe(&answer);
     Ok(Outcome { json: answer, text })
@@ -452,11 +418,7 @@ pub async fn rotate(profile: &str, login: &LoginOptions) -> Result<Outcome> {
     let state = Profile::load(profile)?.ok_or_else(|| Error::NoKey(profile.to_string()))?;
     let keys = KeyStore::open(profile)?;
     let tokens = token_or_login(&config, &http, login).await?;
-    let api = Api {
-        http: &http,
-        config: &config,
-        token: &tokens.id_token,
-    };
+    let api = Api::new(&http, &config, &tokens.id_token);
     let spinner = prompt::spinner("Asking for a new access key…");
     let answer = api
         .post(

@@ -46,10 +46,16 @@ impl Config {
     /// Fetches the API's discovery document. `api_url` is what the platform team handed out; the answer's
     /// own `api_url` wins (the document may sit behind a CDN with another name).
     pub async fn discover(http: &reqwest::Client, api_url: &str) -> Result<Config> {
+        let given = trusted_url(api_url)?;
         let url = format!("{}/.well-known/onboarding", api_url.trim_end_matches('/'));
-        let response = http.get(&url).send().await.map_err(|source| Error::Http {
-            url: url.clone(),
-            source,
+        let response = http.get(&url).send().await.map_err(|source| {
+            Error::request(
+                "GET",
+                "/.well-known/onboarding",
+                &url,
+                crate::api::REQUEST_TIMEOUT,
+                source,
+            )
         })?;
         if !response.status().is_success() {
             return Err(Error::Protocol(
@@ -78,6 +84,19 @@ impl Config {
                 ),
             ));
         }
+        // The document may name the API by another path, never another host: an answer that could move
+        // every later request (and the person's token) elsewhere is not taken on the word of one reply.
+        if let Some(named) = &found.api_url {
+            let named_url = trusted_url(named)?;
+            if named_url.host_str() != given.host_str()
+                || named_url.port_or_known_default() != given.port_or_known_default()
+            {
+                return Err(Error::Protocol(
+                    url,
+                    format!("its api_url {named:?} is on another host than {api_url:?}"),
+                ));
+            }
+        }
         Ok(Config {
             api_url: found
                 .api_url
@@ -88,5 +107,25 @@ impl Config {
             client_id: found.client_id,
             audience,
         })
+    }
+}
+
+/// An API URL the CLI sends a person's token to: `https`, or `http` to this machine only (a local API).
+fn trusted_url(text: &str) -> Result<reqwest::Url> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| Error::Input(format!("{text:?} is not a URL: {e}")))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(Error::Input(format!(
+            "{text:?} is not an https URL: the API is only reached over https (http only to this machine)"
+        ))),
     }
 }

@@ -2,6 +2,7 @@
 //! so `main` prints the same shape whatever failed (README, "For the people being onboarded").
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,6 +25,14 @@ pub enum Error {
         url: String,
         #[source]
         source: reqwest::Error,
+    },
+    /// Reached, but no answer in time: the service may be starting (a cold start, a first build) or busy.
+    #[error("timed out after {seconds} s waiting for {method} {path}")]
+    TimedOut {
+        method: String,
+        path: String,
+        url: String,
+        seconds: u64,
     },
     #[error("{0} answered something that is not what this CLI expects: {1}")]
     Protocol(String, String),
@@ -59,15 +68,41 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 5;
     pub const NEEDS_TERMINAL: u8 = 6;
     pub const AWS_REFUSED: u8 = 7;
+    pub const TIMED_OUT: u8 = 8;
 }
 
 impl Error {
+    /// A request that got no answer: `TimedOut` when it ran out of time, `Http` when it never reached the
+    /// server (refused, no route, DNS, TLS). The two call for different next steps.
+    pub fn request(
+        method: &str,
+        path: &str,
+        url: &str,
+        timeout: Duration,
+        source: reqwest::Error,
+    ) -> Error {
+        if source.is_timeout() {
+            Error::TimedOut {
+                method: method.to_string(),
+                path: path.to_string(),
+                url: url.to_string(),
+                seconds: timeout.as_secs(),
+            }
+        } else {
+            Error::Http {
+                url: url.to_string(),
+                source,
+            }
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotConfigured | Error::NotLoggedIn | Error::NoKey(_) => exit::NOT_SET_UP,
             Error::Api { status, .. } if *status >= 500 => exit::UNREACHABLE,
             Error::Api { .. } | Error::UnknownRole { .. } => exit::API_REFUSED,
             Error::Http { .. } | Error::Protocol(..) => exit::UNREACHABLE,
+            Error::TimedOut { .. } => exit::TIMED_OUT,
             Error::NoTerminal { .. } => exit::NEEDS_TERMINAL,
             Error::Aws(_) | Error::KeyNotVerified { .. } => exit::AWS_REFUSED,
             Error::Login(_) | Error::File { .. } | Error::Corrupt { .. } | Error::Input(_) => {
@@ -85,6 +120,7 @@ impl Error {
             Error::UnknownRole { .. } => "unknown_role",
             Error::Api { code, .. } => code,
             Error::Http { .. } => "unreachable",
+            Error::TimedOut { .. } => "timed_out",
             Error::Protocol(..) => "unexpected_answer",
             Error::Login(_) => "login_failed",
             Error::NoTerminal { .. } => "needs_terminal",
@@ -134,6 +170,10 @@ impl Error {
             Error::Http { .. } | Error::Protocol(..) => {
                 "check the network and the API URL (`onboarding setup <api-url>`)".into()
             }
+            Error::TimedOut { url, .. } => format!(
+                "run the command again in a minute: {url} was reached but did not answer in time, and \
+                 the service may be starting or busy; if it persists, tell your platform team"
+            ),
             Error::Login(_) => "run `onboarding login` again".into(),
             Error::NoTerminal { role } => format!(
                 "run `onboarding assume --role {role}` in a terminal: it asks for the code once and \

@@ -175,6 +175,7 @@ pub fn local_api(issuer: &str, moto: &Moto) -> Server {
         .env("JWT_ISSUER", issuer)
         .env("JWT_AUDIENCE", "onboarding-cli")
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("ELIGIBLE_EMAIL_DOMAINS", r#"["example.com"]"#)
         .env("AWS_ENDPOINT_URL", &moto.endpoint);
     Server::start(api)
 }
