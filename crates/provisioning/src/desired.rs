@@ -6,7 +6,7 @@ use crate::account::Account;
 use crate::config::{CatalogRole, Config, GrantMode, TrustMode};
 use crate::names::{
     MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, grant_group_name,
-    grant_policy_name, roles_in_tag, roles_tag_value,
+    grant_policy_name, roles_in_tag, roles_tag_value, tag_value,
 };
 use crate::policy::{assume_role_grant, trust_policy};
 use crate::state::ObservedUser;
@@ -117,7 +117,7 @@ pub fn desired_user(spec: UserSpec<'_>, config: &Config, account: &Account) -> D
         arn: account.user_arn(&config.user_path, spec.name),
         tags: vec![
             (MANAGED_TAG.to_string(), "true".to_string()),
-            (REQUESTED_BY_TAG.to_string(), spec.requested_by.to_string()),
+            (REQUESTED_BY_TAG.to_string(), tag_value(spec.requested_by)),
             (REQUESTED_AT_TAG.to_string(), spec.requested_at.to_string()),
             (
                 ROLES_TAG.to_string(),

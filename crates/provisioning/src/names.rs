@@ -15,6 +15,30 @@ pub fn is_valid_username(name: &str) -> bool {
     is_valid_iam_name(name, 64)
 }
 
+/// IAM's tag value limit, in characters.
+const TAG_VALUE_MAX: usize = 256;
+
+/// A value from outside (a JWT claim, an event) as IAM will store it in a tag: each character IAM refuses
+/// in a tag (`[\p{L}\p{Z}\p{N}_.:/=+\-@]` only, so not the `'` or `!#$%&*?^{|}~` an email address may
+/// hold) becomes `_`, and it is cut to 256 characters. An audit hint, not an identity: the access log
+/// holds the token's `sub`.
+pub fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphabetic()
+                || c.is_numeric()
+                || (c.is_whitespace() && !c.is_control())
+                || "_.:/=+-@".contains(c)
+            {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(TAG_VALUE_MAX)
+        .collect()
+}
+
 /// IAM finds a user by its name ignoring case: `GetUser` of `Alice` answers with the user `alice`, and every
 /// later call naming `Alice` acts on `alice`. A request must act on exactly the user it names, so the name
 /// IAM answers with is compared with the one asked for, whatever the emulator in use does.
@@ -147,5 +171,26 @@ mod tests {
             grant_group_name("ResourceCreatorRole"),
             "onboarding-ResourceCreatorRole"
         );
+    }
+
+    #[test]
+    fn values_from_outside_become_tag_values_iam_accepts() {
+        let cases = [
+            ("dev@example.com", "dev@example.com"),
+            ("o'brien@example.com", "o_brien@example.com"),
+            (
+                "a!b#c$d%e&f*g?h^i{j|k}l~m@example.com",
+                "a_b_c_d_e_f_g_h_i_j_k_l_m@example.com",
+            ),
+            (
+                "Zoë Ünal:hr/ticket=42+1 x-y_z",
+                "Zoë Ünal:hr/ticket=42+1 x-y_z",
+            ),
+            ("line\nbreak\ttab", "line_break_tab"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(tag_value(text), expected, "{text:?}");
+        }
+        assert_eq!(tag_value(&"a".repeat(300)).chars().count(), 256);
     }
 }

@@ -136,17 +136,24 @@ fn conditions(statement: &Value) -> Vec<(String, String, Vec<String>)> {
 
 /// A condition block that can only be satisfied by a request made with MFA. All conditions of a
 /// statement must hold, so one such test is enough.
+///
+/// IAM's rule for a key the request does not carry decides most of it: a long-term key carries neither MFA
+/// key, a session made without MFA carries `aws:MultiFactorAuthPresent` = false and no age. A test of an
+/// absent key is false, except that every `...IfExists` form and every negated operator (`...Not...`, as
+/// `NumericNotEquals aws:MultiFactorAuthAge -1`) is true, so none of those can require MFA.
 fn condition_requires_mfa(statement: &Value) -> bool {
     conditions(statement).iter().any(|(operator, key, values)| {
+        if operator.ends_with("ifexists") || operator.contains("not") {
+            return false;
+        }
         let all_true = !values.is_empty() && values.iter().all(|v| v == "true");
         match (operator.as_str(), key.as_str()) {
-            ("bool" | "stringequals" | "stringequalsignorecase", MFA_PRESENT) => all_true,
-            // The age key exists only when MFA was used, so any numeric test of it fails without MFA...
-            (numeric, MFA_AGE)
-                if numeric.starts_with("numeric") && !numeric.ends_with("ifexists") =>
-            {
-                true
+            ("bool" | "stringequals" | "stringequalsignorecase" | "stringlike", MFA_PRESENT) => {
+                all_true
             }
+            // The age key exists only when MFA was used, so any positive numeric test of it fails without
+            // MFA...
+            (numeric, MFA_AGE) if numeric.starts_with("numeric") => true,
             // ...as does requiring that it is present.
             ("null", MFA_AGE) => !values.is_empty() && values.iter().all(|v| v == "false"),
             _ => false,
@@ -269,6 +276,34 @@ mod tests {
                 "MultiFactorAuthAge alone",
                 policy(vec![allow(
                     json!({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}),
+                )]),
+                true,
+            ),
+            (
+                "NumericNotEquals MultiFactorAuthAge -1 is true without the key",
+                policy(vec![allow(
+                    json!({"NumericNotEquals": {"aws:MultiFactorAuthAge": "-1"}}),
+                )]),
+                false,
+            ),
+            (
+                "NumericNotEqualsIfExists MultiFactorAuthAge",
+                policy(vec![allow(
+                    json!({"NumericNotEqualsIfExists": {"aws:MultiFactorAuthAge": "-1"}}),
+                )]),
+                false,
+            ),
+            (
+                "StringNotEquals MultiFactorAuthPresent false admits a long-term key",
+                policy(vec![allow(
+                    json!({"StringNotEquals": {"aws:MultiFactorAuthPresent": "false"}}),
+                )]),
+                false,
+            ),
+            (
+                "StringLike MultiFactorAuthPresent true",
+                policy(vec![allow(
+                    json!({"StringLike": {"aws:MultiFactorAuthPresent": "true"}}),
                 )]),
                 true,
             ),

@@ -43,6 +43,10 @@ pub enum FaultKind {
         content_type: &'static str,
         body: String,
     },
+    /// IAM's own validation of what moto takes as it is: a tag key or value (`Tags.member.N.Key|Value`) with
+    /// a character outside `[\p{L}\p{Z}\p{N}_.:/=+\-@]` is refused with `400 InvalidInput`, as IAM refuses
+    /// it; a valid request is forwarded.
+    IamValidation,
     /// Upstream's answer to a list call, which moto always gives in one page, served in pages of at most
     /// this many items (fewer when the request's `MaxItems` asks for fewer), with `IsTruncated` and a
     /// `Marker` that the next request must send back, as IAM pages.
@@ -407,6 +411,11 @@ async fn answer(
         Some(FaultKind::Pages(size)) => {
             return paged(parts, &body, *size, client, &upstream).await;
         }
+        Some(FaultKind::IamValidation) => {
+            if let Some(refusal) = invalid_tag(&body) {
+                return Ok(error_answer(400, "InvalidInput", &refusal));
+            }
+        }
         Some(FaultKind::Drop) => return Err(Dropped),
         Some(FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
         Some(FaultKind::LoseAnswer) | None => {}
@@ -416,6 +425,29 @@ async fn answer(
         return Err(Dropped);
     }
     Ok(answer)
+}
+
+/// IAM's refusal of a tag it would not store, in its words; `None` when every tag is valid.
+fn invalid_tag(body: &[u8]) -> Option<String> {
+    let valid = |c: char| {
+        c.is_alphabetic()
+            || c.is_numeric()
+            || (c.is_whitespace() && !c.is_control())
+            || "_.:/=+-@".contains(c)
+    };
+    form_urlencoded::parse(body).find_map(|(name, value)| {
+        let field = name.strip_prefix("Tags.member.")?;
+        (field.ends_with(".Key") || field.ends_with(".Value"))
+            .then_some(())
+            .filter(|()| !value.chars().all(valid))
+            .map(|()| {
+                format!(
+                    "1 validation error detected: Value at 'tags.{}' failed to satisfy constraint: Member \
+                     must satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]*",
+                    field.to_ascii_lowercase()
+                )
+            })
+    })
 }
 
 async fn upstream_answer(

@@ -63,6 +63,117 @@ proptest! {
 // ---------------------------------------------------------------------------------------------------
 // Trust analysis: is MFA really required?
 
+/// The condition operators IAM has for strings, booleans and numbers, each also in its `...IfExists` form.
+const STRING_OPERATORS: [&str; 7] = [
+    "Bool",
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+];
+const NUMERIC_OPERATORS: [&str; 6] = [
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+];
+
+/// One condition on an MFA key: an operator (plain or `IfExists`, or `Null`), the key, one value.
+fn mfa_condition() -> impl Strategy<Value = (String, &'static str, String)> {
+    let with_if_exists = |operator: &'static str| {
+        prop_oneof![
+            Just(operator.to_string()),
+            Just(format!("{operator}IfExists"))
+        ]
+    };
+    prop_oneof![
+        (
+            proptest::sample::select(&STRING_OPERATORS[..]).prop_flat_map(with_if_exists),
+            Just("aws:MultiFactorAuthPresent"),
+            prop_oneof![Just("true"), Just("false"), Just("True")].prop_map(String::from),
+        ),
+        (
+            proptest::sample::select(&NUMERIC_OPERATORS[..]).prop_flat_map(with_if_exists),
+            Just("aws:MultiFactorAuthAge"),
+            prop_oneof![Just("-1"), Just("0"), Just("3600")].prop_map(String::from),
+        ),
+        (
+            Just("Null".to_string()),
+            prop_oneof![
+                Just("aws:MultiFactorAuthPresent"),
+                Just("aws:MultiFactorAuthAge")
+            ],
+            prop_oneof![Just("true"), Just("false")].prop_map(String::from),
+        ),
+    ]
+}
+
+/// IAM's evaluation of one condition for a request holding `present` (the key's value) or not holding
+/// the key at all, written from IAM's documentation, independently of the analysis: a key the request
+/// lacks fails every test but `Null true`, an `...IfExists` form, and a negated operator.
+fn holds(operator: &str, value: &str, present: Option<&str>) -> bool {
+    if operator == "Null" {
+        return (value == "true") == present.is_none();
+    }
+    let base = operator.strip_suffix("IfExists").unwrap_or(operator);
+    let negated = base.contains("Not");
+    let Some(actual) = present else {
+        return operator.ends_with("IfExists") || negated;
+    };
+    let equal = match base {
+        "Bool" | "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => {
+            actual.eq_ignore_ascii_case(value)
+        }
+        "StringEquals" | "StringNotEquals" | "StringLike" | "StringNotLike" => actual == value,
+        _ => {
+            let (Ok(actual), Ok(limit)) = (actual.parse::<f64>(), value.parse::<f64>()) else {
+                return false;
+            };
+            return match base.trim_start_matches("Numeric") {
+                "Equals" => actual == limit,
+                "NotEquals" => actual != limit,
+                "LessThan" => actual < limit,
+                "LessThanEquals" => actual <= limit,
+                "GreaterThan" => actual > limit,
+                _ => actual >= limit,
+            };
+        }
+    };
+    equal != negated
+}
+
+proptest! {
+    /// The analysis against IAM's rules: a role trusting an account with one condition on an MFA key lets
+    /// someone in without MFA exactly when that condition holds for a long-term key (neither MFA key) or
+    /// for a session made without MFA (`aws:MultiFactorAuthPresent` false, no age).
+    #[test]
+    fn the_analysis_judges_every_operator_as_iam_evaluates_it(
+        (operator, key, value) in mfa_condition(),
+    ) {
+        let long_term_key = holds(&operator, &value, None);
+        let session_without_mfa = holds(
+            &operator,
+            &value,
+            (key == "aws:MultiFactorAuthPresent").then_some("false"),
+        );
+        let document = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {operator.clone(): {key: value.clone()}},
+        }]});
+        prop_assert_eq!(
+            mfa_enforced(&document),
+            !(long_term_key || session_without_mfa),
+            "{} {} {}", operator, key, value
+        );
+    }
+}
+
 proptest! {
     #[test]
     fn the_trust_analysis_takes_anything(document in prop_oneof![document(), json()]) {
