@@ -273,6 +273,10 @@ impl Bench {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_ENDPOINT_URL", &self.proxy.endpoint)
+            .env(
+                test_support::TEST_ELIGIBILITY.0,
+                test_support::TEST_ELIGIBILITY.1,
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

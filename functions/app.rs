@@ -82,11 +82,26 @@ impl App {
     }
 }
 
+/// What a function answers, which decides what its init requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// A self-service route (`POST /users`, `POST /users/{u}/mfa`, `GET /users/{u}`,
+    /// `POST|DELETE /users/{u}/access-keys`): without an eligibility rule it must not start at all.
+    SelfService,
+    /// Admin routes, EventBridge requests, the schedule.
+    Others,
+}
+
 /// What every function's `main` does before serving: logging first, so that a failed init is logged too.
-pub async fn init() -> Result<App, InitError> {
+pub async fn init(serves: Serves) -> Result<App, InitError> {
     init_tracing();
-    App::from_env()
-        .await
+    let app = async {
+        if serves == Serves::SelfService {
+            Config::from_env()?.eligibility.require_a_rule()?;
+        }
+        App::from_env().await
+    };
+    app.await
         .inspect_err(|error| tracing::error!(error = %error, "init failed"))
 }
 

@@ -62,6 +62,8 @@ impl HttpApiRequest {
         self.request_context.request_id.as_deref().unwrap_or("-")
     }
 
+    /// Who is calling, refused before any AWS call when they are not signed in, not verified, or not
+    /// among the people this deployment onboards (every route but discovery goes through here).
     pub fn caller(&self, config: &Config) -> Result<Caller> {
         let empty = Map::new();
         let claims = self
@@ -70,7 +72,9 @@ impl HttpApiRequest {
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
             .map_or(&empty, |jwt| &jwt.claims);
-        Caller::from_claims(claims, config)
+        let caller = Caller::from_claims(claims, config)?;
+        caller.ensure_eligible(config)?;
+        Ok(caller)
     }
 
     /// The JSON body; an absent or empty body reads as `{}`. A body above [`MAX_BODY_BYTES`] is refused
@@ -141,7 +145,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn status_of(error: &Error) -> u16 {
     match error.code() {
         "unauthenticated" | "email_not_verified" => 401,
-        "forbidden" => 403,
+        "forbidden" | "not_eligible" => 403,
         "user_not_found" | "access_key_not_found" => 404,
         "request_too_large" => 413,
         "user_exists_unmanaged"
@@ -220,6 +224,22 @@ mod tests {
             assert!(caller.is_admin(&config()));
             assert_eq!(request.request_id(), "r1");
         }
+    }
+
+    #[test]
+    fn a_signed_in_person_outside_every_eligibility_rule_is_refused_before_any_aws_call() {
+        let config = Config::from_lookup(|name| {
+            (name == "ELIGIBLE_EMAIL_DOMAINS").then(|| r#"["example.com"]"#.to_string())
+        })
+        .unwrap();
+        let from = |email: &str| {
+            HttpApiRequest::parse(json!({"requestContext": {"authorizer": {"jwt": {"claims": {"email": email, "email_verified": "true"}}}}}))
+                .unwrap()
+        };
+        assert!(from("a@example.com").caller(&config).is_ok());
+        let refused = from("a@evil-example.com").caller(&config).unwrap_err();
+        assert_eq!(refused.code(), "not_eligible");
+        assert_eq!(status_of(&refused), 403);
     }
 
     #[test]
@@ -339,6 +359,7 @@ mod tests {
             (Error::Unauthenticated(String::new()), 401),
             (Error::EmailNotVerified, 401),
             (Error::Forbidden(String::new()), 403),
+            (Error::NotEligible(String::new()), 403),
             (Error::UserNotFound(String::new()), 404),
             (Error::UserExistsUnmanaged(String::new()), 409),
             (Error::RoleExistsUnmanaged(String::new()), 409),

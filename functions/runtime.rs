@@ -13,7 +13,7 @@ use provisioning::{Error, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, Serves};
 
 /// Time kept back to encode the answer and log it before Lambda's own deadline.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
@@ -52,14 +52,17 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
 
 /// Starts the function: init (configuration, clients, account) once, then one `handler` call per
 /// invocation, each bounded by that invocation's deadline.
-pub async fn serve<F, Fut, R, E>(handler: F) -> std::result::Result<(), lambda_runtime::Error>
+pub async fn serve<F, Fut, R, E>(
+    serves: Serves,
+    handler: F,
+) -> std::result::Result<(), lambda_runtime::Error>
 where
     F: Fn(&'static App, Value) -> Fut,
     Fut: Future<Output = std::result::Result<R, E>>,
     R: Serialize,
     E: Into<lambda_runtime::Diagnostic> + std::fmt::Debug,
 {
-    let app: &'static App = Box::leak(Box::new(crate::app::init().await?));
+    let app: &'static App = Box::leak(Box::new(crate::app::init(serves).await?));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match deadline_of(&event.context) {

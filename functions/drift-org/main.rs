@@ -1,6 +1,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    functions::runtime::serve(|app, event| async move {
+    functions::runtime::serve(functions::app::Serves::Others, |app, event| async move {
         functions::drift_org::handle(app, event)
             .await
             .map_err(functions::app::diagnostic)

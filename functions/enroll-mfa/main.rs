@@ -1,7 +1,10 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    functions::runtime::serve(|app, event| async move {
-        Ok::<_, lambda_runtime::Error>(functions::enroll_mfa::handle(app, event).await)
-    })
+    functions::runtime::serve(
+        functions::app::Serves::SelfService,
+        |app, event| async move {
+            Ok::<_, lambda_runtime::Error>(functions::enroll_mfa::handle(app, event).await)
+        },
+    )
     .await
 }

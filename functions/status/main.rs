@@ -8,10 +8,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Box::leak(Box::new(Discovery::from_lookup(|name| {
             std::env::var(name).ok()
         })?));
-    functions::runtime::serve(move |app, event| async move {
-        Ok::<_, lambda_runtime::Error>(
-            functions::status::invoke(app, discovery.as_ref(), event).await,
-        )
-    })
+    functions::runtime::serve(
+        functions::app::Serves::SelfService,
+        move |app, event| async move {
+            Ok::<_, lambda_runtime::Error>(
+                functions::status::invoke(app, discovery.as_ref(), event).await,
+            )
+        },
+    )
     .await
 }

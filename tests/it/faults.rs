@@ -732,6 +732,33 @@ async fn a_new_key_sts_refuses_for_the_whole_wait_is_answered_not_usable_with_it
 
 /// The invocation dies while the new key is being checked with STS (Lambda's timeout, a crash): its
 /// answer, and the secret in it, never reach anyone. The replay must say so, for onboarding and rotation.
+/// Runs `request` until it is waiting for STS to accept its new key (the proxy holds `hang` on
+/// GetCallerIdentity), then drops it there, as Lambda kills an invocation at its deadline. Waits for that
+/// moment rather than for a fixed time, which a busy machine would outrun.
+async fn cut_off_while_checking_the_key<F: std::future::Future>(
+    proxy: &FaultProxy,
+    hang: &FaultKind,
+    request: F,
+) {
+    let before = fired(proxy, hang);
+    let checking = async {
+        while fired(proxy, hang) == before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        tokio::select! {
+            _ = request => panic!("the request answered although STS never did"),
+            () = checking => {}
+        }
+    })
+    .await;
+    assert!(
+        outcome.is_ok(),
+        "the request never checked its key with STS"
+    );
+}
+
 #[tokio::test]
 async fn a_request_killed_while_waiting_for_its_key_leaves_the_secret_reported_lost() {
     let moto = Moto::start();
@@ -745,19 +772,15 @@ async fn a_request_killed_while_waiting_for_its_key_leaves_the_secret_reported_l
         When::Always,
     ));
 
-    let killed = tokio::time::timeout(
-        Duration::from_secs(3),
+    cut_off_while_checking_the_key(
+        &proxy,
+        &hang,
         functions::onboard::handle(
             &app,
             http_event(self_service(me), json!({"wait_until_usable": true}), None),
         ),
     )
     .await;
-    assert!(killed.is_err(), "the request was cut off during the wait");
-    assert!(
-        fired(&proxy, &hang) > 0,
-        "the key was being checked with STS"
-    );
 
     proxy.heal();
     let replay = onboard_as(&app, self_service(me), json!({})).await;
@@ -783,17 +806,79 @@ async fn a_request_killed_while_waiting_for_its_key_leaves_the_secret_reported_l
         Some(me),
     );
     event["routeKey"] = json!("POST /users/{username}/access-keys");
-    let killed = tokio::time::timeout(
-        Duration::from_secs(3),
-        functions::issue_key::handle(&app, event),
-    )
-    .await;
-    assert!(killed.is_err(), "the rotation was cut off during the wait");
+    cut_off_while_checking_the_key(&proxy, &hang, functions::issue_key::handle(&app, event)).await;
     proxy.heal();
     let replay = onboard_as(&app, self_service(me), json!({})).await;
     assert_eq!(
         replay.body["access_key"]["secret_lost"], true,
         "{}",
         replay.body
+    );
+}
+
+/// IAM refuses a tag value holding `'` (or any of `!#$%&*?^{|}~`), which an email address may hold, and
+/// moto does not: with the proxy validating tags as IAM does, an admin so named onboards someone (201),
+/// and the user's `onboarding:requested-by` holds the IAM-valid form of the admin's claim. Before, the
+/// raw claim went into the tag and onboarding failed with 500 after CreateUser was refused.
+#[tokio::test]
+async fn an_admin_whose_email_iam_refuses_as_a_tag_value_still_onboards() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &[]).await;
+    proxy.inject(Fault::everywhere(FaultKind::IamValidation, When::Always));
+    let admin_email = "o'brien+{ops}@example.com";
+
+    let created = onboard_as(
+        &app,
+        admin(admin_email),
+        json!({"username": "new.hire@example.com"}),
+    )
+    .await;
+
+    assert_eq!(created.status, 201, "{}", created.body);
+    let iam = moto.iam().await;
+    let tags = iam
+        .list_user_tags()
+        .user_name("new.hire@example.com")
+        .send()
+        .await
+        .expect("the user exists");
+    let requested_by = tags
+        .tags()
+        .iter()
+        .find(|tag| tag.key() == "onboarding:requested-by")
+        .map(|tag| tag.value().to_string());
+    assert_eq!(requested_by.as_deref(), Some("o_brien+_ops_@example.com"));
+    // The proxy really refuses what IAM refuses: the raw claim as a tag value.
+    let in_moto = iam
+        .tag_user()
+        .user_name("new.hire@example.com")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("onboarding:requested-by")
+                .value(admin_email)
+                .build()
+                .expect("a tag"),
+        )
+        .send()
+        .await;
+    assert!(in_moto.is_ok(), "moto itself takes it");
+    let through_proxy = aws_sdk_iam::Client::new(&sdk_config_at(&proxy.endpoint).await)
+        .tag_user()
+        .user_name("new.hire@example.com")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("onboarding:requested-by")
+                .value(admin_email)
+                .build()
+                .expect("a tag"),
+        )
+        .send()
+        .await;
+    let error = through_proxy.expect_err("IAM refuses it");
+    assert_eq!(
+        error.as_service_error().and_then(|e| e.meta().code()),
+        Some("InvalidInput"),
+        "{error:?}"
     );
 }

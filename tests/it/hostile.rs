@@ -755,3 +755,77 @@ async fn eventbridge_requests_that_must_be_refused() {
         )
         .await;
 }
+
+/// Who may onboard at all: with `ELIGIBLE_GROUPS` and `ELIGIBLE_EMAIL_DOMAINS` set, a verified person of
+/// the issuer matching neither (look-alike domains included) is refused on every route with `403
+/// not_eligible`, acting on themselves, and IAM is untouched; a member of an eligible group at any domain,
+/// and someone at exactly the eligible domain, are onboarded.
+#[tokio::test]
+async fn a_verified_person_outside_every_eligibility_rule_is_refused_on_every_route() {
+    let account = Account::start().await;
+    let eligible_only = app_at(
+        &account._moto.endpoint,
+        &[
+            ("ROLE_CATALOG", CATALOG),
+            ("ELIGIBLE_GROUPS", r#"["engineering"]"#),
+            ("ELIGIBLE_EMAIL_DOMAINS", r#"["Example.com"]"#),
+        ],
+    )
+    .await;
+    let outsiders = [
+        ("mallory@evil-example.com", None),
+        ("mallory@a.example.com", None),
+        ("mallory@example.com.evil.org", None),
+        (
+            "mallory@elsewhere.org",
+            Some("[engineering-alumni contractors]"),
+        ),
+    ];
+    for (email, groups) in outsiders {
+        let mut claims = self_service(email);
+        if let Some(groups) = groups {
+            claims["cognito:groups"] = json!(groups);
+        }
+        let events = [
+            (
+                Function::Onboard,
+                http_event(claims.clone(), json!({}), None),
+            ),
+            (
+                Function::EnrollMfa,
+                http_event(claims.clone(), json!({}), Some(email)),
+            ),
+            (
+                Function::Status,
+                http_event(claims.clone(), json!({}), Some(email)),
+            ),
+            (
+                Function::IssueKey,
+                http_event(claims.clone(), json!({}), Some(email)),
+            ),
+        ];
+        for (function, event) in events {
+            let answer = function.call(&eligible_only, event).await;
+            assert_eq!(answer.status, Some(403), "{function:?} {email}: {answer:?}");
+            assert_eq!(
+                answer.code.as_deref(),
+                Some("not_eligible"),
+                "{function:?} {email}"
+            );
+        }
+    }
+    assert_eq!(
+        hostile_input::take(&account.iam).await,
+        account.before,
+        "an ineligible request changed IAM"
+    );
+
+    let mut in_group = self_service("bob@elsewhere.org");
+    in_group["cognito:groups"] = json!("[engineering]");
+    for claims in [in_group, self_service("carol@EXAMPLE.COM")] {
+        let done = Function::Onboard
+            .call(&eligible_only, http_event(claims.clone(), json!({}), None))
+            .await;
+        assert_eq!(done.status, Some(201), "{claims}: {done:?}");
+    }
+}

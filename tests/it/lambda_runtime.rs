@@ -10,7 +10,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::Value;
-use test_support::{ACCOUNT, Moto};
+use test_support::{ACCOUNT, Moto, TEST_ELIGIBILITY};
 use tokio::sync::mpsc;
 
 #[derive(Clone)]
@@ -81,6 +81,7 @@ fn lambda_command(binary: &str, moto: &Moto, runtime_api: &str) -> tokio::proces
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env(TEST_ELIGIBILITY.0, TEST_ELIGIBILITY.1)
         .kill_on_drop(true)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -90,6 +91,16 @@ fn lambda_command(binary: &str, moto: &Moto, runtime_api: &str) -> tokio::proces
 /// Starts `binary` behind the emulator, serves it `event`, and returns where it answered (`req-1/response`
 /// or `req-1/error`), the answer, and everything it wrote to stdout.
 async fn invoke_once(binary: &str, moto: &Moto, event: Value) -> (String, Value, String) {
+    invoke_configured(binary, moto, event, |_| {}).await
+}
+
+/// [`invoke_once`], with the function's environment changed by `configure` first.
+async fn invoke_configured(
+    binary: &str,
+    moto: &Moto,
+    event: Value,
+    configure: impl FnOnce(&mut tokio::process::Command),
+) -> (String, Value, String) {
     let (outcomes, mut received) = mpsc::unbounded_channel();
     let emulator = Emulator {
         event,
@@ -104,9 +115,9 @@ async fn invoke_once(binary: &str, moto: &Moto, event: Value) -> (String, Value,
     let runtime_api = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let mut function = lambda_command(binary, moto, &runtime_api)
-        .spawn()
-        .expect("the binary starts");
+    let mut command = lambda_command(binary, moto, &runtime_api);
+    configure(&mut command);
+    let mut function = command.spawn().expect("the binary starts");
     let (path, response) = tokio::time::timeout(Duration::from_secs(60), received.recv())
         .await
         .expect("the function answers within a minute")
@@ -180,6 +191,46 @@ async fn an_invalid_configuration_fails_the_init_naming_the_variable() {
         logs.contains("TRUST_MODE") && logs.contains("init failed"),
         "{logs}"
     );
+}
+
+/// A deployment that names nobody eligible serves nobody: each self-service function refuses to start,
+/// naming both variables, until a rule or `ELIGIBLE_EVERYONE=true` is set; the others start as before.
+#[tokio::test]
+async fn without_an_eligibility_rule_the_self_service_functions_refuse_to_start() {
+    let moto = Moto::start();
+    for binary in [
+        env!("CARGO_BIN_EXE_onboard"),
+        env!("CARGO_BIN_EXE_enroll-mfa"),
+        env!("CARGO_BIN_EXE_issue-key"),
+        env!("CARGO_BIN_EXE_status"),
+    ] {
+        let output = lambda_command(binary, &moto, "127.0.0.1:9")
+            .env_remove(TEST_ELIGIBILITY.0)
+            .output()
+            .await
+            .expect("the binary runs");
+        assert!(!output.status.success(), "{binary} started");
+        let logs =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        assert!(
+            logs.contains("ELIGIBLE_GROUPS, ELIGIBLE_EMAIL_DOMAINS")
+                && logs.contains("init failed"),
+            "{binary}: {logs}"
+        );
+    }
+    let (path, answer, _) = invoke_configured(
+        env!("CARGO_BIN_EXE_onboard"),
+        &moto,
+        event_file("onboard-self-service.json"),
+        |command| {
+            command
+                .env_remove(TEST_ELIGIBILITY.0)
+                .env("ELIGIBLE_EVERYONE", "true");
+        },
+    )
+    .await;
+    assert_eq!(path, "req-1/response", "{answer}");
+    assert_eq!(answer["statusCode"], 201, "{answer}");
 }
 
 #[tokio::test]

@@ -1113,6 +1113,67 @@ fn reported(findings: &[Finding], check: &str, subject: &str) -> bool {
         .any(|f| f.check == check && f.subject.starts_with(subject))
 }
 
+/// What each pattern-checked parameter refuses at deploy time, before any function could: an account id as
+/// an event sender (every principal its admin allows would hold an admin's authority), eligibility lists
+/// that are not JSON arrays of names, a deployment bucket that is not a bucket name.
+#[test]
+fn parameters_refuse_what_would_open_the_stack() {
+    let template = real_template();
+    let pattern = |parameter: &str| {
+        let text = template["Parameters"][parameter]["AllowedPattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{parameter} has an AllowedPattern"));
+        // CloudFormation matches the whole value.
+        regex::Regex::new(&format!("^(?:{text})$")).expect("a valid pattern")
+    };
+    let cases: &[(&str, &str, bool)] = &[
+        ("EventSenders", "", true),
+        (
+            "EventSenders",
+            "arn:aws:iam::111122223333:role/HrSender",
+            true,
+        ),
+        (
+            "EventSenders",
+            "arn:aws:iam::111122223333:role/service-role/hr/Sender",
+            true,
+        ),
+        ("EventSenders", "111122223333", false),
+        ("EventSenders", "arn:aws:iam::111122223333:root", false),
+        (
+            "EventSenders",
+            "arn:aws:iam::111122223333:user/hr-bot",
+            false,
+        ),
+        ("EventSenders", "*", false),
+        ("EligibleGroups", "", true),
+        ("EligibleGroups", r#"["engineering"]"#, true),
+        ("EligibleGroups", r#"["engineering", "contractors"]"#, true),
+        ("EligibleGroups", "engineering", false),
+        ("EligibleGroups", "[]", false),
+        ("EligibleGroups", r#"[""]"#, false),
+        ("EligibleEmailDomains", r#"["example.com"]"#, true),
+        ("EligibleEmailDomains", r#"["@example.com"]"#, false),
+        ("EligibleEmailDomains", r#"["*.example.com"]"#, false),
+        ("EligibleEmailDomains", "example.com", false),
+        ("DeploymentBucketName", "", true),
+        ("DeploymentBucketName", "acme-deployments", true),
+        ("DeploymentBucketName", "acme-deployments/*", false),
+        ("DeploymentBucketName", "*", false),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(parameter, value, accepted)| pattern(parameter).is_match(value) != *accepted)
+        .map(|(parameter, value, accepted)| {
+            format!(
+                "{parameter}={value:?} should be {}",
+                if *accepted { "accepted" } else { "refused" }
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn the_template_passes_every_check() {
     let findings = check(&real_template());

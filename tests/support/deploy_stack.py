@@ -199,12 +199,17 @@ def describe_role(iam, role_name):
 
 
 def member_account(client, name):
-    """A new account of the organisation the caller manages, and clients acting in it (see above)."""
+    """The account of that name in the organisation the caller manages, made first if there is none, and
+    clients acting in it (see above)."""
     organizations = client("organizations")
     try:
         organizations.describe_organization()
     except organizations.exceptions.AWSOrganizationsNotInUseException:
         organizations.create_organization(FeatureSet="ALL")
+    existing = [a["Id"] for page in organizations.get_paginator("list_accounts").paginate()
+                for a in page["Accounts"] if a["Name"] == name]
+    if existing:
+        return existing[0], acting_in(client, existing[0])
     created = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
     status = created["CreateAccountStatus"]
     for _ in range(600):
@@ -217,6 +222,11 @@ def member_account(client, name):
     if status["State"] != "SUCCEEDED":
         sys.exit(f"account {name}: {status}")
     account = status["AccountId"]
+    return account, acting_in(client, account)
+
+
+def acting_in(client, account):
+    """Clients acting in a member account through its OrganizationAccountAccessRole."""
     assumed = client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
         RoleSessionName="stackset",
@@ -228,7 +238,7 @@ def member_account(client, name):
         region_name="us-east-1",
     )
     endpoint = client("sts").meta.endpoint_url
-    return account, lambda service: session.client(service, endpoint_url=endpoint)
+    return lambda service: session.client(service, endpoint_url=endpoint)
 
 
 def managed_policy(iam, policy):
@@ -388,12 +398,21 @@ def main():
         metavar="NAME",
         help="deploy into a new member account of this name, as a StackSet named --stack would",
     )
+    parser.add_argument(
+        "--account-only",
+        action="store_true",
+        help="with --member-account: only make the account (the hub's SpokeAccountIds needs its id before "
+        "the spoke can be given the hub's roles), print its id and deploy nothing",
+    )
     args = parser.parse_args()
     parameters = dict(p.split("=", 1) for p in args.parameter)
     client = clients(args.endpoint)
     account, stack = ACCOUNT, args.stack
     if args.member_account:
         account, client = member_account(client, args.member_account)
+        if args.account_only:
+            json.dump({"account_id": account}, sys.stdout)
+            return
         stack = f"StackSet-{args.stack}-{uuid.uuid4()}"
 
     with open(args.template) as source:
@@ -441,12 +460,15 @@ def main():
         if r["ResourceType"] == "AWS::IAM::ManagedPolicy"
     }
     arns = resource_arns(client, resources, account)
-    stack_id = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
+    described_stack = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    stack_id = described_stack["StackId"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described_stack.get("Outputs", [])}
     json.dump(
         {
             "account_id": account,
             "stack_name": stack,
             "stack_id": stack_id,
+            "outputs": outputs,
             "arns": arns,
             "managed_policies": managed_policies,
             "functions": described,

@@ -178,7 +178,10 @@ async fn run(args: Args) -> Result<(), StartError> {
             .load()
             .await
     };
-    let app = App::new(Config::from_env()?, &sdk_config).await?;
+    // The routes it serves are the self-service ones: it refuses to start without a rule, as they do.
+    let config = Config::from_env()?;
+    config.eligibility.require_a_rule()?;
+    let app = App::new(config, &sdk_config).await?;
     let app = App {
         drift: DriftSettings::from_env()?,
         ..app

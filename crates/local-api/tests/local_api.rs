@@ -126,6 +126,7 @@ fn start_stack() -> Stack {
         .env("JWT_ISSUER", &issuer)
         .env("JWT_AUDIENCE", CLIENT_ID)
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("ELIGIBLE_EMAIL_DOMAINS", r#"["example.com"]"#)
         .env("AWS_ENDPOINT_URL", &endpoint);
     let (api, api_url) = start_listening(api, "local-api");
     Stack {

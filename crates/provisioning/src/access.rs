@@ -46,6 +46,26 @@ impl Caller {
         self.groups.iter().any(|group| group == &config.admin_group)
     }
 
+    /// Whether this person may use the API at all (`ELIGIBLE_*`): an admin, a member of an eligible
+    /// group, someone whose verified email is at an eligible domain, or anyone when the deployment says
+    /// `ELIGIBLE_EVERYONE=true`. Decided from the claims alone, before any AWS call.
+    pub fn ensure_eligible(&self, config: &Config) -> Result<()> {
+        let rules = &config.eligibility;
+        let in_group = self.groups.iter().any(|group| rules.groups.contains(group));
+        // The username is the email claim whenever domains are configured (Config refuses otherwise), and
+        // `from_claims` has already refused it unverified. A domain holds no '@', so the last one splits.
+        let at_domain = self
+            .username
+            .rsplit_once('@')
+            .map(|(_, domain)| domain.to_lowercase())
+            .is_some_and(|domain| rules.email_domains.contains(&domain));
+        if rules.everyone || self.is_admin(config) || in_group || at_domain {
+            Ok(())
+        } else {
+            Err(Error::NotEligible(self.username.clone()))
+        }
+    }
+
     /// Self-service callers may act on themselves only; admins on anyone. IAM ignores case in user names, so
     /// a name that is the caller's only up to case is the same IAM user but not the caller's name: it is
     /// refused as such rather than acted on.
@@ -238,6 +258,80 @@ mod tests {
 
     fn request(body: Value) -> OnboardRequest {
         serde_json::from_value(body).unwrap()
+    }
+
+    /// One rule at a time, and the look-alikes each must not admit.
+    #[test]
+    fn eligibility_admits_exactly_the_groups_and_domains_named() {
+        let with = |vars: &'static [(&'static str, &'static str)]| {
+            Config::from_lookup(|name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap()
+        };
+        let by_domain = with(&[("ELIGIBLE_EMAIL_DOMAINS", r#"["example.com"]"#)]);
+        let by_group = with(&[("ELIGIBLE_GROUPS", r#"["engineering", "contractors"]"#)]);
+        let everyone = with(&[("ELIGIBLE_EVERYONE", "true")]);
+        let nobody = with(&[]);
+        // (caller, groups, admitted by [domain, group, everyone, nobody])
+        let cases: &[(&str, &[&str], [bool; 4])] = &[
+            ("alice@example.com", &[], [true, false, true, false]),
+            ("Alice@EXAMPLE.com", &[], [true, false, true, false]),
+            ("mallory@evil-example.com", &[], [false, false, true, false]),
+            ("mallory@a.example.com", &[], [false, false, true, false]),
+            (
+                "mallory@example.com.evil.org",
+                &[],
+                [false, false, true, false],
+            ),
+            ("mallory@examplecom", &[], [false, false, true, false]),
+            ("example.com", &[], [false, false, true, false]),
+            (
+                "\"x@example.com\"@evil.org",
+                &[],
+                [false, false, true, false],
+            ),
+            (
+                "bob@elsewhere.org",
+                &["engineering"],
+                [false, true, true, false],
+            ),
+            (
+                "bob@elsewhere.org",
+                &["Engineering"],
+                [false, false, true, false],
+            ),
+            (
+                "bob@elsewhere.org",
+                &["engineering-alumni"],
+                [false, false, true, false],
+            ),
+            (
+                "root@elsewhere.org",
+                &["onboarding-admins"],
+                [true, true, true, true],
+            ),
+        ];
+        for (name, groups, admitted) in cases {
+            let caller = caller(name, groups);
+            let rules = [
+                (&by_domain, "domain"),
+                (&by_group, "group"),
+                (&everyone, "everyone"),
+                (&nobody, "nobody"),
+            ];
+            for ((config, rule), expected) in rules.into_iter().zip(admitted) {
+                match caller.ensure_eligible(config) {
+                    Ok(()) => assert!(*expected, "{name} {groups:?} admitted by {rule}"),
+                    Err(error) => {
+                        assert!(!*expected, "{name} {groups:?} refused by {rule}");
+                        assert_eq!(error.code(), "not_eligible");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -82,6 +82,121 @@ pub struct Config {
     pub admin_group: String,
     /// The role each spoke account's `spoke.yaml` creates for the hub's functions to assume.
     pub spoke_role_name: String,
+    /// Who may use the self-service routes at all.
+    pub eligibility: Eligibility,
+}
+
+/// Who may onboard at all: every verified person of the identity provider is not the same as every person
+/// the platform team means, so the default admits nobody. Admins are always eligible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Eligibility {
+    /// `ELIGIBLE_GROUPS`: a member of any of these groups (the groups claim) is eligible.
+    pub groups: Vec<String>,
+    /// `ELIGIBLE_EMAIL_DOMAINS`, lower case: a person whose verified email is at exactly one of these
+    /// domains is eligible (`example.com` admits neither `a.example.com` nor `evil-example.com`).
+    pub email_domains: Vec<String>,
+    /// `ELIGIBLE_EVERYONE=true`: every verified person of the issuer, said explicitly, never by omission.
+    pub everyone: bool,
+}
+
+/// The variables a deployment must set for the self-service routes to serve anyone.
+pub const ELIGIBILITY_VARIABLES: &str = "ELIGIBLE_GROUPS, ELIGIBLE_EMAIL_DOMAINS";
+
+impl Eligibility {
+    fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        username_claim: &str,
+    ) -> Result<Self, ConfigError> {
+        let groups = json_list(get("ELIGIBLE_GROUPS"), "ELIGIBLE_GROUPS")?;
+        let email_domains = json_list(get("ELIGIBLE_EMAIL_DOMAINS"), "ELIGIBLE_EMAIL_DOMAINS")?
+            .into_iter()
+            .map(|domain| {
+                let domain = domain.trim().to_lowercase();
+                if is_domain(&domain) {
+                    Ok(domain)
+                } else {
+                    Err(invalid(
+                        "ELIGIBLE_EMAIL_DOMAINS",
+                        format!(
+                            "{domain:?} is not a domain name (such as example.com: no @, no *)"
+                        ),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only the email claim is vouched for (email_verified): a domain read from any other claim is
+        // whatever the person typed into their profile.
+        if !email_domains.is_empty() && username_claim != "email" {
+            return Err(invalid(
+                "ELIGIBLE_EMAIL_DOMAINS",
+                format!(
+                    "needs USERNAME_CLAIM=email (the only claim whose address the identity provider \
+                     verifies), not {username_claim:?}; use ELIGIBLE_GROUPS instead"
+                ),
+            ));
+        }
+        let everyone = match get("ELIGIBLE_EVERYONE").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "ELIGIBLE_EVERYONE",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        };
+        Ok(Eligibility {
+            groups,
+            email_domains,
+            everyone,
+        })
+    }
+
+    /// Whether any rule is set. Without one the self-service functions refuse to start: a deployment
+    /// that names nobody must not serve everybody.
+    pub fn require_a_rule(&self) -> Result<(), ConfigError> {
+        if self.everyone || !self.groups.is_empty() || !self.email_domains.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(
+                ELIGIBILITY_VARIABLES,
+                "both are empty, so nobody may onboard: name the groups (JSON array) or the email \
+                 domains (JSON array) whose people may, or set ELIGIBLE_EVERYONE=true to admit every \
+                 verified person of the identity provider",
+            ))
+        }
+    }
+}
+
+/// A JSON array of non-empty strings; unset or empty is the empty list.
+fn json_list(value: Option<String>, variable: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(text) = value else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<String> = serde_json::from_str(&text).map_err(|_| {
+        invalid(
+            variable,
+            format!("{text:?} is not a JSON array of strings, such as [\"a\", \"b\"]"),
+        )
+    })?;
+    if items.iter().any(|item| item.trim().is_empty()) {
+        return Err(invalid(variable, "an entry is empty"));
+    }
+    Ok(items)
+}
+
+/// Letters, digits and hyphens in dot-separated labels, at least two of them: a host name, not a pattern.
+fn is_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
 }
 
 impl Config {
@@ -149,6 +264,9 @@ impl Config {
             ));
         }
 
+        let username_claim = get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string());
+        let eligibility = Eligibility::from_lookup(get, &username_claim)?;
+
         Ok(Config {
             catalog,
             user_path,
@@ -157,10 +275,11 @@ impl Config {
             mfa_max_age_seconds,
             permissions_boundary_arn,
             catalog_role_boundary_arn,
-            username_claim: get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string()),
+            username_claim,
             groups_claim: get("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".to_string()),
             admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "onboarding-admins".to_string()),
             spoke_role_name,
+            eligibility,
         })
     }
 
@@ -624,5 +743,85 @@ mod tests {
             config.username_claim, "email",
             "an empty SAM parameter means the default"
         );
+    }
+
+    #[test]
+    fn no_eligibility_rule_is_a_refusal_to_serve_naming_both_variables() {
+        let closed = config(&[]).unwrap();
+        assert_eq!(closed.eligibility, Eligibility::default());
+        let error = closed.eligibility.require_a_rule().unwrap_err();
+        assert_eq!(error.variable, "ELIGIBLE_GROUPS, ELIGIBLE_EMAIL_DOMAINS");
+        assert!(error.reason.contains("ELIGIBLE_EVERYONE=true"), "{error}");
+        // Empty values are SAM's empty parameters: still no rule.
+        let empty = config(&[
+            ("ELIGIBLE_GROUPS", ""),
+            ("ELIGIBLE_EMAIL_DOMAINS", "[]"),
+            ("ELIGIBLE_EVERYONE", "false"),
+        ])
+        .unwrap();
+        assert!(empty.eligibility.require_a_rule().is_err());
+        for rule in [
+            ("ELIGIBLE_GROUPS", r#"["engineering"]"#),
+            ("ELIGIBLE_EMAIL_DOMAINS", r#"["Example.COM"]"#),
+            ("ELIGIBLE_EVERYONE", "true"),
+        ] {
+            let open = config(&[rule]).unwrap();
+            assert!(open.eligibility.require_a_rule().is_ok(), "{rule:?}");
+        }
+        let domains = config(&[(
+            "ELIGIBLE_EMAIL_DOMAINS",
+            r#"["Example.COM", "corp.example.org"]"#,
+        )])
+        .unwrap();
+        assert_eq!(
+            domains.eligibility.email_domains,
+            vec!["example.com", "corp.example.org"]
+        );
+    }
+
+    #[test]
+    fn eligibility_lists_are_json_arrays_of_names_and_domains_are_exact_host_names() {
+        let cases = [
+            ("ELIGIBLE_GROUPS", "engineering", "ELIGIBLE_GROUPS"),
+            ("ELIGIBLE_GROUPS", r#"["a", ""]"#, "ELIGIBLE_GROUPS"),
+            ("ELIGIBLE_GROUPS", r#"{"a": 1}"#, "ELIGIBLE_GROUPS"),
+            (
+                "ELIGIBLE_EMAIL_DOMAINS",
+                "example.com",
+                "ELIGIBLE_EMAIL_DOMAINS",
+            ),
+            (
+                "ELIGIBLE_EMAIL_DOMAINS",
+                r#"["@example.com"]"#,
+                "ELIGIBLE_EMAIL_DOMAINS",
+            ),
+            (
+                "ELIGIBLE_EMAIL_DOMAINS",
+                r#"["*.example.com"]"#,
+                "ELIGIBLE_EMAIL_DOMAINS",
+            ),
+            (
+                "ELIGIBLE_EMAIL_DOMAINS",
+                r#"["localhost"]"#,
+                "ELIGIBLE_EMAIL_DOMAINS",
+            ),
+            (
+                "ELIGIBLE_EMAIL_DOMAINS",
+                r#"["example..com"]"#,
+                "ELIGIBLE_EMAIL_DOMAINS",
+            ),
+            ("ELIGIBLE_EVERYONE", "yes", "ELIGIBLE_EVERYONE"),
+        ];
+        for (variable, value, named) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, named, "{variable}={value}");
+        }
+        // A domain vouches for nothing when the username is not the verified email claim.
+        let error = config(&[
+            ("USERNAME_CLAIM", "preferred_username"),
+            ("ELIGIBLE_EMAIL_DOMAINS", r#"["example.com"]"#),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "ELIGIBLE_EMAIL_DOMAINS");
     }
 }

@@ -22,6 +22,11 @@ pub enum Error {
     EmailNotVerified,
     #[error("{0}")]
     Forbidden(String),
+    /// Signed in, but not among the people this deployment onboards (`ELIGIBLE_*`).
+    #[error(
+        "{0:?} is not eligible for onboarding here: ask your platform team to add you to an eligible group"
+    )]
+    NotEligible(String),
     #[error("IAM user {0:?} exists but is not managed by onboarding; it was not modified")]
     UserExistsUnmanaged(String),
     /// A catalog role of that name exists without the stack's ownership tag, and its catalog entry does
@@ -104,6 +109,7 @@ impl Error {
             Error::Unauthenticated(_) => "unauthenticated",
             Error::EmailNotVerified => "email_not_verified",
             Error::Forbidden(_) => "forbidden",
+            Error::NotEligible(_) => "not_eligible",
             Error::UserExistsUnmanaged(_) => "user_exists_unmanaged",
             Error::RoleExistsUnmanaged(_) => "role_exists_unmanaged",
             Error::UserNotFound(_) => "user_not_found",

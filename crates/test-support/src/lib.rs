@@ -165,12 +165,20 @@ async fn sdk_config_for(endpoint: &str, credentials: Credentials) -> SdkConfig {
         .await
 }
 
-/// The functions' `App` with `vars` as its environment, talking to IAM at `endpoint`.
+/// Who may onboard in tests that are not about it: everyone, said explicitly, since the functions admit
+/// nobody by default (tests/it/lambda_runtime.rs and access.rs test the rules themselves).
+pub const TEST_ELIGIBILITY: (&str, &str) = ("ELIGIBLE_EVERYONE", "true");
+
+/// The functions' `App` with `vars` as its environment, talking to IAM at `endpoint`. Unless `vars` sets an
+/// `ELIGIBLE_*` rule of its own, everyone is eligible ([`TEST_ELIGIBILITY`]).
 pub async fn app_at(endpoint: &str, vars: &[(&str, &str)]) -> App {
-    let vars: Vec<(String, String)> = vars
+    let mut vars: Vec<(String, String)> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    if !vars.iter().any(|(k, _)| k.starts_with("ELIGIBLE_")) {
+        vars.push((TEST_ELIGIBILITY.0.into(), TEST_ELIGIBILITY.1.into()));
+    }
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .expect("valid test configuration");
