@@ -342,7 +342,7 @@ async fn hand_made_drift_in_3_of_20_accounts_is_found_where_it_is_and_repaired_a
         })
         .count();
     assert_eq!(hub_bulk_reads, 2);
-    assert_eq!(summary["findings"], 0, "{summary:#}");
+    only_the_hub_in_the_management_account(summary);
     assert_eq!(summary["checked"], 19);
     let skipped = not_checked(summary);
     let expected: BTreeSet<&str> = [NOT_LIVE, unreachable.as_str()].into();
@@ -391,14 +391,16 @@ async fn hand_made_drift_in_3_of_20_accounts_is_found_where_it_is_and_repaired_a
 
     let third = org.run("third").await;
     let summary = summary_of(&third);
-    let drifted: BTreeSet<String> = [mfa_dropped, extra_inline, admin_attached]
+    let mut drifted: BTreeSet<String> = [mfa_dropped, extra_inline, admin_attached]
         .iter()
         .map(|index| members[*index].clone())
         .collect();
+    drifted.insert(ACCOUNT.to_string());
     assert_eq!(drifted_accounts(summary), drifted, "{summary:#}");
     assert_eq!(
-        summary["findings"], summary["repaired"],
-        "every one of them is repaired"
+        summary["findings"].as_u64(),
+        summary["repaired"].as_u64().map(|repaired| repaired + 1),
+        "every one of them is repaired, all but the hub's place in the Organization"
     );
     for index in [mfa_dropped, extra_inline, admin_attached] {
         let account = &members[index];
@@ -438,7 +440,23 @@ async fn hand_made_drift_in_3_of_20_accounts_is_found_where_it_is_and_repaired_a
 
     // Repaired where it was: the next run finds nothing.
     let fourth = org.run("fourth").await;
-    assert_eq!(summary_of(&fourth)["findings"], 0);
+    only_the_hub_in_the_management_account(summary_of(&fourth));
+}
+
+/// A run that finds nothing to repair: moto's organisation is made by the hub, so the hub is its
+/// management account, which the hub's check reports every run (critical, manual) and nothing else.
+fn only_the_hub_in_the_management_account(summary: &Value) {
+    assert_eq!(summary["findings"], 1, "{summary:#}");
+    assert_eq!(
+        summary["by_rule"],
+        json!({"stack.in-management-account": 1}),
+        "{summary:#}"
+    );
+    assert_eq!(
+        drifted_accounts(summary),
+        BTreeSet::from([ACCOUNT.to_string()]),
+        "{summary:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ use crate::state::{AccountSnapshot, ObservedGroup, ObservedRole, ObservedUser};
 use crate::trust::mfa_loopholes;
 
 /// Every rule id, stable: alarms and dashboards are built on them.
-pub const RULES: [&str; 20] = [
+pub const RULES: [&str; 21] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -46,6 +46,7 @@ pub const RULES: [&str; 20] = [
     TRUST_NEAR_QUOTA.id,
     TRUST_DRIFT.id,
     ROLE_POLICY_DRIFT.id,
+    STACK_IN_MANAGEMENT_ACCOUNT.id,
 ];
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -193,6 +194,36 @@ const ROLE_POLICY_DRIFT: Rule = Rule {
     id: "role.policy-drift",
     severity: Severity::High,
 };
+
+const STACK_IN_MANAGEMENT_ACCOUNT: Rule = Rule {
+    id: "stack.in-management-account",
+    severity: Severity::Critical,
+};
+
+/// The hub runs in the Organization's management account (`management_account_id`, from
+/// `DescribeOrganization`): no SCP bounds that account, its IAM administrators reach every member account
+/// through `OrganizationAccountAccessRole`, and a catalog role's boundary is all that stands between the
+/// people onboarded there and the Organization. Manual: the stack belongs in a member account with
+/// delegated administration for Organizations.
+pub fn management_account_finding(
+    account: &Account,
+    management_account_id: &str,
+) -> Option<Finding> {
+    (management_account_id == account.id).then(|| {
+        STACK_IN_MANAGEMENT_ACCOUNT.finding(
+            &format!("arn:{}:iam::{}:root", account.partition, account.id),
+            format!(
+                "the stack runs in the Organization's management account {}: no SCP bounds it, and its \
+                 IAM administrators reach every member account; deploy it in a member account with \
+                 delegated administration for Organizations",
+                account.id
+            ),
+            json!({"management_account": "another account"}),
+            json!({"management_account": management_account_id}),
+            Vec::new(),
+        )
+    })
+}
 
 /// What every rule reads, about users, grant groups and roles alike: the account as observed, the
 /// configuration, and the clock.

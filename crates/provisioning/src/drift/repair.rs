@@ -67,6 +67,13 @@ pub async fn run(
     if settings.remediate {
         remediate(iam, config, account, &snapshot, &mut findings).await;
     }
+    // Asked once a run, by the hub's own check, and only where the stack reads the Organization anyway.
+    if settings.organization_accounts
+        && let Some(management) =
+            crate::iam::organization::management_account_id(iam.sdk_config()).await?
+    {
+        findings.extend(management_account_finding(account, &management));
+    }
     Ok(Report::new(
         &snapshot,
         config,

@@ -429,3 +429,15 @@ fn alerts_list_the_worst_findings_first_and_metrics_cover_every_rule() {
         "Findings"
     );
 }
+
+#[test]
+fn the_hub_in_the_management_account_is_a_critical_manual_finding() {
+    let finding = management_account_finding(&account(), "123456789012").expect("a finding");
+    assert_eq!(finding.rule, "stack.in-management-account");
+    assert_eq!(finding.severity, Severity::Critical);
+    assert_eq!(finding.remediation, Remediation::Manual);
+    assert_eq!(finding.resource_arn, "arn:aws:iam::123456789012:root");
+    assert!(finding.repair.is_empty());
+    assert!(RULES.contains(&finding.rule));
+    assert_eq!(management_account_finding(&account(), "210987654321"), None);
+}

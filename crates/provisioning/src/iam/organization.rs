@@ -1,5 +1,6 @@
 //! The Organization's active accounts (Organizations `ListAccounts`, all pages), for the organisation
-//! drift run. Only the management account and a delegated administrator may list them.
+//! drift run, and its management account (`DescribeOrganization`). Only the management account and a
+//! delegated administrator may list the accounts.
 
 use std::collections::BTreeSet;
 
@@ -28,4 +29,23 @@ pub async fn active_accounts(sdk_config: &SdkConfig) -> Result<BTreeSet<String>>
         }
     }
     Ok(accounts)
+}
+
+/// The Organization's management account, or `None` when this account belongs to none.
+pub async fn management_account_id(sdk_config: &SdkConfig) -> Result<Option<String>> {
+    let client = aws_sdk_organizations::Client::new(sdk_config);
+    match client.describe_organization().send().await {
+        Ok(answer) => Ok(answer
+            .organization()
+            .and_then(|organization| organization.master_account_id())
+            .map(str::to_string)),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_aws_organizations_not_in_use_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(aws_error("organizations:DescribeOrganization", error)),
+    }
 }
