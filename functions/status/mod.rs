@@ -54,7 +54,7 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
     let iam = app
         .iam_for(&app.config.catalog, request.request_id())
         .await?;
-    status(
+    let status = status(
         &iam,
         &app.config,
         &app.drift,
@@ -62,5 +62,10 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
         &username,
         (app.clock)(),
     )
-    .await
+    .await?;
+    Ok(if caller.is_admin(&app.config) {
+        status
+    } else {
+        status.for_the_person()
+    })
 }

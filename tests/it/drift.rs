@@ -924,3 +924,63 @@ async fn findings_reach_security_hub_once_each_and_are_archived_when_fixed() {
     assert_eq!(not_exported.findings.len(), 1);
     assert_eq!(security_hub_findings(&hub).await.len(), after_repair.len());
 }
+
+/// In users mode a catalog role's trust policy names every holder, and a finding about the role quotes
+/// it: a person asking for their own status sees their own user there and "another principal" for the
+/// others; an admin sees them all.
+#[tokio::test]
+async fn a_persons_status_names_no_other_holder_of_their_role() {
+    let moto = Moto::start();
+    let app = moto.app(&[("TRUST_MODE", "users")]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "alice@example.com").await;
+    onboard_with_mfa(&app, "bob@example.com").await;
+    let role = iam
+        .get_role()
+        .role_name("ResourceCreatorRole")
+        .send()
+        .await
+        .expect("the catalog role");
+    let trust = decode_policy(
+        role.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .expect("a trust policy"),
+    );
+    let loosened = trust.to_string().replace("\"Bool\"", "\"BoolIfExists\"");
+    assert_ne!(loosened, trust.to_string(), "{trust}");
+    iam.update_assume_role_policy()
+        .role_name("ResourceCreatorRole")
+        .policy_document(loosened)
+        .send()
+        .await
+        .expect("the trust policy loosened by hand");
+    let status_as = |claims: Value| {
+        let app = &app;
+        async move {
+            reply(
+                functions::status::handle(
+                    app,
+                    http_event(claims, json!({}), Some("alice@example.com")),
+                )
+                .await,
+            )
+        }
+    };
+
+    let own = status_as(self_service("alice@example.com")).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    let text = own.body.to_string();
+    assert!(
+        text.contains("role.trust-mfa-not-enforced"),
+        "the loophole is reported: {text}"
+    );
+    assert!(text.contains("user/onboarded/alice@example.com"), "{text}");
+    assert!(
+        !text.contains("bob@example.com"),
+        "another holder named: {text}"
+    );
+    assert!(text.contains("another principal"), "{text}");
+
+    let by_admin = status_as(admin("admin@example.com")).await;
+    assert!(by_admin.body.to_string().contains("bob@example.com"));
+}

@@ -50,6 +50,63 @@ pub struct UserStatus {
     pub findings: Vec<Finding>,
 }
 
+impl UserStatus {
+    /// The answer for the person themselves, not an admin: a finding about a role they hold quotes the
+    /// role's policies, and in `TRUST_MODE=users` its trust policy names every other holder. Every IAM
+    /// principal in the findings but the person's own user becomes "another principal".
+    pub fn for_the_person(mut self) -> UserStatus {
+        let own = self.user.arn.clone();
+        for finding in &mut self.findings {
+            hide_other_principals(&mut finding.expected, &own);
+            hide_other_principals(&mut finding.actual, &own);
+        }
+        self
+    }
+}
+
+const ANOTHER_PRINCIPAL: &str = "another principal";
+
+/// Every other person anywhere, and inside a `Principal` (or `NotPrincipal`) every other user or role and
+/// the bare unique id a trust policy keeps of a deleted one (`AIDA…`, `AROA…`). A role named outside a
+/// principal (the catalog role a grant allows) is not a person and stays.
+fn hide_other_principals(value: &mut serde_json::Value, own: &str) {
+    hide(value, own, false);
+}
+
+fn hide(value: &mut serde_json::Value, own: &str, in_principal: bool) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text != own && is_someone(text, in_principal) => {
+            *text = ANOTHER_PRINCIPAL.to_string();
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| hide(item, own, in_principal)),
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                let principal = in_principal
+                    || key.eq_ignore_ascii_case("principal")
+                    || key.eq_ignore_ascii_case("notprincipal");
+                hide(field, own, principal);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_someone(text: &str, in_principal: bool) -> bool {
+    let iam_resource = (text.starts_with("arn:") && text.split(':').nth(2) == Some("iam"))
+        .then(|| text.splitn(6, ':').nth(5).unwrap_or_default());
+    let user = iam_resource.is_some_and(|resource| resource.starts_with("user/"));
+    let role = iam_resource.is_some_and(|resource| resource.starts_with("role/"));
+    let unique_id = text.len() == 21
+        && (text.starts_with("AIDA") || text.starts_with("AROA"))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    user || (in_principal && (role || unique_id))
+}
+
 /// Reads a managed user. Unmanaged and absent users look the same from outside: nothing is revealed.
 pub(crate) async fn managed_user(
     iam: &Iam,
@@ -186,4 +243,42 @@ async fn drift_snapshot(
         },
     );
     Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_person_sees_their_own_principal_and_nobody_elses() {
+        let own = "arn:aws:iam::123456789012:user/onboarded/alice@example.com";
+        let mut trust = json!({"Statement": [{"Principal": {"AWS": [
+            own,
+            "arn:aws:iam::123456789012:user/onboarded/bob@example.com",
+            "arn:aws:iam::123456789012:role/some-role",
+            "AIDAABCDEFGHIJKLMNOPQ",
+            "arn:aws:iam::123456789012:root"
+        ]}, "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::123456789012:role/ResourceCreatorRole"}]});
+        hide_other_principals(&mut trust, own);
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["AWS"],
+            json!([
+                own,
+                "another principal",
+                "another principal",
+                "another principal",
+                "arn:aws:iam::123456789012:root"
+            ])
+        );
+        assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
+        assert_eq!(
+            trust["Statement"][0]["Resource"], "arn:aws:iam::123456789012:role/ResourceCreatorRole",
+            "the role a grant names is no person"
+        );
+        let mut elsewhere =
+            json!({"members": ["arn:aws:iam::123456789012:user/onboarded/bob@example.com", own]});
+        hide_other_principals(&mut elsewhere, own);
+        assert_eq!(elsewhere["members"], json!(["another principal", own]));
+    }
 }
