@@ -12,7 +12,7 @@ use provisioning::account::Account;
 use provisioning::drift::organization::{
     AccountOutcome, AccountReport, AccountStatus, HubUser, RunId,
 };
-use provisioning::drift::{Report, run, run_for_account};
+use provisioning::drift::{BoundedReport, RESULT_LIMIT_BYTES, Report, run, run_for_account};
 use provisioning::publish::{ReportBucket, SecurityHub};
 use provisioning::state::ObservedUser;
 use serde::Serialize;
@@ -24,11 +24,12 @@ use crate::runtime::within_deadline;
 /// How many findings the SNS alert lists, worst first.
 const ALERT_FINDINGS: usize = 10;
 
-/// The whole report to an operator's invocation; to the state machine, the little its Map keeps.
+/// The report to an operator's invocation (whole when it fits, see [`bounded`]); to the state machine, the
+/// little its Map keeps.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Answer {
-    Report(Box<Report>),
+    Report(Box<BoundedReport>),
     Outcome(AccountOutcome),
 }
 
@@ -36,9 +37,8 @@ pub enum Answer {
 /// otherwise [`handle`].
 pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
     let Some(run_id) = run_id(&event)? else {
-        return handle(app, event)
-            .await
-            .map(|report| Answer::Report(Box::new(report)));
+        let report = handle(app, event).await?;
+        return Ok(Answer::Report(Box::new(bounded(app, report).await?)));
     };
     let member = member_account(app, &event)?;
     let Some(bucket) = &app.drift.report_bucket else {
@@ -92,6 +92,32 @@ pub async fn invoke(app: &App, event: Value) -> provisioning::Result<Answer> {
         findings: report.map_or(0, |report| report.findings.len()),
         report_key: key,
     }))
+}
+
+/// An operator's result, which Lambda refuses above 6 MB, and only after the repairs ran: a report above
+/// [`RESULT_LIMIT_BYTES`] is answered with its worst findings and the count of the others, and, with
+/// `REPORT_BUCKET`, kept whole there as a run of its own (`runs/manual-<time>/accounts/<account>.json`,
+/// where drift-check may already write), whose key the answer gives.
+async fn bounded(app: &App, report: Report) -> provisioning::Result<BoundedReport> {
+    let answer = report.bounded(RESULT_LIMIT_BYTES, None);
+    let Some(bucket) = app
+        .drift
+        .report_bucket
+        .as_ref()
+        .filter(|_| answer.findings_omitted > 0)
+    else {
+        return Ok(answer);
+    };
+    let time: String = report
+        .checked_at
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let key = RunId::parse(&format!("manual-{time}"))?.account_key(&report.account_id);
+    ReportBucket::new(app.iam.sdk_config(), bucket)
+        .put(&key, &report)
+        .await?;
+    Ok(report.bounded(RESULT_LIMIT_BYTES, Some(key)))
 }
 
 /// An operator's check of one account: the whole report back, and the alert sent.

@@ -984,3 +984,80 @@ async fn a_persons_status_names_no_other_holder_of_their_role() {
     let by_admin = status_as(admin("admin@example.com")).await;
     assert!(by_admin.body.to_string().contains("bob@example.com"));
 }
+
+/// Lambda refuses a result above 6 MB, after the repairs have run: an operator's check of an account
+/// whose report is larger than 256 KiB answers with its worst findings, how many it left out and where the
+/// whole report is (the report bucket, as a run of its own), and the whole report is there.
+#[tokio::test]
+async fn an_operators_check_of_a_large_report_answers_a_bounded_result_and_keeps_the_whole() {
+    const BUCKET: &str = "onboarding-reports";
+    let moto = Moto::start();
+    let s3 = moto.s3_with_bucket(BUCKET).await;
+    let app = functions::app::App {
+        drift: provisioning::config::DriftSettings {
+            report_bucket: Some(BUCKET.to_string()),
+            ..provisioning::config::DriftSettings::default()
+        },
+        ..moto.app(&[]).await
+    };
+    let iam = moto.iam().await;
+    // 150 managed users, each holding 8 inline policies a person added, under IAM's longest names: one
+    // user.extra-permissions finding each, naming them all (about 2 KB).
+    let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "ec2:DescribeInstances", "Resource": "*"}]})
+    .to_string();
+    for index in 0..150 {
+        let name = format!("person-{index:03}@example.com");
+        iam.create_user()
+            .user_name(&name)
+            .path("/onboarded/")
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("onboarding:managed")
+                    .value("true")
+                    .build()
+                    .expect("a tag"),
+            )
+            .send()
+            .await
+            .expect("CreateUser");
+        for policy in 0..8 {
+            iam.put_user_policy()
+                .user_name(&name)
+                .policy_name(format!("{policy}-{}", "added-by-hand-".repeat(9)))
+                .policy_document(&document)
+                .send()
+                .await
+                .expect("PutUserPolicy");
+        }
+    }
+
+    let answer = functions::drift_check::invoke(&app, json!({}))
+        .await
+        .expect("the check runs");
+    let answer = serde_json::to_value(&answer).expect("JSON");
+    let size = answer.to_string().len();
+    assert!(size <= 256 * 1024, "{size} bytes");
+    let total = answer["summary"]["findings"].as_u64().expect("a count");
+    let shown = answer["findings"].as_array().expect("findings").len() as u64;
+    assert!(shown > 0 && shown < total, "{shown} of {total}");
+    assert_eq!(answer["findings_omitted"].as_u64(), Some(total - shown));
+    let key = answer["report_key"]
+        .as_str()
+        .expect("where the whole report is");
+    assert!(key.starts_with("runs/manual-"), "{key}");
+    let stored = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("the whole report is in the bucket");
+    let stored: Value =
+        serde_json::from_slice(&stored.body.collect().await.expect("its body").into_bytes())
+            .expect("a JSON report");
+    assert_eq!(
+        stored["findings"].as_array().expect("findings").len() as u64,
+        total
+    );
+}

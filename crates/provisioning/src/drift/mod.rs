@@ -362,7 +362,7 @@ mod users;
 use groups::group_findings;
 use principals::{is_unique_id, join, limited_to_managed_path};
 pub use repair::{run, run_for_account};
-pub use report::{Report, Summary};
+pub use report::{BoundedReport, RESULT_LIMIT_BYTES, Report, Summary};
 use roles::{RoleVerdict, catalog_role_findings};
 use users::user_findings;
 

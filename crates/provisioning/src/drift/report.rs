@@ -20,7 +20,58 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
+/// What an operator's invocation gets back: Lambda refuses a result above 6 MB, and only after the repairs
+/// have run, so the answer is kept well under that whatever the account holds.
+pub const RESULT_LIMIT_BYTES: usize = 256 * 1024;
+
+/// The report as an invocation's result: the summary and as many findings as fit under a limit, worst
+/// first, with how many were left out and where the whole report is, when it was kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundedReport {
+    #[serde(flatten)]
+    pub report: Report,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub findings_omitted: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_key: Option<String>,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
 impl Report {
+    /// The whole report when it fits in `limit` bytes of JSON; otherwise its worst findings that do (the
+    /// summary still counts them all), and how many were left out.
+    pub fn bounded(&self, limit: usize, report_key: Option<String>) -> BoundedReport {
+        let size =
+            |report: &Report| serde_json::to_vec(report).map_or(usize::MAX, |json| json.len());
+        let mut kept = self.clone();
+        if size(&kept) > limit {
+            kept.findings
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
+            let mut head = kept.clone();
+            head.findings.clear();
+            // Room for the two extra fields the answer then carries.
+            let mut used = size(&head) + 200 + report_key.as_ref().map_or(0, String::len);
+            let mut fitting = 0;
+            for finding in &kept.findings {
+                let cost = serde_json::to_vec(finding).map_or(usize::MAX, |json| json.len() + 1);
+                if used.saturating_add(cost) > limit {
+                    break;
+                }
+                used += cost;
+                fitting += 1;
+            }
+            kept.findings.truncate(fitting);
+        }
+        BoundedReport {
+            findings_omitted: self.findings.len() - kept.findings.len(),
+            report: kept,
+            report_key,
+        }
+    }
+
     pub fn new(
         snapshot: &AccountSnapshot,
         config: &Config,

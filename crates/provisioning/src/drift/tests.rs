@@ -441,3 +441,61 @@ fn the_hub_in_the_management_account_is_a_critical_manual_finding() {
     assert!(RULES.contains(&finding.rule));
     assert_eq!(management_account_finding(&account(), "210987654321"), None);
 }
+
+#[test]
+fn an_operators_result_stays_under_the_limit_with_the_worst_findings_first() {
+    let config = config(&[]);
+    let snapshot = clean(&config);
+    let finding = |severity: Severity, index: usize| Finding {
+        rule: "user.console-access",
+        severity,
+        resource_arn: format!("arn:aws:iam::123456789012:user/onboarded/user-{index}"),
+        message: "x".repeat(500),
+        expected: Value::Null,
+        actual: Value::Null,
+        remediation: Remediation::Manual,
+        remediated: false,
+        repair: Vec::new(),
+    };
+    let mut findings: Vec<Finding> = (0..4_000).map(|i| finding(Severity::Low, i)).collect();
+    findings.push(finding(Severity::Critical, 4_000));
+    let report = Report::new(
+        &snapshot,
+        &config,
+        &account(),
+        findings,
+        5,
+        SystemTime::UNIX_EPOCH,
+    );
+
+    let bounded = report.bounded(
+        RESULT_LIMIT_BYTES,
+        Some("runs/manual-x/accounts/1.json".into()),
+    );
+    let json = serde_json::to_value(&bounded).unwrap();
+    assert!(serde_json::to_vec(&json).unwrap().len() <= RESULT_LIMIT_BYTES);
+    assert_eq!(
+        json["summary"]["findings"], 4_001,
+        "the summary counts them all"
+    );
+    let shown = json["findings"].as_array().unwrap();
+    assert!(!shown.is_empty());
+    assert_eq!(shown[0]["severity"], "critical", "worst first");
+    assert_eq!(json["findings_omitted"], 4_001 - shown.len());
+    assert_eq!(json["report_key"], "runs/manual-x/accounts/1.json");
+
+    let small = Report::new(
+        &snapshot,
+        &config,
+        &account(),
+        vec![finding(Severity::Low, 1)],
+        5,
+        SystemTime::UNIX_EPOCH,
+    );
+    let whole = serde_json::to_value(small.bounded(RESULT_LIMIT_BYTES, None)).unwrap();
+    assert_eq!(
+        whole,
+        serde_json::to_value(&small).unwrap(),
+        "a report that fits is given whole"
+    );
+}
