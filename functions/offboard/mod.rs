@@ -72,9 +72,11 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<(OffboardingResult, 
             app.config.admin_group
         )));
     }
+    // No member account may block a departure: one whose spoke role fails is left out, and named.
     let iam = app
-        .iam_for(&app.config.catalog, request.request_id())
-        .await?;
+        .iam
+        .reach_spokes_leaving_out(&app.account, &app.config.catalog, request.request_id())
+        .await;
     let result = offboard(&iam, &app.config, &app.account, &username).await?;
     Ok((result, caller.username))
 }
@@ -108,7 +110,10 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
     };
     let outcome = within_deadline(async {
         let order = offboarding_order(&request.detail_type, &request.detail)?;
-        let iam = app.iam_for(&app.config.catalog, &request.id).await?;
+        let iam = app
+            .iam
+            .reach_spokes_leaving_out(&app.account, &app.config.catalog, &request.id)
+            .await;
         let result = offboard(&iam, &app.config, &app.account, &order.username).await?;
         Ok::<_, Error>((result, order.requested_by))
     })

@@ -385,3 +385,72 @@ async fn an_entry_naming_the_hubs_own_account_is_a_hub_role() {
             .contains(&ROLE.to_string())
     );
 }
+
+/// The admin of a member account can break its spoke role, never block a departure: offboarding deletes
+/// the person's credentials, grants and user in the hub all the same, says what is left in that account
+/// (`pending_cleanup`), and the next check of that account, once it answers again, takes the departed
+/// principal out of its role's trust policy.
+#[tokio::test]
+async fn a_member_account_that_cannot_be_reached_does_not_block_offboarding() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = app_at(&proxy.endpoint, &vars("users")).await;
+    let hub = moto.iam().await;
+    let spoke = iam_in(&moto, SPOKE).await;
+    let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/onboarded/dev@example.com");
+    let created = onboard_dev(&app, ROLE).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    proxy.inject(Fault::on(
+        "sts:AssumeRole",
+        FaultKind::AccessDenied,
+        When::Always,
+    ));
+    let offboarded = offboard_as(&app, admin("admin@example.com"), "dev@example.com").await;
+
+    assert_eq!(offboarded.status, 200, "{}", offboarded.body);
+    assert_eq!(offboarded.body["outcome"], "removed", "{}", offboarded.body);
+    let pending = offboarded.body["pending_cleanup"]
+        .as_array()
+        .expect("what is left to do");
+    assert_eq!(pending.len(), 1, "{}", offboarded.body);
+    let line = pending[0].as_str().unwrap_or_default();
+    assert!(line.contains(SPOKE) && line.contains(ROLE), "{line}");
+    assert!(
+        hub.get_user()
+            .user_name("dev@example.com")
+            .send()
+            .await
+            .is_err(),
+        "the user is gone from the hub"
+    );
+    assert!(
+        trust_policy(&spoke, ROLE)
+            .await
+            .to_string()
+            .contains(&user_arn),
+        "the member account was not touched"
+    );
+
+    proxy.heal();
+    let repairing = functions::app::App {
+        drift: provisioning::config::DriftSettings {
+            remediate: true,
+            ..provisioning::config::DriftSettings::default()
+        },
+        ..app_at(&proxy.endpoint, &vars("users")).await
+    };
+    let report = functions::drift_check::handle(&repairing, json!({"account_id": SPOKE}))
+        .await
+        .expect("the member account's check");
+    assert!(
+        report.findings.iter().any(|finding| finding.remediated),
+        "{report:?}"
+    );
+    let trust = trust_policy(&spoke, ROLE).await;
+    assert!(
+        !trust.to_string().contains(&user_arn),
+        "the departed principal is gone from the member account's role: {trust}\n{:#?}",
+        report.findings
+    );
+}

@@ -151,6 +151,11 @@ pub struct OffboardingResult {
     pub outcome: OffboardingOutcome,
     /// What was removed, one line each, for the requester's records.
     pub removed: Vec<String>,
+    /// What is left to remove in member accounts that could not be reached, one line per account and
+    /// role: the user is gone from the hub all the same, and the next drift check of that account removes
+    /// the principal its trust policy still names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_cleanup: Vec<String>,
 }
 
 /// Removes a managed user and everything it holds. Idempotent: a re-run after a failure finishes the
@@ -172,6 +177,7 @@ pub async fn offboard(
                 user: named,
                 outcome: OffboardingOutcome::AlreadyAbsent,
                 removed: Vec::new(),
+                pending_cleanup: Vec::new(),
             });
         }
         Some(user) if !user.is_managed(config) => {
@@ -190,7 +196,15 @@ pub async fn offboard(
         iam.apply(&removal).await?;
         removed.push(removal.removed());
     }
+    let mut pending_cleanup = Vec::new();
     for role in &config.catalog {
+        if let Some((member, why)) = iam.left_out(&role.name) {
+            pending_cleanup.push(format!(
+                "account {member}: the trust policy of role {} (not reachable: {why})",
+                role.name
+            ));
+            continue;
+        }
         if remove_trusted_principal(iam, account, role, &user.arn).await? {
             removed.push(format!(
                 "principal in the trust policy of role {}",
@@ -208,6 +222,7 @@ pub async fn offboard(
         },
         outcome: OffboardingOutcome::Removed,
         removed,
+        pending_cleanup,
     })
 }
 

@@ -47,6 +47,7 @@ pub fn user_offboarded(
             "user_arn": result.user.arn,
             "outcome": result.outcome,
             "requested_by": requested_by,
+            "pending_cleanup": result.pending_cleanup,
         }),
     }
 }
@@ -166,10 +167,15 @@ mod tests {
             },
             outcome: OffboardingOutcome::AlreadyAbsent,
             removed: vec![],
+            pending_cleanup: vec!["account 111122223333: the trust policy of role R".into()],
         };
         let event = user_offboarded("r-1", "admin@example.com", &result);
         assert_eq!(event.detail_type, "User Offboarded");
         assert_eq!(event.detail["outcome"], "already_absent");
+        assert_eq!(
+            event.detail["pending_cleanup"],
+            json!(["account 111122223333: the trust policy of role R"])
+        );
 
         let failed = request_failed(
             Request::Onboarding,

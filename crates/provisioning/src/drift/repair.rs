@@ -27,8 +27,10 @@ pub(super) async fn repair(
         .collect();
     let reading = crate::iam::Reading::WITHOUT_INLINE_POLICIES;
     iam.edit_trust_policy(account, role, reading, async |current| {
-        // Principals added since the snapshot (a concurrent onboarding) are kept.
-        let newcomers = current
+        // Principals added since the snapshot (a concurrent onboarding) are kept, if their user exists: one
+        // whose user is gone (offboarded while this account could not be reached, where IAM has not yet
+        // turned its ARN into a bare unique id) is not a newcomer.
+        let candidates = current
             .map(|current| {
                 kept_trust_principals(
                     &trusted_aws_principals(&current.trust_policy),
@@ -41,7 +43,12 @@ pub(super) async fn repair(
             .filter(|principal| !known.contains(principal.as_str()));
         let mut principals =
             kept_trust_principals(&trusted_aws_principals(trust_policy), config, account);
-        principals.extend(newcomers);
+        for candidate in candidates {
+            let name = candidate.rsplit('/').next().unwrap_or_default();
+            if iam.current_user_arn(name).await?.as_deref() == Some(candidate.as_str()) {
+                principals.push(candidate);
+            }
+        }
         let trust_policy = desired_role(catalog_role, config, account, &principals).trust_policy;
         Ok(vec![Change::UpdateTrustPolicy {
             role: role.clone(),

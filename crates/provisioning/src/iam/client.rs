@@ -42,6 +42,8 @@ struct Spokes {
     homes: BTreeMap<String, String>,
     /// Account → a client acting there as its spoke role.
     clients: BTreeMap<String, aws_sdk_iam::Client>,
+    /// Account → why its spoke role could not be assumed, for a request that goes on without it.
+    left_out: BTreeMap<String, String>,
 }
 
 /// Counts IAM operations (not retry attempts): the drift check reports it, and its cost must grow with
@@ -143,6 +145,7 @@ impl Iam {
                 role_name: config.spoke_role_name.clone(),
                 homes,
                 clients: BTreeMap::new(),
+                left_out: BTreeMap::new(),
             }),
             ..self
         }
@@ -171,14 +174,65 @@ impl Iam {
                 );
             }
         }
-        Ok(Iam {
+        Ok(self.with_spokes(clients, BTreeMap::new()))
+    }
+
+    /// [`Self::reach_spokes`] for a request no member account may block (offboarding): an account whose
+    /// spoke role cannot be assumed is left out, and [`Self::left_out`] says why, instead of failing the
+    /// whole request.
+    pub async fn reach_spokes_leaving_out<'a>(
+        &self,
+        hub: &Account,
+        roles: impl IntoIterator<Item = &'a CatalogRole>,
+        session: &str,
+    ) -> Iam {
+        let accounts: BTreeSet<&str> = roles
+            .into_iter()
+            .filter_map(|role| role.account.as_deref())
+            .filter(|account| *account != hub.id)
+            .collect();
+        let mut clients = self.spokes.clients.clone();
+        let mut left_out = BTreeMap::new();
+        for account in accounts {
+            if clients.contains_key(account) {
+                continue;
+            }
+            match self.assume_spoke(hub, account, session).await {
+                Ok(client) => {
+                    clients.insert(account.to_string(), client);
+                }
+                Err(error) => {
+                    tracing::warn!(account, error = %error, "member account left out");
+                    left_out.insert(account.to_string(), error.to_string());
+                }
+            }
+        }
+        self.with_spokes(clients, left_out)
+    }
+
+    fn with_spokes(
+        &self,
+        clients: BTreeMap<String, aws_sdk_iam::Client>,
+        left_out: BTreeMap<String, String>,
+    ) -> Iam {
+        Iam {
             spokes: Arc::new(Spokes {
                 role_name: self.spokes.role_name.clone(),
                 homes: self.spokes.homes.clone(),
                 clients,
+                left_out,
             }),
             ..self.clone()
-        })
+        }
+    }
+
+    /// Why the account `role` lives in was left out of this request, when it was.
+    pub fn left_out(&self, role: &str) -> Option<(&str, &str)> {
+        let account = self.spokes.homes.get(role)?;
+        self.spokes
+            .left_out
+            .get(account)
+            .map(|why| (account.as_str(), why.as_str()))
     }
 
     async fn assume_spoke(

@@ -11,6 +11,15 @@ use crate::error::Result;
 use crate::state::{AccessKeyInfo, ObservedGroup, ObservedRole, ObservedUser};
 
 impl Iam {
+    /// The ARN of the user of that name as IAM holds it now, or `None` when there is none: `GetUser` alone.
+    pub async fn current_user_arn(&self, name: &str) -> Result<Option<String>> {
+        match self.iam.get_user().user_name(name).send().await {
+            Ok(output) => Ok(output.user().map(|user| user.arn().to_string())),
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(None),
+            Err(error) => Err(aws_error("GetUser", error)),
+        }
+    }
+
     pub async fn observe_user(&self, name: &str) -> Result<Option<ObservedUser>> {
         let output = match self.iam.get_user().user_name(name).send().await {
             Ok(output) => output,
