@@ -850,32 +850,25 @@ async fn an_admin_whose_email_iam_refuses_as_a_tag_value_still_onboards() {
         .map(|tag| tag.value().to_string());
     assert_eq!(requested_by.as_deref(), Some("o_brien+_ops_@example.com"));
     // The proxy really refuses what IAM refuses: the raw claim as a tag value.
-    let in_moto = iam
-        .tag_user()
-        .user_name("new.hire@example.com")
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("onboarding:requested-by")
-                .value(admin_email)
-                .build()
-                .expect("a tag"),
-        )
-        .send()
-        .await;
-    assert!(in_moto.is_ok(), "moto itself takes it");
-    let through_proxy = aws_sdk_iam::Client::new(&sdk_config_at(&proxy.endpoint).await)
-        .tag_user()
-        .user_name("new.hire@example.com")
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("onboarding:requested-by")
-                .value(admin_email)
-                .build()
-                .expect("a tag"),
-        )
-        .send()
-        .await;
-    let error = through_proxy.expect_err("IAM refuses it");
+    let raw_claim_as_tag = |client: aws_sdk_iam::Client| async move {
+        client
+            .tag_user()
+            .user_name("new.hire@example.com")
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("onboarding:requested-by")
+                    .value(admin_email)
+                    .build()
+                    .expect("a tag"),
+            )
+            .send()
+            .await
+    };
+    assert!(raw_claim_as_tag(iam).await.is_ok(), "moto itself takes it");
+    let through_proxy = aws_sdk_iam::Client::new(&sdk_config_at(&proxy.endpoint).await);
+    let error = raw_claim_as_tag(through_proxy)
+        .await
+        .expect_err("IAM refuses it");
     assert_eq!(
         error.as_service_error().and_then(|e| e.meta().code()),
         Some("InvalidInput"),

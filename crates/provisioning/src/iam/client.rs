@@ -160,11 +160,7 @@ impl Iam {
         roles: impl IntoIterator<Item = &'a CatalogRole>,
         session: &str,
     ) -> Result<Iam> {
-        let accounts: BTreeSet<&str> = roles
-            .into_iter()
-            .filter_map(|role| role.account.as_deref())
-            .filter(|account| *account != hub.id)
-            .collect();
+        let accounts = member_accounts(hub, roles);
         let mut clients = self.spokes.clients.clone();
         for account in accounts {
             if !clients.contains_key(account) {
@@ -186,11 +182,7 @@ impl Iam {
         roles: impl IntoIterator<Item = &'a CatalogRole>,
         session: &str,
     ) -> Iam {
-        let accounts: BTreeSet<&str> = roles
-            .into_iter()
-            .filter_map(|role| role.account.as_deref())
-            .filter(|account| *account != hub.id)
-            .collect();
+        let accounts = member_accounts(hub, roles);
         let mut clients = self.spokes.clients.clone();
         let mut left_out = BTreeMap::new();
         for account in accounts {
@@ -381,6 +373,18 @@ impl Iam {
             acting_in: None,
         }
     }
+}
+
+/// The accounts besides the hub that `roles` live in, once each.
+fn member_accounts<'a>(
+    hub: &Account,
+    roles: impl IntoIterator<Item = &'a CatalogRole>,
+) -> BTreeSet<&'a str> {
+    roles
+        .into_iter()
+        .filter_map(|role| role.account.as_deref())
+        .filter(|account| *account != hub.id)
+        .collect()
 }
 
 #[cfg(test)]
