@@ -95,13 +95,14 @@ pub enum Serves {
 /// What every function's `main` does before serving: logging first, so that a failed init is logged too.
 pub async fn init(serves: Serves) -> Result<App, InitError> {
     init_tracing();
-    let app = async {
-        if serves == Serves::SelfService {
-            Config::from_env()?.eligibility.require_a_rule()?;
-        }
-        App::from_env().await
-    };
-    app.await
+    App::from_env()
+        .await
+        .and_then(|app| {
+            if serves == Serves::SelfService {
+                app.config.eligibility.require_a_rule()?;
+            }
+            Ok(app)
+        })
         .inspect_err(|error| tracing::error!(error = %error, "init failed"))
 }
 

@@ -44,7 +44,7 @@ impl Config {
     }
 
     /// Fetches the API's discovery document. `api_url` is what the platform team handed out; the answer's
-    /// own `api_url` wins (the document may sit behind a CDN with another name).
+    /// own `api_url` wins when it is on the same host (the API may sit under another path there).
     pub async fn discover(http: &reqwest::Client, api_url: &str) -> Result<Config> {
         let given = trusted_url(api_url)?;
         let url = format!("{}/.well-known/onboarding", api_url.trim_end_matches('/'));
