@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::runtime::before_deadline;
 
 /// The envelope EventBridge delivers. Only what the functions use is read; the detail is checked by the
 /// domain (`provisioning::requests`).
@@ -64,19 +65,21 @@ pub enum Reply {
 }
 
 /// Publishing is best effort: the IAM change is done (and an HTTP response may hold a secret that must
-/// reach the person), so a failure to publish is logged, never returned.
+/// reach the person), so a failure to publish is logged, never returned, and a slow EventBridge is given
+/// up on at the invocation's deadline rather than let Lambda end the invocation with the answer unsent.
 pub async fn publish(app: &App, event: &OutcomeEvent) {
     let Some(bus) = &app.events else {
         return;
     };
-    match bus.publish(event).await {
-        Ok(()) => {
+    let error = match before_deadline(bus.publish(event)).await {
+        Some(Ok(())) => {
             tracing::info!(detail_type = event.detail_type, correlation_id = %event.detail["correlation_id"], "outcome published");
+            return;
         }
-        Err(error) => {
-            tracing::error!(detail_type = event.detail_type, correlation_id = %event.detail["correlation_id"], error = %error, "outcome event not published");
-        }
-    }
+        Some(Err(error)) => error.to_string(),
+        None => "EventBridge had not answered by the invocation's deadline".to_string(),
+    };
+    tracing::error!(detail_type = event.detail_type, correlation_id = %event.detail["correlation_id"], error = %error, "outcome event not published");
 }
 
 /// Logs a refused or failed EventBridge request, publishes the failure, and says so in the reply.

@@ -42,6 +42,17 @@ pub async fn within_deadline<T>(work: impl Future<Output = Result<T>>) -> Result
         .unwrap_or(Err(Error::DeadlineExceeded))
 }
 
+/// Runs `work` if it ends before the invocation must answer; `None` when the deadline came first. For
+/// work after the answer is decided (publishing its outcome), which must never keep the answer, and the
+/// secret it may hold, from its caller.
+pub async fn before_deadline<T>(work: impl Future<Output = T>) -> Option<T> {
+    let Ok(deadline) = DEADLINE.try_with(|deadline| *deadline) else {
+        return Some(work.await);
+    };
+    let cutoff = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+    tokio::time::timeout_at(cutoff.into(), work).await.ok()
+}
+
 /// The Lambda context's deadline (milliseconds since the epoch) as an `Instant`. `None` when it has already
 /// passed as the invocation arrives: Lambda never delivers such an invocation, but a local emulator does
 /// when it queued the event while compiling the function (`cargo lambda watch`'s first invoke).

@@ -51,9 +51,11 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<UserStatus> {
     let username = request.username_parameter()?;
     // Authorised before IAM is read: a refusal says nothing about whether the user exists.
     caller.may_act_on(&username, &app.config)?;
+    // A member account that cannot be reached is named in the answer, not a reason to answer nothing.
     let iam = app
-        .iam_for(&app.config.catalog, request.request_id())
-        .await?;
+        .iam
+        .reach_spokes_leaving_out(&app.account, &app.config.catalog, request.request_id())
+        .await;
     let status = status(
         &iam,
         &app.config,

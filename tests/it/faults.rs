@@ -650,6 +650,53 @@ async fn an_outcome_event_eventbridge_refuses_is_logged_and_the_onboarding_answe
     assert!(from_hr.error.is_none(), "{:?}", from_hr.error);
 }
 
+/// A slow EventBridge must not keep the answer, and the secret it holds (already recorded as shown), past
+/// the invocation's deadline: Lambda would end the invocation and the person would never see it.
+#[tokio::test]
+async fn an_outcome_event_eventbridge_is_slow_to_take_is_given_up_on_at_the_deadline() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let bus = EventBus::new(&sdk_config_at(&proxy.endpoint).await, "onboarding-events");
+    let app = app_at(&proxy.endpoint, &[]).await.with_event_bus(bus);
+    let slow = FaultKind::Slow(Duration::from_secs(120));
+    proxy.inject(Fault::on("events:PutEvents", slow.clone(), When::Always));
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber =
+        functions::app::json_logs(tracing_subscriber::EnvFilter::new("info"), move || {
+            writer.clone()
+        });
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let response = with_deadline(
+        deadline,
+        functions::onboard::handle(
+            &app,
+            http_event(self_service("hurried@example.com"), json!({}), None),
+        ),
+    )
+    .with_subscriber(subscriber)
+    .await;
+    assert!(Instant::now() < deadline, "answered after the deadline");
+    let answered = reply(response);
+    assert_eq!(answered.status, 201, "{}", answered.body);
+    assert!(answered.body["access_key"]["secret_access_key"].is_string());
+    assert!(fired(&proxy, &slow) > 0, "the event was sent");
+    let not_published: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line["fields"]["message"] == "outcome event not published")
+        .collect();
+    assert_eq!(not_published.len(), 1, "{:?}", logs.lines());
+    assert!(
+        not_published[0]["fields"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("deadline")),
+        "{}",
+        not_published[0]
+    );
+}
+
 #[tokio::test]
 async fn a_new_key_sts_refuses_for_the_whole_wait_is_answered_not_usable_with_its_secret() {
     let moto = Moto::start();

@@ -25,9 +25,13 @@ pub async fn observe_grants(
         } else {
             role_reading_for_plan(role)
         };
-        observed
-            .roles
-            .extend(iam.observe_role(&role.name, reading).await?);
+        // A member account status could not reach (`accounts_unreachable`) is not read: its roles are
+        // neither there nor missing.
+        if iam.left_out(&role.name).is_none() {
+            observed
+                .roles
+                .extend(iam.observe_role(&role.name, reading).await?);
+        }
         let grant = grant(role, config, account);
         if let Some(group) = &grant.group {
             let reading = if complete {

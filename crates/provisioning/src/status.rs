@@ -48,6 +48,9 @@ pub struct UserStatus {
     pub differences: Vec<String>,
     /// The drift check's rules applied to this user (and to its roles and grant groups).
     pub findings: Vec<Finding>,
+    /// Member accounts whose spoke role could not be assumed, one line each with why: their roles are
+    /// left out of `differences` and `findings`, and the user is not said to be in the desired state.
+    pub accounts_unreachable: Vec<String>,
 }
 
 impl UserStatus {
@@ -173,9 +176,30 @@ pub async fn status(
             last_used_service: last_used.service,
         });
     }
-    let differences: Vec<String> = changes.iter().map(Change::to_string).collect();
+    let unread: Vec<&CatalogRole> = entitled
+        .iter()
+        .filter(|role| iam.left_out(&role.name).is_some())
+        .collect();
+    let mut accounts_unreachable: Vec<String> = unread
+        .iter()
+        .filter_map(|role| iam.left_out(&role.name))
+        .map(|(member, why)| format!("account {member}: {why}"))
+        .collect();
+    accounts_unreachable.dedup();
+    let differences: Vec<String> = changes
+        .iter()
+        .filter(|change| !unread.iter().any(|role| role.name == change.target()))
+        .map(Change::to_string)
+        .collect();
     let snapshot = drift_snapshot(iam, &user, grants, &access_keys).await?;
-    let findings = check_user(&snapshot, &user, config, settings, account, now);
+    let findings: Vec<Finding> = check_user(&snapshot, &user, config, settings, account, now)
+        .into_iter()
+        .filter(|finding| {
+            !unread
+                .iter()
+                .any(|role| finding.resource_arn == account.catalog_role_arn(role))
+        })
+        .collect();
     Ok(UserStatus {
         roles: granted_roles(&user, config)
             .into_iter()
@@ -190,9 +214,12 @@ pub async fn status(
         },
         mfa,
         access_keys,
-        in_desired_state: differences.is_empty() && findings.is_empty(),
+        in_desired_state: differences.is_empty()
+            && findings.is_empty()
+            && accounts_unreachable.is_empty(),
         differences,
         findings,
+        accounts_unreachable,
     })
 }
 
