@@ -21,7 +21,9 @@ use test_support::oracle::{Decision, Policies, Request, decide};
 use test_support::proxy::{Exchange, FaultProxy};
 use test_support::runtime_api::{LambdaProcess, Outcome};
 use test_support::step_functions::StateMachine;
-use test_support::{ACCOUNT, Moto, consecutive_codes, decode_policy, trust_policy, workspace_root};
+use test_support::{
+    ACCOUNT, Moto, consecutive_codes, decode_policy, role_policy, trust_policy, workspace_root,
+};
 
 const ROLE: &str = "ResourceCreatorRole";
 /// The catalog role that lives in the member account.
@@ -607,14 +609,45 @@ async fn assert_trust_requires_mfa(iam: &IamClient, mode: &str) {
     let alice = format!("arn:aws:iam::{ACCOUNT}:user{USER_PATH}{ALICE}");
     let carol = format!("arn:aws:iam::{ACCOUNT}:user/{CAROL}");
     let stranger = format!("arn:aws:iam::999999999999:user{USER_PATH}{ALICE}");
-    let assume = |principal: &str| Request::new(principal, "sts:AssumeRole", &role_arn);
-    let with_mfa = |principal: &str, age: &str| {
+    // The caller's user name is what IAM resolves `${aws:username}` to; the source identity is what the
+    // caller asks for (`--source-identity`).
+    let as_caller = |principal: &str, action: &str| {
+        let username = principal.rsplit('/').next().unwrap_or_default();
+        Request::new(principal, action, &role_arn).with("aws:username", username)
+    };
+    let assume = |principal: &str| as_caller(principal, "sts:AssumeRole");
+    let with_mfa_as = |principal: &str, age: &str, source_identity: &str| {
         assume(principal)
             .with("aws:MultiFactorAuthPresent", "true")
             .with("aws:MultiFactorAuthAge", age)
+            .with("sts:SourceIdentity", source_identity)
     };
+    let with_mfa = |principal: &str, age: &str| with_mfa_as(principal, age, ALICE);
     let mut cases: Vec<(&str, Request, &Policies, bool)> = vec![
         ("with MFA", with_mfa(&alice, "100"), &granted, true),
+        (
+            "setting her own name as the source identity",
+            as_caller(&alice, "sts:SetSourceIdentity")
+                .with("aws:MultiFactorAuthPresent", "true")
+                .with("aws:MultiFactorAuthAge", "100")
+                .with("sts:SourceIdentity", ALICE),
+            &granted,
+            true,
+        ),
+        (
+            "with MFA and another person's name as the source identity",
+            with_mfa_as(&alice, "100", "bob@example.com"),
+            &granted,
+            false,
+        ),
+        (
+            "with MFA and no source identity",
+            assume(&alice)
+                .with("aws:MultiFactorAuthPresent", "true")
+                .with("aws:MultiFactorAuthAge", "100"),
+            &granted,
+            false,
+        ),
         (
             "with a long-term key (no MFA key)",
             assume(&alice),
@@ -1069,6 +1102,7 @@ async fn live(stack: &mut Stack) {
         .await;
     assert_eq!(status, 200, "{seen}");
     let route = "DELETE /users/{username}";
+    let offboarded_at = std::time::SystemTime::now();
     let (status, gone) = stack
         .http(
             "offboard",
@@ -1079,6 +1113,7 @@ async fn live(stack: &mut Stack) {
         )
         .await;
     assert_eq!(status, 200, "{gone}");
+    assert_sessions_end(&iam, offboarded_at).await;
     let (status, again) = stack
         .http(
             "offboard",
@@ -1113,6 +1148,63 @@ async fn live(stack: &mut Stack) {
         )
         .await;
     assert_eq!(reply["outcome"], "User Offboarded", "{reply}");
+}
+
+/// After Alice's offboarding, the catalog role's own policies (the revoked-sessions Deny the stack wrote,
+/// beside a grant standing in for the catalog's) judged by the evaluator: her session made before the
+/// offboarding is refused everything; another person's session, and a session of hers made after (a
+/// rehire), are not.
+async fn assert_sessions_end(iam: &IamClient, offboarded_at: std::time::SystemTime) {
+    let revoked = role_policy(iam, ROLE, "onboarding-revoked-sessions").await;
+    let policies = Policies {
+        identity: vec![
+            (
+                "catalog".to_string(),
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+            ),
+            ("onboarding-revoked-sessions".to_string(), revoked.clone()),
+        ],
+        ..Policies::default()
+    };
+    let session = |person: &str, issued: std::time::SystemTime| {
+        Request::new(
+            &format!("arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/{person}"),
+            "s3:GetObject",
+            "arn:aws:s3:::team-bucket/report.csv",
+        )
+        .with("aws:SourceIdentity", person)
+        .with(
+            "aws:TokenIssueTime",
+            provisioning::timestamps::rfc3339(issued),
+        )
+    };
+    let earlier = offboarded_at - std::time::Duration::from_secs(600);
+    let later = offboarded_at + std::time::Duration::from_secs(600);
+    let cases = [
+        ("her session from before", session(ALICE, earlier), false),
+        (
+            "her session from the very second before",
+            session(ALICE, offboarded_at),
+            false,
+        ),
+        (
+            "a session of hers made after (a rehire)",
+            session(ALICE, later),
+            true,
+        ),
+        ("Bob's session from before", session(BOB, earlier), true),
+    ];
+    let batch: Vec<(Request, &Policies)> = cases
+        .iter()
+        .map(|(_, r, _)| (r.clone(), &policies))
+        .collect();
+    for ((name, _, allowed), decision) in cases.iter().zip(decide(&batch)) {
+        assert_eq!(
+            decision == Decision::Allowed,
+            *allowed,
+            "{name}: {decision:?} under {revoked}"
+        );
+    }
 }
 
 /// The parameters of a query-protocol request (IAM, STS, SNS).

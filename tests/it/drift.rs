@@ -194,6 +194,7 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
     let group_arn = format!("arn:aws:iam::{ACCOUNT}:group/{GROUP}");
     let expected: BTreeSet<(&str, String)> = [
         ("role.trust-mfa-not-enforced", role_arn.clone()),
+        ("role.trust-source-identity-not-enforced", role_arn.clone()),
         ("role.trust-principal-drift", role_arn.clone()),
         ("role.trust-orphaned-principal", role_arn.clone()),
         ("role.policy-drift", role_arn.clone()),
@@ -321,6 +322,72 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
     assert_eq!(
         bigger.summary.iam_calls, calls_for_two_users,
         "one call per user would grow"
+    );
+}
+
+fn in_two_hours() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(2 * 3600)
+}
+
+/// The revoked-sessions policy holds only what the stack wrote, and only while it can still match a live
+/// session: a statement added by hand is found (high) and dropped; once the role's maximum session
+/// duration has passed, the entry goes, and with it the policy.
+#[tokio::test]
+async fn the_revoked_sessions_policy_keeps_only_the_stacks_own_live_entries() {
+    const ROLE: &str = "ResourceCreatorRole";
+    const POLICY: &str = "onboarding-revoked-sessions";
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "leaver@example.com").await;
+    onboard_with_mfa(&app, "stayer@example.com").await;
+    let gone = offboard_as(&app, admin("lead@example.com"), "leaver@example.com").await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let written = role_policy(&iam, ROLE, POLICY).await;
+    let mut edited = written.clone();
+    edited["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(json!({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}));
+    iam.put_role_policy()
+        .role_name(ROLE)
+        .policy_name(POLICY)
+        .policy_document(edited.to_string())
+        .send()
+        .await
+        .expect("edited by hand");
+
+    let repaired = drift(&moto, &[], &[("REMEDIATE", "true")], SystemTime::now).await;
+    let found: Vec<_> = repaired
+        .findings
+        .iter()
+        .filter(|f| f.rule == "role.revoked-sessions-drift")
+        .collect();
+    assert_eq!(found.len(), 1, "{:#?}", repaired.findings);
+    assert_eq!(found[0].severity, provisioning::drift::Severity::High);
+    assert!(found[0].remediated, "{:?}", found[0]);
+    assert!(
+        provisioning::policy::semantically_equal(&role_policy(&iam, ROLE, POLICY).await, &written),
+        "the stack's own entry, and nothing else"
+    );
+
+    let pruned = drift(&moto, &[], &[("REMEDIATE", "true")], in_two_hours).await;
+    let found: Vec<_> = pruned
+        .findings
+        .iter()
+        .filter(|f| f.rule == "role.revoked-sessions-drift")
+        .collect();
+    assert_eq!(found.len(), 1, "{:#?}", pruned.findings);
+    assert_eq!(found[0].severity, provisioning::drift::Severity::Low);
+    assert!(found[0].remediated);
+    assert!(
+        iam.get_role_policy()
+            .role_name(ROLE)
+            .policy_name(POLICY)
+            .send()
+            .await
+            .is_err(),
+        "no session it could end is alive: the policy is gone"
     );
 }
 

@@ -242,6 +242,7 @@ async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again(
         trust_principals(&trust_policy(&iam, "ResourceCreatorRole").await).len(),
         2
     );
+    let offboarded_at = std::time::SystemTime::now();
     let gone = offboard_as(&app, admin_claims.clone(), me).await;
     assert_eq!(gone.status, 200, "{}", gone.body);
     assert_eq!(gone.body["outcome"], "removed");
@@ -257,6 +258,8 @@ async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again(
         format!("virtual MFA device arn:aws:iam::{ACCOUNT}:mfa/onboarded/{me}"),
         "membership of group onboarding-ResourceCreatorRole".to_string(),
         "principal in the trust policy of role ResourceCreatorRole".to_string(),
+        "sessions of role ResourceCreatorRole issued before now (onboarding-revoked-sessions)"
+            .to_string(),
         format!("user {me}"),
     ] {
         assert!(
@@ -271,6 +274,29 @@ async fn the_whole_life_onboard_status_rotate_twice_offboard_and_offboard_again(
     let trust = trust_policy(&iam, "ResourceCreatorRole").await;
     assert_eq!(trust_principals(&trust), [tester_arn], "{trust}");
     assert!(provisioning::trust::mfa_enforced(&trust), "{trust}");
+    // The sessions they still hold end: everything denied to sessions carrying their name, issued before
+    // the offboarding (and a minute's margin for IAM to propagate the key's deletion).
+    let revoked = role_policy(&iam, "ResourceCreatorRole", "onboarding-revoked-sessions").await;
+    let statements = revoked["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 1, "{revoked}");
+    let issued_before = statements[0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .and_then(provisioning::timestamps::parse_timestamp)
+        .expect("a time");
+    let margin = issued_before
+        .duration_since(offboarded_at)
+        .expect("after the offboarding began");
+    assert!(
+        (60..=75).contains(&margin.as_secs()),
+        "{margin:?} after the offboarding began"
+    );
+    let mut shaped = statements[0].clone();
+    shaped["Condition"]["DateLessThan"] = json!({});
+    assert_eq!(
+        shaped,
+        json!({"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {
+            "StringEquals": {"aws:SourceIdentity": me}, "DateLessThan": {}}})
+    );
     let devices = iam.list_virtual_mfa_devices().send().await.unwrap();
     assert!(
         devices

@@ -50,9 +50,15 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
         cli.contains(&format!("[profile {me}-ResourceCreatorRole]")),
         "{cli}"
     );
+    // The roles require the person's user name as the session's source identity, which no role_arn
+    // profile can send: the profile goes through the CLI, and the manual line sets it.
+    assert_eq!(body["source_identity"], me);
     assert!(
-        cli.contains(&format!("role_arn = {role_arn}"))
-            && cli.contains(&format!("mfa_serial = {serial}")),
+        cli.contains(&format!(
+            "credential_process = onboarding credential-process --profile {me} --role ResourceCreatorRole\n"
+        )) && cli.contains(&format!(
+            "--role-arn {role_arn} --role-session-name {me} --source-identity {me} --serial-number {serial} "
+        )),
         "{cli}"
     );
 
@@ -116,7 +122,9 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
         .unwrap();
     assert_eq!(
         decode_policy(grant.policy_document()),
-        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]})
+        // The seed's grant, and the source identity the role requires: IAM asks the caller's own
+        // policies for sts:SetSourceIdentity too.
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"], "Resource": role_arn}]})
     );
     let group_policies = iam
         .list_group_policies()
@@ -229,6 +237,8 @@ async fn inline_grants_and_user_trust_follow_the_seed_literally() {
             ("GRANT_MODE", "inline"),
             ("TRUST_MODE", "users"),
             ("MFA_MAX_AGE_SECONDS", "3600"),
+            // The seed's documents have no source identity.
+            ("REQUIRE_SOURCE_IDENTITY", "false"),
         ])
         .await;
     let iam = moto.iam().await;

@@ -2,8 +2,10 @@
 //! and the same request sent several times at once. Nothing may be lost or made twice.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
+use test_support::proxy::{Fault, FaultKind, FaultProxy, When};
 use test_support::*;
 use tokio::task::JoinSet;
 
@@ -147,51 +149,177 @@ async fn concurrent_onboardings_and_offboardings_of_one_role_keep_exactly_the_re
     assert_eq!(locks_left(&iam).await, 0);
 }
 
+/// Five identical onboardings of one person, as they happen to people: a double click, a retry and a
+/// reload arrive at different moments within half a second, each through its own function instance,
+/// while IAM is slow to make the key and jitters its reads. One user, one key, one MFA device, one answer
+/// with the secrets; every other answer is a plain 200 without them, saying where they went when it saw
+/// them being made. `RACE_RUNS` repeats it with a new person each time (scripts/bench-races: 200 runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_identical_requests_make_one_user_one_key_and_one_answer_with_the_secret() {
+    let runs: usize = std::env::var("RACE_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(3);
     let moto = Moto::start();
-    let app = Arc::new(moto.app(&[]).await);
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    proxy.inject(Fault::on(
+        "iam:CreateAccessKey",
+        FaultKind::Slow(Duration::from_millis(600)),
+        When::Always,
+    ));
+    for read in [
+        "iam:GetUser",
+        "iam:ListAccessKeys",
+        "iam:ListMFADevices",
+        "iam:ListGroupsForUser",
+    ] {
+        proxy.inject(Fault::on(
+            read,
+            FaultKind::Jitter(Duration::from_millis(200)),
+            When::Always,
+        ));
+    }
+    let mut instances = Vec::new();
+    for _ in 0..5 {
+        instances.push(Arc::new(app_at(&proxy.endpoint, &[]).await));
+    }
     let iam = moto.iam().await;
-    let me = "impatient@example.com";
+    let started = Instant::now();
+    let mut concurrent_answers = 0;
+    for run in 0..runs {
+        let me = format!("impatient-{run:03}@example.com");
+        let mut requests = JoinSet::new();
+        for app in &instances {
+            let (app, me) = (app.clone(), me.clone());
+            let arrives = Duration::from_millis(fastrand::u64(0..500));
+            requests.spawn(async move {
+                tokio::time::sleep(arrives).await;
+                onboard_as(&app, self_service(&me), json!({})).await
+            });
+        }
+        let replies = requests.join_all().await;
+        concurrent_answers += one_of_each(&iam, &me, &replies).await;
+    }
+    eprintln!(
+        "five identical requests: {runs} runs in {:.1} s, {concurrent_answers} answers said \"issued_to_a_concurrent_request\"",
+        started.elapsed().as_secs_f64()
+    );
+}
 
-    let replies = onboard_all_at_once(app, &vec![me.to_string(); 5]).await;
+/// One user, one key, one device, one answer with the secrets; how many others said where they went.
+async fn one_of_each(iam: &aws_sdk_iam::Client, me: &str, replies: &[Reply]) -> usize {
+    let bodies = || replies.iter().map(|r| &r.body).collect::<Vec<_>>();
     let with_secret: Vec<&Reply> = replies
         .iter()
         .filter(|r| r.body["access_key"]["secret_access_key"].is_string())
         .collect();
-    assert_eq!(
-        with_secret.len(),
-        1,
-        "{:?}",
-        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
-    );
+    assert_eq!(with_secret.len(), 1, "{me}: {:#?}", bodies());
     assert_eq!(with_secret[0].status, 201);
-    for reply in &replies {
-        assert!(reply.status == 200 || reply.status == 201, "{}", reply.body);
-        if !reply.body["access_key"]["secret_access_key"].is_string() {
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            assert!(reply.body["mfa"].get("otpauth_uri").is_none());
-            assert!(
-                reply.body["access_key"].get("secret_lost").is_none(),
-                "a concurrent request's key is not a lost one: {}",
-                reply.body
-            );
+    assert!(with_secret[0].body["mfa"]["otpauth_uri"].is_string());
+    let mut concurrent = 0;
+    for reply in replies
+        .iter()
+        .filter(|r| !r.body["access_key"]["secret_access_key"].is_string())
+    {
+        assert_eq!(reply.status, 200, "{me}: {}", reply.body);
+        assert!(reply.body["mfa"].get("otpauth_uri").is_none());
+        assert!(
+            reply.body["access_key"].get("secret_lost").is_none(),
+            "{me}: a concurrent request's key is not a lost one: {}",
+            reply.body
+        );
+        if let Some(note) = reply.body.get("secrets") {
+            assert_eq!(note, "issued_to_a_concurrent_request", "{}", reply.body);
+            concurrent += 1;
         }
     }
-    let users = iam.list_users().send().await.expect("users");
-    assert_eq!(users.users().len(), 1);
+    assert!(iam.get_user().user_name(me).send().await.is_ok());
     let keys = iam
         .list_access_keys()
         .user_name(me)
         .send()
         .await
         .expect("keys");
-    assert_eq!(keys.access_key_metadata().len(), 1, "one key");
+    assert_eq!(keys.access_key_metadata().len(), 1, "{me}: one key");
     let devices = iam
         .list_virtual_mfa_devices()
         .send()
         .await
         .expect("devices");
-    assert_eq!(devices.virtual_mfa_devices().len(), 1, "one MFA device");
-    assert_eq!(group_members(&iam).await, vec![me.to_string()]);
+    let mine = devices
+        .virtual_mfa_devices()
+        .iter()
+        .filter(|device| device.serial_number().ends_with(&format!("/{me}")))
+        .count();
+    assert_eq!(mine, 1, "{me}: one MFA device");
+    let seed = with_secret[0].body["mfa"]["serial_number"].as_str();
+    assert!(
+        devices
+            .virtual_mfa_devices()
+            .iter()
+            .any(|device| Some(device.serial_number()) == seed),
+        "{me}: the device whose seed was answered is the one there"
+    );
+    assert!(group_members(iam).await.contains(&me.to_string()));
+    concurrent
+}
+
+/// A holder that died left the lock on the role's trust policy, past its lease, and two onboardings wait
+/// on it. The one whose read of the lock is answered late (it is held between judging the lock stale and
+/// deleting it) must not delete the fresh lock the other took meanwhile: the lock is broken once, the
+/// two edits are made one after the other, and neither principal is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_lock_is_broken_once_and_no_principal_is_lost() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let app = Arc::new(app_at(&proxy.endpoint, &[("TRUST_MODE", "users")]).await);
+    let iam = moto.iam().await;
+    let first = onboard_as(&app, self_service("first@example.com"), json!({})).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let lock_name = provisioning::names::trust_lock_name(ROLE);
+    iam.create_policy()
+        .policy_name(&lock_name)
+        .path(provisioning::names::TRUST_LOCK_PATH)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "none:null", "Resource": "*"}]})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("a lock a dead holder left");
+    // Past the lease (60 s): stale.
+    tokio::time::sleep(std::time::Duration::from_secs(62)).await;
+
+    proxy.inject(
+        Fault::on(
+            "iam:GetPolicy",
+            FaultKind::SlowAnswer(std::time::Duration::from_secs(3)),
+            When::First(1),
+        )
+        .matching(&lock_name),
+    );
+    // The writer that takes the lock first is slow to write, so it still holds the lock when the held
+    // waiter gets its answer.
+    proxy.inject(Fault::on(
+        "iam:UpdateAssumeRolePolicy",
+        FaultKind::Slow(std::time::Duration::from_secs(6)),
+        When::First(1),
+    ));
+    let newcomers = ["a@example.com".to_string(), "b@example.com".to_string()];
+    for reply in onboard_all_at_once(app, &newcomers).await {
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+
+    let mut trusted = trusted_principals(&iam).await;
+    trusted.sort();
+    let arn = |name: &str| format!("arn:aws:iam::{ACCOUNT}:user/onboarded/{name}");
+    assert_eq!(
+        trusted,
+        [
+            arn("a@example.com"),
+            arn("b@example.com"),
+            arn("first@example.com")
+        ]
+    );
+    assert_eq!(locks_left(&iam).await, 0, "every lock was released");
 }

@@ -64,7 +64,7 @@ async fn a_person_onboarded_in_the_hub_assumes_a_role_in_a_member_account_with_m
     assert!(
         created.body["aws_cli_config"]
             .as_str()
-            .is_some_and(|config| config.contains(&format!("role_arn = {role_arn}"))),
+            .is_some_and(|config| config.contains(&format!("--role-arn {role_arn} "))),
         "{}",
         created.body["aws_cli_config"]
     );
@@ -406,6 +406,22 @@ async fn a_member_account_that_cannot_be_reached_does_not_block_offboarding() {
         FaultKind::AccessDenied,
         When::Always,
     ));
+    // Status answers with what it could read, and names the account it could not.
+    let seen = status_as(&app, admin("admin@example.com"), "dev@example.com").await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let unreachable = seen.body["accounts_unreachable"]
+        .as_array()
+        .expect("the accounts status could not read");
+    assert_eq!(unreachable.len(), 1, "{}", seen.body);
+    assert!(
+        unreachable[0]
+            .as_str()
+            .is_some_and(|line| line.contains(SPOKE)),
+        "{}",
+        seen.body
+    );
+    assert_eq!(seen.body["in_desired_state"], false, "{}", seen.body);
+
     let offboarded = offboard_as(&app, admin("admin@example.com"), "dev@example.com").await;
 
     assert_eq!(offboarded.status, 200, "{}", offboarded.body);
@@ -413,9 +429,12 @@ async fn a_member_account_that_cannot_be_reached_does_not_block_offboarding() {
     let pending = offboarded.body["pending_cleanup"]
         .as_array()
         .expect("what is left to do");
-    assert_eq!(pending.len(), 1, "{}", offboarded.body);
-    let line = pending[0].as_str().unwrap_or_default();
-    assert!(line.contains(SPOKE) && line.contains(ROLE), "{line}");
+    // The role's trust policy, and the Deny that would end the sessions there.
+    assert_eq!(pending.len(), 2, "{}", offboarded.body);
+    for line in pending {
+        let line = line.as_str().unwrap_or_default();
+        assert!(line.contains(SPOKE) && line.contains(ROLE), "{line}");
+    }
     assert!(
         hub.get_user()
             .user_name("dev@example.com")

@@ -152,7 +152,8 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
                 role: role.name.clone(),
             });
         };
-        let session = sts::assume_role(&key, &role.arn, serial, &code).await?;
+        let session =
+            sts::assume_role(&key, &role.arn, serial, &code, &profile.session_identity()).await?;
         session.save(&options.profile, &role.name)?;
         assumed = Some(session.assumed_role_arn);
     }
@@ -310,7 +311,9 @@ pub fn role_profile(profile: &str, role: &str) -> String {
     format!("{profile}-{role}")
 }
 
-/// The base profile gets its key from this binary; each role profile is a plain AWS role profile.
+/// The base profile gets its key from this binary, and so does each role profile: a `role_arn` profile
+/// cannot set the source identity the catalog roles require (botocore #2486), and through this binary the
+/// AWS CLI, Terraform and every SDK share one session cache and one prompt.
 fn sections(name: &str, profile: &Profile) -> Result<Vec<Section>> {
     let exe = std::env::current_exe().map_err(crate::error::io_err("the running binary"))?;
     let exe = exe.to_string_lossy();
@@ -328,14 +331,16 @@ fn sections(name: &str, profile: &Profile) -> Result<Vec<Section>> {
         )],
     )];
     for role in &profile.roles {
-        let mut entries = vec![
-            ("role_arn".into(), role.arn.clone()),
-            ("source_profile".into(), name.to_string()),
-        ];
-        if let Some(serial) = &profile.mfa_serial {
-            entries.push(("mfa_serial".into(), serial.clone()));
-        }
-        sections.push(Section::profile(&role_profile(name, &role.name), entries));
+        sections.push(Section::profile(
+            &role_profile(name, &role.name),
+            vec![(
+                "credential_process".into(),
+                format!(
+                    "{exe} credential-process --profile {name} --role {}",
+                    role.name
+                ),
+            )],
+        ));
     }
     Ok(sections)
 }
@@ -367,7 +372,7 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
         .find(|r| r.name == role || r.arn == role)
         .map(|r| r.arn.clone())
         .ok_or_else(unknown)?;
-    let serial = state.mfa_serial.ok_or_else(|| {
+    let serial = state.mfa_serial.as_deref().ok_or_else(|| {
         Error::Input("this profile has no MFA device: run `onboarding setup`".into())
     })?;
     let key = KeyStore::open(profile)?
@@ -377,7 +382,7 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
         prompt::mfa_code(&format!("MFA code for {role}: "))?.ok_or_else(|| Error::NoTerminal {
             role: role.to_string(),
         })?;
-    let session = sts::assume_role(&key, &arn, &serial, &code).await?;
+    let session = sts::assume_role(&key, &arn, serial, &code, &state.session_identity()).await?;
     session.save(profile, role)?;
     Ok(session)
 }

@@ -19,6 +19,9 @@ pub struct Profile {
     pub user_arn: String,
     pub roles: Vec<Role>,
     pub mfa_serial: Option<String>,
+    /// The source identity the catalog roles require of every session (the user name), when they do.
+    #[serde(default)]
+    pub source_identity: Option<String>,
 }
 
 fn file(profile: &str) -> Result<std::path::PathBuf> {
@@ -70,12 +73,27 @@ impl Profile {
                 })
             })
             .transpose()?;
+        // The trust policies compare it with the caller's own user name: any other value would only make
+        // every AssumeRole fail.
+        let source_identity = answer
+            .get("source_identity")
+            .and_then(Value::as_str)
+            .map(|identity| checked(identity.to_string(), "source identity", |i| i == username))
+            .transpose()?;
         Ok(Profile {
             username,
             user_arn,
             roles,
             mfa_serial,
+            source_identity,
         })
+    }
+
+    pub fn session_identity(&self) -> crate::sts::SessionIdentity<'_> {
+        crate::sts::SessionIdentity {
+            username: &self.username,
+            source_identity: self.source_identity.as_deref(),
+        }
     }
 
     pub fn load(profile: &str) -> Result<Option<Profile>> {
@@ -201,5 +219,25 @@ mod tests {
         let mut other_user = answer("ResourceCreatorRole", role, serial);
         other_user["user"]["arn"] = json!("arn:aws:iam::123456789012:user/someone-else");
         assert!(Profile::from_answer(&other_user).is_err());
+    }
+
+    #[test]
+    fn the_source_identity_is_the_persons_own_user_name_or_nothing() {
+        let serial = "arn:aws:iam::123456789012:mfa/onboarded/dev@example.com";
+        let role = "arn:aws:iam::123456789012:role/ResourceCreatorRole";
+        let mut required = answer("ResourceCreatorRole", role, serial);
+        required["source_identity"] = json!("dev@example.com");
+        let profile = Profile::from_answer(&required).unwrap();
+        assert_eq!(
+            profile.session_identity().source_identity,
+            Some("dev@example.com")
+        );
+        let optional = Profile::from_answer(&answer("ResourceCreatorRole", role, serial)).unwrap();
+        assert_eq!(optional.session_identity().source_identity, None);
+        required["source_identity"] = json!("admin");
+        assert_eq!(
+            Profile::from_answer(&required).unwrap_err().code(),
+            "unexpected_answer"
+        );
     }
 }

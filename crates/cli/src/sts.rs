@@ -110,17 +110,39 @@ pub async fn caller_arn(key: &AccessKey) -> Result<String> {
     Ok(identity.arn().unwrap_or_default().to_string())
 }
 
+/// Who a role session is: its name and source identity, both the person's user name, so that CloudTrail
+/// names them in every call the session makes. The source identity is set only where the trust policies
+/// require it (they must then also allow `sts:SetSourceIdentity`, which they do not otherwise).
+pub struct SessionIdentity<'a> {
+    pub username: &'a str,
+    pub source_identity: Option<&'a str>,
+}
+
+impl SessionIdentity<'_> {
+    /// IAM's session names are 2-64 characters of the user-name alphabet: a user name fits, except a
+    /// one-letter one.
+    fn session_name(&self) -> String {
+        if self.username.len() < 2 {
+            format!("{}-session", self.username)
+        } else {
+            self.username.to_string()
+        }
+    }
+}
+
 pub async fn assume_role(
     key: &AccessKey,
     role_arn: &str,
     mfa_serial: &str,
     code: &str,
+    identity: &SessionIdentity<'_>,
 ) -> Result<Session> {
     let client = aws_sdk_sts::Client::new(&sdk_config(key).await);
     let answer = client
         .assume_role()
         .role_arn(role_arn)
-        .role_session_name("onboarding")
+        .role_session_name(identity.session_name())
+        .set_source_identity(identity.source_identity.map(str::to_string))
         .serial_number(mfa_serial)
         .token_code(code)
         .send()

@@ -91,7 +91,9 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     term.exp_string("Prove it works").unwrap();
     term.send_line(&code3).unwrap();
     let (_, assumed) = term
-        .exp_regex(r"assumed arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/onboarding")
+        .exp_regex(
+            r"assumed arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/developer@example\.com",
+        )
         .unwrap();
     term.exp_eof().unwrap();
     assert!(assumed.starts_with("assumed "));
@@ -99,8 +101,11 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     // ~/.aws/config: the other profiles as they were, ours added, the old file kept.
     let written = std::fs::read_to_string(&aws_config).unwrap();
     assert!(written.starts_with(OTHER_PROFILES), "{written}");
-    assert!(written.contains("[profile onboarding-ResourceCreatorRole]\nrole_arn = arn:aws:iam::"));
-    assert!(written.contains("source_profile = onboarding\nmfa_serial = arn:aws:iam::"));
+    // Every profile through this binary: a role_arn profile cannot send the source identity.
+    assert!(
+        written.contains(" credential-process --profile onboarding --role ResourceCreatorRole\n")
+    );
+    assert!(!written.contains("role_arn"), "{written}");
     let backups: Vec<_> = std::fs::read_dir(aws_config.parent().unwrap())
         .unwrap()
         .filter_map(Result::ok)
@@ -190,9 +195,9 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         "the old secret is gone from this machine"
     );
 
-    // The AWS CLI itself, through the written config: the role profile's source_profile runs our
-    // credential_process for the key, the CLI asks for the MFA code once (in the terminal), then its own
-    // cache answers without a prompt, even with no terminal at all.
+    // The AWS CLI itself, through the written config: the role profile's credential_process serves setup's
+    // session, named after the person (the source identity they carry is the trust policy's to check:
+    // tests/it/deployed_stack.rs).
     let aws = common::workspace().join(".venv/bin/aws");
     assert!(
         aws.exists(),
@@ -222,19 +227,12 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
             ]);
         command
     };
-    let mut term = rexpect::session::spawn_command(aws_cli(), Some(60_000)).unwrap();
-    term.exp_string("Enter MFA code for arn:aws:iam::").unwrap();
-    term.send_line(&codes(&uri)[1]).unwrap();
-    let (_, through_aws) = term
-        .exp_regex(r"arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/[^\x22]+")
-        .unwrap();
-    term.exp_eof().unwrap();
-    let cached = without_terminal(&aws_cli());
-    let cached = json(&cached);
-    assert_eq!(
-        cached["Arn"],
-        through_aws.as_str(),
-        "the AWS CLI's cached session, no prompt"
+    let through_aws = json(&without_terminal(&aws_cli()));
+    assert!(
+        through_aws["Arn"].as_str().is_some_and(
+            |arn| arn.ends_with(":assumed-role/ResourceCreatorRole/developer@example.com")
+        ),
+        "{through_aws}"
     );
     assert!(
         std::fs::read_to_string(&aws_config)
@@ -262,24 +260,22 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         String::from_utf8_lossy(&out.stderr)
             .contains("onboarding assume --role ResourceCreatorRole")
     );
-    let mut term = rexpect::session::spawn_command(
-        {
-            let mut c = cli(home.path(), &moto);
-            c.args(role.get_args());
-            c
-        },
-        Some(30_000),
-    )
-    .unwrap();
+    // The AWS CLI runs it, and the code is asked on the person's terminal.
+    let mut term = rexpect::session::spawn_command(aws_cli(), Some(60_000)).unwrap();
     term.exp_string("MFA code for ResourceCreatorRole: ")
         .unwrap();
     term.send_line(&codes(&uri)[0]).unwrap();
-    let (_, first) = term.exp_regex(r#"\{"Version":1,.*\}"#).unwrap();
+    let (_, prompted) = term
+        .exp_regex(r"arn:aws:sts::\d+:assumed-role/ResourceCreatorRole/[^\x22]+")
+        .unwrap();
     term.exp_eof().unwrap();
-    let first: Value = serde_json::from_str(&first).unwrap();
-    let again = json(&without_terminal(&role));
     assert_eq!(
-        again["AccessKeyId"], first["AccessKeyId"],
-        "the cached session"
+        json(&without_terminal(&aws_cli()))["Arn"],
+        prompted.as_str(),
+        "the cached session, no prompt"
+    );
+    assert!(
+        without_terminal(&role).status.success(),
+        "credential-process serves the same cache"
     );
 }

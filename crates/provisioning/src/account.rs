@@ -81,11 +81,12 @@ impl Account {
 
     /// The managed policy that serves as the lock on a role's trust policy (`iam::locks`).
     pub fn trust_lock_arn(&self, role: &str) -> String {
-        self.iam_arn(&format!(
-            "policy{}{}",
-            crate::names::TRUST_LOCK_PATH,
-            crate::names::trust_lock_name(role)
-        ))
+        self.lock_arn(&crate::names::trust_lock_name(role))
+    }
+
+    /// The managed policy that serves as the lock `name` (`iam::locks`).
+    pub fn lock_arn(&self, name: &str) -> String {
+        self.iam_arn(&format!("policy{}{name}", crate::names::TRUST_LOCK_PATH))
     }
 
     pub fn mfa_serial(&self, path: &str, name: &str) -> String {

@@ -73,6 +73,9 @@ pub struct Config {
     pub trust_mode: TrustMode,
     pub grant_mode: GrantMode,
     pub mfa_max_age_seconds: Option<u64>,
+    /// `REQUIRE_SOURCE_IDENTITY` (default true): catalog roles admit only sessions whose source identity is
+    /// the caller's own user name.
+    pub require_source_identity: bool,
     pub permissions_boundary_arn: Option<String>,
     /// The permissions boundary of every catalog role (the stack's own policy that keeps the people it
     /// onboards away from the stack); `None` when the deployment sets none, as in local runs.
@@ -246,6 +249,16 @@ impl Config {
                 }
             },
         };
+        let require_source_identity = match get("REQUIRE_SOURCE_IDENTITY").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "REQUIRE_SOURCE_IDENTITY",
+                    format!("{other:?} is not one of true, false"),
+                ));
+            }
+        };
         let policy_arn = |variable: &'static str| match get(variable) {
             Some(arn) if !is_policy_arn(&arn) => Err(invalid(
                 variable,
@@ -273,6 +286,7 @@ impl Config {
             trust_mode,
             grant_mode,
             mfa_max_age_seconds,
+            require_source_identity,
             permissions_boundary_arn,
             catalog_role_boundary_arn,
             username_claim,

@@ -81,7 +81,7 @@ pub fn grant(role: &CatalogRole, config: &Config, account: &Account) -> Grant {
     Grant {
         role: role.name.clone(),
         policy_name: grant_policy_name(&role.name),
-        document: assume_role_grant(&role_arn),
+        document: assume_role_grant(config, &role_arn),
         role_arn,
         group: match config.grant_mode {
             GrantMode::Group => Some(grant_group_name(&role.name)),

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod publish;
 pub mod requests;
 pub mod revocation;
+pub mod revoked_sessions;
 pub mod rotation;
 pub mod sdk_error;
 pub mod secret;

@@ -84,6 +84,11 @@ pub fn trust_lock_name(role: &str) -> String {
     format!("onboarding-trust-lock-{role}")
 }
 
+/// The lock on issuing a user's secrets; user names fit IAM's policy-name alphabet and length.
+pub fn secrets_lock_name(user: &str) -> String {
+    format!("onboarding-secrets-lock-{user}")
+}
+
 /// The id of the last access key whose secret a response carried (`onboard` or `issue-key`).
 pub const KEY_SHOWN_TAG: &str = "onboarding:key-shown";
 

@@ -5,12 +5,16 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use std::time::SystemTime;
+
 use crate::account::Account;
 use crate::config::{CatalogRole, Config};
+use crate::desired::{entitled_roles, granted_roles};
 use crate::error::{Error, Result};
 use crate::iam::{Iam, Reading};
 use crate::plan::Change;
 use crate::policy::{statements, string_list};
+use crate::revoked_sessions::{POLICY_NAME, revoke_sessions};
 use crate::state::{ObservedRole, ObservedUser, OtherCredentials, UserDeletion};
 use crate::views::Named;
 
@@ -197,6 +201,26 @@ pub async fn offboard(
         removed.push(removal.removed());
     }
     let mut pending_cleanup = Vec::new();
+    // With the key gone no new session can start; the ones already running end here. Where sessions do
+    // not carry their person's name, no Deny can single them out, and they run until they expire.
+    if config.require_source_identity {
+        let now = SystemTime::now();
+        for role in held_roles(&user, config) {
+            if let Some((member, why)) = iam.left_out(&role.name) {
+                pending_cleanup.push(format!(
+                    "account {member}: ending the sessions {username} holds in role {} (not reachable: {why}); they expire within its maximum session duration",
+                    role.name
+                ));
+                continue;
+            }
+            if revoke_sessions(iam, account, role, &user.name, now).await? {
+                removed.push(format!(
+                    "sessions of role {} issued before now ({POLICY_NAME})",
+                    role.name
+                ));
+            }
+        }
+    }
     for role in &config.catalog {
         if let Some((member, why)) = iam.left_out(&role.name) {
             pending_cleanup.push(format!(
@@ -224,6 +248,17 @@ pub async fn offboard(
         removed,
         pending_cleanup,
     })
+}
+
+/// The roles a person may have sessions of: those their record names, and any they hold a grant for.
+fn held_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRole> {
+    let mut roles = entitled_roles(user, config);
+    for role in granted_roles(user, config) {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles
 }
 
 /// Takes the user's ARN out of a catalog role's trust policy (`users` mode lists it there); true when it

@@ -19,7 +19,7 @@ use crate::mfa::MfaView;
 use crate::names::KEY_SHOWN_TAG;
 use crate::plan::{Change, in_apply_order, plan_onboarding, plan_role, role_for};
 use crate::policy::policy_size;
-use crate::state::ObservedUser;
+use crate::state::{AccessKeyInfo, ObservedUser};
 use crate::timestamps::rfc3339;
 use crate::views::{AccessKeyView, Named};
 
@@ -33,8 +33,18 @@ pub struct OnboardingResult {
     pub access_key: AccessKeyView,
     pub roles: Vec<Named>,
     pub mfa: MfaView,
+    /// What every session of a catalog role must carry as its source identity (the user name), or `None`
+    /// where the deployment does not require one: the CLI sets it, and the person's own tools must.
+    pub source_identity: Option<String>,
     pub aws_cli_config: String,
+    /// [`ISSUED_TO_A_CONCURRENT_REQUEST`] when another request for the same person, at the same moment
+    /// (a double click, a retry, a reload), made the access key and the MFA seed and answers with them:
+    /// this answer has neither, and nothing was lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<&'static str>,
 }
+
+pub const ISSUED_TO_A_CONCURRENT_REQUEST: &str = "issued_to_a_concurrent_request";
 
 pub async fn onboard(
     iam: &Iam,
@@ -54,7 +64,10 @@ pub async fn onboard(
     // A concurrent request created the user between our read and our CreateUser. That request hands out
     // the key and the MFA seed; this one finishes whatever else it asked for, as a replay would.
     match onboard_once(iam, config, account, order, now, Secrets::Withhold).await? {
-        Pass::Done(result) => Ok(*result),
+        Pass::Done(mut result) => {
+            result.secrets = Some(ISSUED_TO_A_CONCURRENT_REQUEST);
+            Ok(*result)
+        }
         Pass::LostTheRace => Err(Error::aws(
             "CreateUser",
             format!("{} was created and deleted while we looked", order.username),
@@ -90,37 +103,15 @@ async fn onboard_once(
 ) -> Result<Pass> {
     let mut prepared = prepare(iam, config, account, order, now, secrets).await?;
 
-    // A device left by an earlier request that died before answering (no key's secret was ever shown)
-    // holds a seed nobody received: it is issued again, so this answer can carry one.
-    let seed_never_shown = prepared
-        .observed
-        .as_ref()
-        .is_some_and(|user| !user.tags.contains_key(KEY_SHOWN_TAG));
-    let creates_device = prepared
-        .changes
-        .iter()
-        .any(|change| matches!(change, Change::EnsureVirtualMfaDevice { .. }));
-    if seed_never_shown && creates_device {
-        iam.delete_virtual_mfa_device(&account.mfa_serial(&config.user_path, &order.username))
-            .await?;
-    }
-
-    // The key comes last: a request that fails before it has created no secret, and one that fails
-    // after it has nothing left to do but answer.
-    let creates_key = prepared
-        .changes
-        .iter()
-        .any(|change| matches!(change, Change::CreateAccessKey { .. }));
-    let changes = std::mem::take(&mut prepared.changes)
-        .into_iter()
-        .filter(|change| !matches!(change, Change::CreateAccessKey { .. }))
-        .collect();
-    let mut new_device = None;
+    // The secrets come last, under their own lock: a request that fails before them has created none,
+    // and one that fails after has nothing left to do but answer.
+    let (secret_changes, changes): (Vec<Change>, Vec<Change>) =
+        std::mem::take(&mut prepared.changes)
+            .into_iter()
+            .partition(makes_a_secret);
     for change in in_apply_order(changes) {
-        match iam.apply(&change).await? {
-            Applied::UserAlreadyExists => return Ok(Pass::LostTheRace),
-            Applied::VirtualMfaDevice(device) => new_device = device,
-            Applied::AccessKey(_) | Applied::Done => {}
+        if let Applied::UserAlreadyExists = iam.apply(&change).await? {
+            return Ok(Pass::LostTheRace);
         }
     }
     if config.trust_mode == TrustMode::Users {
@@ -137,17 +128,122 @@ async fn onboard_once(
             .await?;
         }
     }
-    let new_key = if creates_key {
+    let observed = prepared.observed.as_ref();
+    // A key whose secret no answer has been recorded to carry: lost by a request that died, or being
+    // handed over right now by one that holds the lock; the lock tells which.
+    let key_unrecorded = secrets == Secrets::Issue
+        && observed.is_some_and(|user| {
+            current_key(user).is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id))
+        });
+    let issued = if secret_changes.is_empty() && !key_unrecorded {
+        Issued::Made(Made::nothing())
+    } else {
+        iam.with_user_secrets_lock(account, &order.username, async || {
+            issue_secrets(iam, config, account, order, observed, &secret_changes).await
+        })
+        .await?
+    };
+    let (made, note) = match issued {
+        Issued::Made(made) => (made, None),
+        Issued::ToAConcurrentRequest => {
+            // Described as it is now, with the key the other request made.
+            prepared.observed = iam.observe_user(&order.username).await?;
+            (Made::nothing(), Some(ISSUED_TO_A_CONCURRENT_REQUEST))
+        }
+    };
+    let secrets = if note.is_some() {
+        Secrets::Withhold
+    } else {
+        secrets
+    };
+    let mut result = answer(config, account, order, prepared, made, secrets)?;
+    result.secrets = note;
+    Ok(Pass::Done(Box::new(result)))
+}
+
+fn makes_a_secret(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::CreateAccessKey { .. } | Change::EnsureVirtualMfaDevice { .. }
+    )
+}
+
+/// What issuing a person's secrets came to.
+enum Issued {
+    Made(Made),
+    /// Another request for the same person made a key since this one looked: it answers with the
+    /// secrets, and this one makes none.
+    ToAConcurrentRequest,
+}
+
+/// Makes the access key and the MFA seed the plan asked for, and hands the key over (waits until it is
+/// usable if asked, records that its secret is answered), holding the person's secrets lock. What this
+/// request saw (`observed`, read before the lock) is checked against the keys and the record there are
+/// now: a request that looked while another was between `CreateUser` and handing its key over makes no
+/// second key, nor replaces that request's MFA seed, nor calls its secret lost.
+async fn issue_secrets(
+    iam: &Iam,
+    config: &Config,
+    account: &Account,
+    order: &OnboardingOrder,
+    observed: Option<&ObservedUser>,
+    changes: &[Change],
+) -> Result<Issued> {
+    let seen: Vec<&str> = observed
+        .map(|user| user.access_keys.iter().map(|key| key.id.as_str()).collect())
+        .unwrap_or_default();
+    let keys = iam.access_keys(&order.username).await?;
+    let record = iam.key_shown_record(&order.username).await?;
+    let seen_record = observed.and_then(|user| user.tags.get(KEY_SHOWN_TAG));
+    if keys.iter().any(|key| !seen.contains(&key.id.as_str())) || record.as_ref() != seen_record {
+        return Ok(Issued::ToAConcurrentRequest);
+    }
+    // A device left by an earlier request that died before answering (no key's secret was ever shown)
+    // holds a seed nobody received: it is issued again, so this answer can carry one.
+    let seed_never_shown = observed.is_some_and(|user| !user.tags.contains_key(KEY_SHOWN_TAG));
+    let mut new_device = None;
+    for change in changes {
+        if let Change::EnsureVirtualMfaDevice { .. } = change {
+            if seed_never_shown {
+                iam.delete_virtual_mfa_device(
+                    &account.mfa_serial(&config.user_path, &order.username),
+                )
+                .await?;
+            }
+            if let Applied::VirtualMfaDevice(device) = iam.apply(change).await? {
+                new_device = device;
+            }
+        }
+    }
+    let new_key = if changes
+        .iter()
+        .any(|change| matches!(change, Change::CreateAccessKey { .. }))
+    {
         Some(iam.create_access_key(&order.username, 0).await?)
     } else {
         None
     };
-    let made = Made {
+    let usable = match (&new_key, order.wait_until_usable) {
+        // The secret exists now and must reach the person: a failed check says "not yet usable".
+        (Some(key), true) => Some(
+            iam.wait_until_key_usable(key, KEY_WAIT_LIMIT)
+                .await
+                .inspect_err(|error| tracing::warn!(user = %order.username, error = %error, "could not check the new key with STS"))
+                .unwrap_or(false),
+        ),
+        _ => None,
+    };
+    // The record says "this key's secret reached the person", so it is written last, after the wait
+    // (bounded by the invocation's deadline): a request that dies before here leaves the key unrecorded,
+    // and the replay reports the secret lost instead of believing it was shown.
+    if let Some(key) = &new_key {
+        record_key_shown(iam, &order.username, key).await;
+    }
+    Ok(Issued::Made(Made {
         new_device,
         new_key,
-    };
-    let result = answer(iam, config, account, order, prepared, made, secrets).await?;
-    Ok(Pass::Done(Box::new(result)))
+        usable,
+    }))
 }
 
 /// What a pass read and decided before changing anything.
@@ -179,6 +275,18 @@ impl TrustQuotas {
 struct Made {
     new_device: Option<NewMfaDevice>,
     new_key: Option<NewAccessKey>,
+    /// Whether STS accepted the new key, when the order asked to wait for it.
+    usable: Option<bool>,
+}
+
+impl Made {
+    fn nothing() -> Made {
+        Made {
+            new_device: None,
+            new_key: None,
+            usable: None,
+        }
+    }
 }
 
 /// Observes the user and its catalog roles, plans, and refuses what must be refused before any change.
@@ -249,10 +357,8 @@ async fn prepare(
     })
 }
 
-/// The answer of a pass that made what it planned: waits for the new key if asked, records that its
-/// secret is being shown, and describes the user, its key, roles and MFA.
-async fn answer(
-    iam: &Iam,
+/// The answer of a pass that made what it planned: the user, its key, roles and MFA.
+fn answer(
     config: &Config,
     account: &Account,
     order: &OnboardingOrder,
@@ -263,32 +369,27 @@ async fn answer(
     let Made {
         new_device,
         new_key,
+        usable,
     } = made;
     let observed = prepared.observed.as_ref();
-    let usable = match (&new_key, order.wait_until_usable) {
-        // The secret exists now and must reach the person: a failed check says "not yet usable".
-        (Some(key), true) => Some(
-            iam.wait_until_key_usable(key, KEY_WAIT_LIMIT)
-                .await
-                .inspect_err(|error| tracing::warn!(user = %order.username, error = %error, "could not check the new key with STS"))
-                .unwrap_or(false),
-        ),
-        _ => None,
-    };
-    // The record says "this key's secret reached the person", so it is written last, after the wait
-    // (bounded by the invocation's deadline): a request that dies before here leaves the key unrecorded,
-    // and the replay reports the secret lost instead of believing it was shown.
-    if let Some(key) = &new_key {
-        record_key_shown(iam, &order.username, key).await;
-    }
     let mfa = mfa_view(observed, new_device.as_ref(), order, config, account)?;
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
     let access_key = access_key_view(observed, new_key.as_ref(), usable, secrets);
     let roles = &prepared.roles;
+    let source_identity = config
+        .require_source_identity
+        .then(|| order.username.clone());
     Ok(OnboardingResult {
         created_secret: new_key.is_some() || new_device.is_some(),
-        aws_cli_config: aws_cli_config(&order.username, roles, mfa.serial_number.as_deref()),
+        source_identity: source_identity.clone(),
+        secrets: None,
+        aws_cli_config: aws_cli_config(
+            &order.username,
+            roles,
+            mfa.serial_number.as_deref(),
+            source_identity.as_deref(),
+        ),
         user: prepared.user,
         access_key,
         roles: roles
@@ -408,6 +509,14 @@ fn mfa_view(
     }
 }
 
+/// The key an answer describes: the active one, else the first.
+fn current_key(user: &ObservedUser) -> Option<&AccessKeyInfo> {
+    user.access_keys
+        .iter()
+        .find(|key| key.active)
+        .or(user.access_keys.first())
+}
+
 fn access_key_view(
     observed: Option<&ObservedUser>,
     new_key: Option<&NewAccessKey>,
@@ -427,11 +536,7 @@ fn access_key_view(
     let Some(user) = observed else {
         return AccessKeyView::default();
     };
-    let key = user
-        .access_keys
-        .iter()
-        .find(|key| key.active)
-        .or(user.access_keys.first());
+    let key = current_key(user);
     let secret_lost = secrets == Secrets::Issue
         && key.is_some_and(|key| user.tags.get(KEY_SHOWN_TAG) != Some(&key.id));
     AccessKeyView {

@@ -147,7 +147,9 @@ mod tests {
                 arn: "arn:aws:iam::123456789012:role/ResourceCreatorRole".into(),
             }],
             mfa: MfaView::none(),
+            source_identity: None,
             aws_cli_config: String::new(),
+            secrets: None,
         };
         let event = user_onboarded("evt-1", "hr-system", &result);
         assert_eq!(event.detail_type, "User Onboarded");

@@ -27,19 +27,41 @@ pub fn decode_document(raw: &str) -> Result<Value, PolicyParseError> {
     serde_json::from_str(&text).map_err(|error| PolicyParseError(error.to_string()))
 }
 
-/// The seed's `Assume<Role>` document: `sts:AssumeRole` on that one role, nothing else.
-pub fn assume_role_grant(role_arn: &str) -> Value {
+/// The seed's `Assume<Role>` document: `sts:AssumeRole` on that one role, nothing else. Where the role
+/// requires a source identity, also `sts:SetSourceIdentity` on it: IAM asks the caller's own policies for
+/// that permission too, not only the role's trust policy.
+pub fn assume_role_grant(config: &Config, role_arn: &str) -> Value {
+    let action = if config.require_source_identity {
+        json!(["sts:AssumeRole", "sts:SetSourceIdentity"])
+    } else {
+        json!("sts:AssumeRole")
+    };
     json!({
         "Version": VERSION,
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}]
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": role_arn}]
     })
 }
+
+/// What a role session's source identity must be: the IAM user name of whoever assumed the role. IAM
+/// resolves the variable from the caller's own identity, so nobody can claim someone else's name.
+pub const SOURCE_IDENTITY_KEY: &str = "sts:SourceIdentity";
+pub const SOURCE_IDENTITY_VALUE: &str = "${aws:username}";
 
 /// The trust policy a catalog role must carry. In `users` mode `user_arns` are its principals; in `account`
 /// mode they are ignored and the account root, limited to the managed path, is trusted instead.
 pub fn trust_policy(config: &Config, account: &Account, user_arns: &[String]) -> Value {
     let mut condition = Map::new();
     condition.insert("Bool".into(), json!({"aws:MultiFactorAuthPresent": "true"}));
+    let mut actions = vec!["sts:AssumeRole"];
+    if config.require_source_identity {
+        // The session carries the person's user name, which they cannot choose: CloudTrail names them in
+        // every call the session makes, and a Deny on `aws:SourceIdentity` can end their sessions.
+        condition.insert(
+            "StringEquals".into(),
+            json!({SOURCE_IDENTITY_KEY: SOURCE_IDENTITY_VALUE}),
+        );
+        actions.push("sts:SetSourceIdentity");
+    }
     if let Some(max_age) = config.mfa_max_age_seconds {
         condition.insert(
             "NumericLessThan".into(),
@@ -69,7 +91,10 @@ pub fn trust_policy(config: &Config, account: &Account, user_arns: &[String]) ->
         "Statement": [{
             "Effect": "Allow",
             "Principal": principal,
-            "Action": "sts:AssumeRole",
+            "Action": match actions.as_slice() {
+                [single] => json!(single),
+                _ => json!(actions),
+            },
             "Condition": Value::Object(condition)
         }]
     })
@@ -274,9 +299,15 @@ mod tests {
                 "Resource": "arn:aws:iam::123456789012:role/ResourceCreatorRole"
             }]
         });
+        let without_source_identity = Config {
+            require_source_identity: false,
+            ..config("account", None)
+        };
+        let role = account().role_arn("ResourceCreatorRole");
+        assert_eq!(assume_role_grant(&without_source_identity, &role), seed);
         assert_eq!(
-            assume_role_grant(&account().role_arn("ResourceCreatorRole")),
-            seed
+            assume_role_grant(&config("account", None), &role)["Statement"][0]["Action"],
+            json!(["sts:AssumeRole", "sts:SetSourceIdentity"])
         );
     }
 
@@ -291,12 +322,35 @@ mod tests {
                 "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
             }]
         });
+        let without_source_identity = Config {
+            require_source_identity: false,
+            ..config("users", None)
+        };
+        let developer = ["arn:aws:iam::123456789012:user/developer".to_string()];
+        assert_eq!(
+            trust_policy(&without_source_identity, &account(), &developer),
+            seed
+        );
+    }
+
+    #[test]
+    fn by_default_the_session_must_carry_the_callers_user_name() {
         let trust = trust_policy(
             &config("users", None),
             &account(),
             &["arn:aws:iam::123456789012:user/developer".into()],
         );
-        assert_eq!(trust, seed);
+        assert_eq!(
+            trust["Statement"][0]["Action"],
+            json!(["sts:AssumeRole", "sts:SetSourceIdentity"])
+        );
+        assert_eq!(
+            trust["Statement"][0]["Condition"],
+            json!({
+                "Bool": {"aws:MultiFactorAuthPresent": "true"},
+                "StringEquals": {"sts:SourceIdentity": "${aws:username}"}
+            })
+        );
     }
 
     #[test]
@@ -393,8 +447,9 @@ mod tests {
 
     #[test]
     fn different_meanings_compare_unequal() {
-        let base = assume_role_grant("arn:aws:iam::123456789012:role/A");
-        let other_role = assume_role_grant("arn:aws:iam::123456789012:role/B");
+        let base = assume_role_grant(&config("users", None), "arn:aws:iam::123456789012:role/A");
+        let other_role =
+            assume_role_grant(&config("users", None), "arn:aws:iam::123456789012:role/B");
         let mut widened = base.clone();
         widened["Statement"][0]["Action"] = json!(["sts:AssumeRole", "sts:TagSession"]);
         let mut denied = base.clone();

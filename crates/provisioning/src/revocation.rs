@@ -3,6 +3,8 @@
 //! policy. Like offboarding it is observe → decide (`plan_revocation`, pure) → apply, and idempotent:
 //! revoking what is not granted answers `not_granted`, and a re-run after a failure finishes the job.
 
+use std::time::SystemTime;
+
 use serde::Serialize;
 
 use crate::account::Account;
@@ -13,6 +15,7 @@ use crate::iam::Iam;
 use crate::names::{ROLES_TAG, grant_group_name, grant_policy_name, roles_in_tag, roles_tag_value};
 use crate::offboarding::{Removal, remove_trusted_principal};
 use crate::plan::Change;
+use crate::revoked_sessions::{POLICY_NAME, revoke_sessions};
 use crate::state::ObservedUser;
 use crate::views::Named;
 
@@ -118,6 +121,16 @@ pub async fn revoke(
     if remove_trusted_principal(iam, account, role, &user.arn).await? {
         removed.push(format!(
             "principal in the trust policy of role {}",
+            role.name
+        ));
+    }
+    // Their sessions of the role end too, not only their way to start new ones.
+    if !removed.is_empty()
+        && config.require_source_identity
+        && revoke_sessions(iam, account, role, &user.name, SystemTime::now()).await?
+    {
+        removed.push(format!(
+            "sessions of role {} issued before now ({POLICY_NAME})",
             role.name
         ));
     }

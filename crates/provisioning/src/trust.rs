@@ -13,6 +13,9 @@ use crate::policy::{statements, string_list};
 const ASSUME_ROLE: &str = "sts:assumerole";
 const MFA_PRESENT: &str = "aws:multifactorauthpresent";
 const MFA_AGE: &str = "aws:multifactorauthage";
+const SOURCE_IDENTITY: &str = "sts:sourceidentity";
+/// `${aws:username}` as `conditions` gives it (values lower-cased).
+const OWN_USER_NAME: &str = "${aws:username}";
 
 /// The statements (by `Sid`, or by position) through which some AWS principal can assume the role
 /// without MFA. Empty means MFA is enforced.
@@ -24,13 +27,38 @@ pub fn mfa_loopholes(document: &Value) -> Vec<String> {
     if closed_by_deny {
         return Vec::new();
     }
-    all.iter()
+    loopholes(document, condition_requires_mfa)
+}
+
+pub fn mfa_enforced(document: &Value) -> bool {
+    mfa_loopholes(document).is_empty()
+}
+
+/// The statements through which some AWS principal can assume the role with a source identity other than
+/// their own user name, or none. Only `StringEquals sts:SourceIdentity ${aws:username}` holds the name to
+/// the caller: `StringLike` lets `*` in, `...IfExists` and negated operators admit a request without one,
+/// and a second Allow without the test is a way around it.
+pub fn source_identity_loopholes(document: &Value) -> Vec<String> {
+    loopholes(document, |statement| {
+        conditions(statement).iter().any(|(operator, key, values)| {
+            operator == "stringequals"
+                && key == SOURCE_IDENTITY
+                && values.as_slice() == [OWN_USER_NAME]
+        })
+    })
+}
+
+/// The Allow statements covering `sts:AssumeRole` for AWS principals that `closes` does not close, by
+/// `Sid` or by position.
+fn loopholes(document: &Value, closes: impl Fn(&Value) -> bool) -> Vec<String> {
+    statements(document)
+        .iter()
         .enumerate()
         .filter(|(_, statement)| {
             effect(statement).as_deref() == Some("allow")
                 && covers_assume_role(statement)
                 && trusts_aws_principals(statement)
-                && !condition_requires_mfa(statement)
+                && !closes(statement)
         })
         .map(
             |(index, statement)| match statement.get("Sid").and_then(Value::as_str) {
@@ -39,10 +67,6 @@ pub fn mfa_loopholes(document: &Value) -> Vec<String> {
             },
         )
         .collect()
-}
-
-pub fn mfa_enforced(document: &Value) -> bool {
-    mfa_loopholes(document).is_empty()
 }
 
 fn effect(statement: &Value) -> Option<String> {
@@ -442,6 +466,82 @@ mod tests {
     }
 
     #[test]
+    fn only_the_callers_own_user_name_closes_the_source_identity() {
+        let own = json!({"StringEquals": {"sts:SourceIdentity": "${aws:username}"}, "Bool": {"aws:MultiFactorAuthPresent": "true"}});
+        let cases: Vec<(&str, Value, bool)> = vec![
+            (
+                "StringEquals ${aws:username}",
+                policy(vec![allow(own.clone())]),
+                true,
+            ),
+            (
+                "key and operator in any case",
+                policy(vec![allow(
+                    json!({"stringequals": {"STS:sourceIdentity": "${aws:username}"}}),
+                )]),
+                true,
+            ),
+            (
+                "no condition on it",
+                policy(vec![allow(
+                    json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+                )]),
+                false,
+            ),
+            (
+                "StringLike admits any name through a wildcard",
+                policy(vec![allow(
+                    json!({"StringLike": {"sts:SourceIdentity": "${aws:username}"}}),
+                )]),
+                false,
+            ),
+            (
+                "IfExists admits a session without one",
+                policy(vec![allow(
+                    json!({"StringEqualsIfExists": {"sts:SourceIdentity": "${aws:username}"}}),
+                )]),
+                false,
+            ),
+            (
+                "a fixed name is someone else's for everyone else",
+                policy(vec![allow(
+                    json!({"StringEquals": {"sts:SourceIdentity": "alice"}}),
+                )]),
+                false,
+            ),
+            (
+                "a second value admits it too",
+                policy(vec![allow(
+                    json!({"StringEquals": {"sts:SourceIdentity": ["${aws:username}", "admin"]}}),
+                )]),
+                false,
+            ),
+            (
+                "a negated operator",
+                policy(vec![allow(
+                    json!({"StringNotEquals": {"sts:SourceIdentity": "${aws:username}"}}),
+                )]),
+                false,
+            ),
+            (
+                "a second Allow without it",
+                policy(vec![
+                    allow(own.clone()),
+                    json!({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sts:*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}),
+                ]),
+                false,
+            ),
+        ];
+        for (name, document, enforced) in cases {
+            assert_eq!(
+                source_identity_loopholes(&document).is_empty(),
+                enforced,
+                "{name}: {document}"
+            );
+        }
+    }
+
+    #[test]
     fn the_trust_policies_we_write_enforce_mfa() {
         let account = crate::account::Account {
             id: "123456789012".into(),
@@ -458,6 +558,11 @@ mod tests {
                 &["arn:aws:iam::123456789012:user/onboarded/a".into()],
             );
             assert!(mfa_enforced(&document), "{mode}: {document}");
+            assert_eq!(
+                source_identity_loopholes(&document),
+                Vec::<String>::new(),
+                "{mode}: {document}"
+            );
         }
     }
 }

@@ -324,6 +324,18 @@ pub async fn trust_policy(iam: &aws_sdk_iam::Client, role: &str) -> Value {
     decode_policy(role.assume_role_policy_document().unwrap())
 }
 
+/// A role's inline policy, as IAM holds it.
+pub async fn role_policy(iam: &aws_sdk_iam::Client, role: &str, name: &str) -> Value {
+    let policy = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("{role}'s {name}: {error:?}"));
+    decode_policy(policy.policy_document())
+}
+
 /// Two consecutive TOTP codes from an otpauth URI, as an authenticator app would show them.
 pub fn consecutive_codes(otpauth_uri: &str) -> (String, String) {
     let totp = totp_rs::Totp::from_url_unchecked(otpauth_uri).expect("a valid otpauth URI");

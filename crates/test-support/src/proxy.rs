@@ -28,6 +28,12 @@ pub enum FaultKind {
     Drop,
     /// The answer comes this late (the request is then forwarded as usual).
     Slow(Duration),
+    /// The request is held up to this long, a new random pause each call, then forwarded: IAM's answers
+    /// come in an order nobody chose.
+    Jitter(Duration),
+    /// The request takes effect at once; its answer comes this late. What a caller read is then old by
+    /// the time it acts on it.
+    SlowAnswer(Duration),
     /// `MalformedPolicyDocument: Invalid principal in policy`, as IAM answers for a user it has just
     /// created and does not yet recognise as a principal.
     InvalidPrincipal,
@@ -418,9 +424,16 @@ async fn answer(
         }
         Some(FaultKind::Drop) => return Err(Dropped),
         Some(FaultKind::Slow(delay)) => tokio::time::sleep(*delay).await,
-        Some(FaultKind::LoseAnswer) | None => {}
+        Some(FaultKind::Jitter(most)) => {
+            let millis = u64::try_from(most.as_millis()).unwrap_or(u64::MAX);
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=millis))).await;
+        }
+        Some(FaultKind::LoseAnswer | FaultKind::SlowAnswer(_)) | None => {}
     }
     let answer = upstream_answer(parts, body, client, &upstream).await?;
+    if let Some(FaultKind::SlowAnswer(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
     if fault == Some(FaultKind::LoseAnswer) {
         return Err(Dropped);
     }

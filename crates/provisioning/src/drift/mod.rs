@@ -21,11 +21,14 @@ use crate::policy::{
     allowed_principals, canonical, policy_size, semantically_equal, statements, string_list,
     trusted_aws_principals,
 };
+use crate::revoked_sessions::{
+    POLICY_NAME as REVOKED_SESSIONS, RevokedSessionsPolicy, max_session, room_beside, write,
+};
 use crate::state::{AccountSnapshot, ObservedGroup, ObservedRole, ObservedUser};
-use crate::trust::mfa_loopholes;
+use crate::trust::{mfa_loopholes, source_identity_loopholes};
 
 /// Every rule id, stable: alarms and dashboards are built on them.
-pub const RULES: [&str; 21] = [
+pub const RULES: [&str; 23] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -41,11 +44,13 @@ pub const RULES: [&str; 21] = [
     ROLE_UNOWNED.id,
     ROLE_BOUNDARY_DRIFT.id,
     TRUST_MFA.id,
+    TRUST_SOURCE_IDENTITY.id,
     TRUST_PRINCIPALS.id,
     TRUST_ORPHANS.id,
     TRUST_NEAR_QUOTA.id,
     TRUST_DRIFT.id,
     ROLE_POLICY_DRIFT.id,
+    REVOKED_SESSIONS_DRIFT.id,
     STACK_IN_MANAGEMENT_ACCOUNT.id,
 ];
 
@@ -174,6 +179,10 @@ const TRUST_MFA: Rule = Rule {
     id: "role.trust-mfa-not-enforced",
     severity: Severity::Critical,
 };
+const TRUST_SOURCE_IDENTITY: Rule = Rule {
+    id: "role.trust-source-identity-not-enforced",
+    severity: Severity::High,
+};
 const TRUST_PRINCIPALS: Rule = Rule {
     id: "role.trust-principal-drift",
     severity: Severity::High,
@@ -192,6 +201,10 @@ const TRUST_DRIFT: Rule = Rule {
 };
 const ROLE_POLICY_DRIFT: Rule = Rule {
     id: "role.policy-drift",
+    severity: Severity::High,
+};
+const REVOKED_SESSIONS_DRIFT: Rule = Rule {
+    id: "role.revoked-sessions-drift",
     severity: Severity::High,
 };
 
@@ -308,7 +321,7 @@ pub fn check(
 /// grant groups it is entitled to. The rules about other principals (who else a trust policy names, who
 /// else sits in a grant group, how full the trust policy is) need the whole account and stay with the
 /// scheduled check.
-const PER_USER_RULES: [&str; 15] = [
+const PER_USER_RULES: [&str; 16] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -323,6 +336,7 @@ const PER_USER_RULES: [&str; 15] = [
     ROLE_UNOWNED.id,
     ROLE_BOUNDARY_DRIFT.id,
     TRUST_MFA.id,
+    TRUST_SOURCE_IDENTITY.id,
     ROLE_POLICY_DRIFT.id,
 ];
 

@@ -12,8 +12,18 @@ pub(super) async fn repair(
     account: &Account,
     snapshot: &AccountSnapshot,
     change: &Change,
+    now: SystemTime,
 ) -> crate::Result<()> {
     let users_mode = config.trust_mode == TrustMode::Users;
+    if let Change::PutRolePolicy {
+        role, policy_name, ..
+    }
+    | Change::DeleteRolePolicy { role, policy_name } = change
+        && policy_name == REVOKED_SESSIONS
+        && let Some(catalog_role) = config.catalog_role(role)
+    {
+        return prune_revoked_sessions(iam, account, catalog_role, now).await;
+    }
     let Change::UpdateTrustPolicy { role, trust_policy } = change else {
         return iam.apply(change).await.map(|_| ());
     };
@@ -59,6 +69,34 @@ pub(super) async fn repair(
     .map(drop)
 }
 
+/// The revoked-sessions policy as the finding meant it, from a fresh read under the role's lock: entries an
+/// offboarding wrote since the snapshot are kept.
+async fn prune_revoked_sessions(
+    iam: &crate::iam::Iam,
+    account: &Account,
+    role: &CatalogRole,
+    now: SystemTime,
+) -> crate::Result<()> {
+    let reading = crate::iam::Reading::ForPlan {
+        inline_policy: Some(REVOKED_SESSIONS),
+    };
+    iam.edit_trust_policy(account, &role.name, reading, async |current| {
+        let Some(observed) = current.filter(ObservedRole::is_owned) else {
+            return Ok(Vec::new());
+        };
+        let current = observed.inline_policies.get(REVOKED_SESSIONS);
+        let document = RevokedSessionsPolicy::read(current).with(
+            None,
+            now,
+            max_session(role, &observed),
+            room_beside(role.inline_policy.as_ref()),
+        );
+        Ok(write(&role.name, current, document).into_iter().collect())
+    })
+    .await
+    .map(drop)
+}
+
 /// The scheduled check: read in bulk, find, and with `REMEDIATE=true` repair what is marked automatic.
 /// A repair that fails leaves its finding `remediated: false` and is logged; the others still run.
 pub async fn run(
@@ -72,7 +110,7 @@ pub async fn run(
     let snapshot = iam.snapshot(config).await?;
     let mut findings = check(&snapshot, config, settings, account, now);
     if settings.remediate {
-        remediate(iam, config, account, &snapshot, &mut findings).await;
+        remediate(iam, config, account, &snapshot, &mut findings, now).await;
     }
     // Asked once a run, by the hub's own check, and only where the stack reads the Organization anyway.
     if settings.organization_accounts
@@ -112,7 +150,7 @@ pub async fn run_for_account(
     let mut findings = check(&snapshot, config, settings, hub, now);
     findings.retain(|finding| finding.resource_arn.starts_with(&in_member));
     if settings.remediate {
-        remediate(iam, config, hub, &snapshot, &mut findings).await;
+        remediate(iam, config, hub, &snapshot, &mut findings, now).await;
     }
     Ok(Report::new(
         &snapshot,
@@ -130,6 +168,7 @@ async fn remediate(
     account: &Account,
     snapshot: &AccountSnapshot,
     findings: &mut [Finding],
+    now: SystemTime,
 ) {
     let mut applied: Vec<Change> = Vec::new();
     for finding in findings
@@ -141,7 +180,7 @@ async fn remediate(
             if applied.contains(change) {
                 continue;
             }
-            match repair(iam, config, account, snapshot, change).await {
+            match repair(iam, config, account, snapshot, change, now).await {
                 Ok(()) => applied.push(change.clone()),
                 Err(error) => {
                     tracing::error!(rule = finding.rule, resource = %finding.resource_arn, error = %error, "repair failed");

@@ -45,6 +45,7 @@ pub(super) fn catalog_role_findings(
         Ok(plan) => {
             let mut findings = ownership_and_boundary_findings(desired, observed, &plan);
             findings.extend(role_findings(context, desired, observed));
+            findings.extend(revoked_sessions_drift(context, role, desired, observed));
             RoleVerdict::Ours(findings)
         }
     }
@@ -96,6 +97,7 @@ fn role_findings(
     let principals = allowed_principals(&observed.trust_policy);
     let mut findings: Vec<Finding> = [
         trust_mfa(desired, observed),
+        trust_source_identity(context, desired, observed),
         trust_orphans(desired, &principals),
         trust_principals(context, desired, observed, &principals),
     ]
@@ -109,6 +111,50 @@ fn role_findings(
     findings.extend(trust_near_quota(context, desired, observed));
     findings.extend(role_policy_drift(desired, observed));
     findings
+}
+
+/// The revoked-sessions policy holds only what the stack wrote, and only while a session it matches can
+/// still be alive. The repair is made under the role's lock against a fresh read (`repair`): an offboarding
+/// since the snapshot adds an entry this finding does not know of.
+fn revoked_sessions_drift(
+    context: &Context,
+    role: &CatalogRole,
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+) -> Option<Finding> {
+    let current = observed.inline_policies.get(REVOKED_SESSIONS)?;
+    let policy = RevokedSessionsPolicy::read(Some(current));
+    let foreign = policy.foreign_statements;
+    let entries = policy.entries.len();
+    let document = policy.with(
+        None,
+        context.now,
+        max_session(role, observed),
+        room_beside(role.inline_policy.as_ref()),
+    );
+    let repair: Vec<Change> = write(&role.name, Some(current), document.clone())
+        .into_iter()
+        .collect();
+    if repair.is_empty() {
+        return None;
+    }
+    let kept = document.as_ref().map_or(0, |d| statements(d).len());
+    let mut finding = REVOKED_SESSIONS_DRIFT.finding(
+        &desired.arn,
+        format!(
+            "{REVOKED_SESSIONS} of {}: {foreign} statement(s) the stack did not write (edited by hand), {} entr(ies) no live session can match any more; {kept} kept",
+            desired.name,
+            entries.saturating_sub(kept)
+        ),
+        document.unwrap_or(Value::Null),
+        current.clone(),
+        repair,
+    );
+    if foreign == 0 {
+        // Housekeeping only: every entry removed has outlived the sessions it could end.
+        finding.severity = Severity::Low;
+    }
+    Some(finding)
 }
 
 fn repair_trust(desired: &DesiredRole) -> Vec<Change> {
@@ -125,6 +171,32 @@ fn trust_mfa(desired: &DesiredRole, observed: &ObservedRole) -> Option<Finding> 
             &desired.arn,
             format!(
                 "{} can be assumed without MFA through {}",
+                desired.name,
+                loopholes.join(", ")
+            ),
+            desired.trust_policy.clone(),
+            observed.trust_policy.clone(),
+            repair_trust(desired),
+        )
+    })
+}
+
+/// Judged only where the deployment requires a source identity (`REQUIRE_SOURCE_IDENTITY`), as the MFA
+/// condition is: by what the policy admits, not by its text.
+fn trust_source_identity(
+    context: &Context,
+    desired: &DesiredRole,
+    observed: &ObservedRole,
+) -> Option<Finding> {
+    if !context.config.require_source_identity {
+        return None;
+    }
+    let loopholes = source_identity_loopholes(&observed.trust_policy);
+    (!loopholes.is_empty()).then(|| {
+        TRUST_SOURCE_IDENTITY.finding(
+            &desired.arn,
+            format!(
+                "{} can be assumed with a source identity other than the caller's user name (or none) through {}: its sessions do not name their person, and offboarding cannot end them",
                 desired.name,
                 loopholes.join(", ")
             ),
@@ -277,7 +349,12 @@ fn role_policy_repair(desired: &DesiredRole, observed: &ObservedRole) -> Vec<Cha
             policy_arn: (*arn).clone(),
         });
     }
-    for (name, document) in &observed.inline_policies {
+    // The revoked-sessions policy is the stack's own, judged by its own rule.
+    for (name, document) in observed
+        .inline_policies
+        .iter()
+        .filter(|(name, _)| *name != crate::revoked_sessions::POLICY_NAME)
+    {
         let wanted_document = desired
             .inline_policy
             .as_ref()

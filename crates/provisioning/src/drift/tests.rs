@@ -331,9 +331,45 @@ fn the_root_principal_without_the_path_limit_trusts_the_whole_account() {
     let config = config(&[]);
     let mut snapshot = clean(&config);
     snapshot.roles[0].trust_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole",
-        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]});
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}, "StringEquals": {"sts:SourceIdentity": "${aws:username}"}}}]});
     assert_eq!(found(&snapshot, &config), ["role.trust-principal-drift"]);
+}
+
+#[test]
+fn a_trust_policy_that_lets_sessions_choose_their_name_is_repaired() {
+    let config = config(&[]);
+    let mut snapshot = clean(&config);
+    let desired = snapshot.roles[0].trust_policy.clone();
+    let mut loosened = desired.clone();
+    loosened["Statement"][0]["Condition"]["StringLike"] =
+        loosened["Statement"][0]["Condition"]["StringEquals"].take();
+    loosened["Statement"][0]["Condition"]
+        .as_object_mut()
+        .unwrap()
+        .remove("StringEquals");
+    snapshot.roles[0].trust_policy = loosened;
+    let findings = check(
+        &snapshot,
+        &config,
+        &settings(),
+        &account(),
+        SystemTime::UNIX_EPOCH + NOW,
+    );
+    assert_eq!(
+        findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        ["role.trust-source-identity-not-enforced"]
+    );
+    assert_eq!(findings[0].severity, Severity::High);
+    assert!(matches!(
+        findings[0].repair.as_slice(),
+        [Change::UpdateTrustPolicy { trust_policy, .. }] if *trust_policy == desired
+    ));
+
+    let optional = self::config(&[("REQUIRE_SOURCE_IDENTITY", "false")]);
+    let snapshot = clean(&optional);
+    assert!(!source_identity_loopholes(&snapshot.roles[0].trust_policy).is_empty());
+    assert_eq!(found(&snapshot, &optional), Vec::<&str>::new());
 }
 
 #[test]

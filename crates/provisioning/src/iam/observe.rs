@@ -20,6 +20,21 @@ impl Iam {
         }
     }
 
+    /// The id of the key whose secret the user's record says was answered (`onboarding:key-shown`), now:
+    /// `GetUser` alone.
+    pub async fn key_shown_record(&self, name: &str) -> Result<Option<String>> {
+        match self.iam.get_user().user_name(name).send().await {
+            Ok(output) => Ok(output.user().and_then(|user| {
+                user.tags()
+                    .iter()
+                    .find(|tag| tag.key() == crate::names::KEY_SHOWN_TAG)
+                    .map(|tag| tag.value().to_string())
+            })),
+            Err(error) if is_code(&error, &["NoSuchEntity"]) => Ok(None),
+            Err(error) => Err(aws_error("GetUser", error)),
+        }
+    }
+
     pub async fn observe_user(&self, name: &str) -> Result<Option<ObservedUser>> {
         let output = match self.iam.get_user().user_name(name).send().await {
             Ok(output) => output,
