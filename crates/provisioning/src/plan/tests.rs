@@ -103,7 +103,10 @@ fn a_new_user_gets_everything_in_order() {
 
 #[test]
 fn inline_mode_puts_the_seed_policy_on_the_user() {
-    let config = config(&[("GRANT_MODE", "inline"), ("REQUIRE_SOURCE_IDENTITY", "false")]);
+    let config = config(&[
+        ("GRANT_MODE", "inline"),
+        ("REQUIRE_SOURCE_IDENTITY", "false"),
+    ]);
     let changes = plan_user(&user(&config), None);
     assert!(changes.contains(&Change::PutUserPolicy {
         user: "developer".into(),
