@@ -8,7 +8,7 @@ use aws_sdk_iam::types::StatusType;
 use functions::drift_check::handle;
 use functions::{enroll_mfa, onboard};
 use provisioning::config::DriftSettings;
-use provisioning::drift::{Remediation, Report};
+use provisioning::drift::{Remediation, Report, Severity};
 use serde_json::{Value, json};
 use test_support::*;
 
@@ -122,6 +122,15 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
         .await
         .unwrap();
     iam.create_group().group_name("devs").send().await.unwrap();
+    let no_production = json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoProduction",
+        "Effect": "Deny", "Action": "*", "Resource": "arn:aws:s3:::production-*"}]});
+    iam.put_group_policy()
+        .group_name("devs")
+        .policy_name("guardrail")
+        .policy_document(no_production.to_string())
+        .send()
+        .await
+        .unwrap();
     iam.add_user_to_group()
         .user_name("alice")
         .group_name("devs")
@@ -209,12 +218,16 @@ async fn manual_changes_are_found_reported_without_change_then_repaired() {
     .collect();
     assert_eq!(rules(&found), expected, "{:#?}", found.findings);
     // Alice's membership of "devs", a group the stack does not manage, is reported apart, for a person:
-    // leaving a group could lift a Deny it holds.
+    // leaving it would lift the Deny it holds.
     let by_hand = |f: &&provisioning::drift::Finding| f.remediation == Remediation::Manual;
     let manual: Vec<_> = found.findings.iter().filter(by_hand).collect();
     assert_eq!(manual.len(), 1, "{manual:#?}");
     assert_eq!(manual[0].rule, "user.extra-permissions");
-    assert!(manual[0].message.contains("devs"), "{}", manual[0].message);
+    assert!(
+        manual[0].message.contains("devs") && manual[0].message.contains("\"NoProduction\""),
+        "{}",
+        manual[0].message
+    );
     assert!(
         found
             .findings
@@ -388,6 +401,177 @@ async fn the_revoked_sessions_policy_keeps_only_the_stacks_own_live_entries() {
             .await
             .is_err(),
         "no session it could end is alive: the policy is gone"
+    );
+}
+
+/// Puts `user` in `group`, made by hand with the given inline policies and attached managed policies.
+async fn group_by_hand(
+    iam: &aws_sdk_iam::Client,
+    group: &str,
+    inline: &[(&str, Value)],
+    attached: &[&str],
+    user: &str,
+) {
+    iam.create_group().group_name(group).send().await.unwrap();
+    for (name, document) in inline {
+        iam.put_group_policy()
+            .group_name(group)
+            .policy_name(*name)
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    for arn in attached {
+        iam.attach_group_policy()
+            .group_name(group)
+            .policy_arn(*arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.add_user_to_group()
+        .user_name(user)
+        .group_name(group)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn groups_of(iam: &aws_sdk_iam::Client, user: &str) -> BTreeSet<String> {
+    iam.list_groups_for_user()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .groups()
+        .iter()
+        .map(|g| g.group_name().to_string())
+        .collect()
+}
+
+/// Someone else's admin group: a managed user has no permissions of its own, so it leaves a group the
+/// stack does not manage whenever that takes permissions away and lifts no Deny; a group holding a Deny
+/// is left to a person, told which Deny.
+#[tokio::test]
+async fn a_managed_user_leaves_a_foreign_group_that_denies_nothing_and_is_told_which_deny_keeps_it()
+{
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    onboard_with_mfa(&app, "alice").await;
+    onboard_with_mfa(&app, "bob").await;
+
+    let s3_all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]});
+    group_by_hand(
+        &iam,
+        "admins",
+        &[],
+        &["arn:aws:iam::aws:policy/AdministratorAccess"],
+        "alice",
+    )
+    .await;
+    group_by_hand(&iam, "helpers", &[], &[], "alice").await;
+    let quarantine = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyEverything", "Effect": "Deny", "Action": "*", "Resource": "*"}]});
+    group_by_hand(
+        &iam,
+        "quarantine",
+        &[("Quarantine", quarantine), ("Leftover", s3_all.clone())],
+        &[],
+        "bob",
+    )
+    .await;
+    let limits = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]});
+    let limits_arn = iam
+        .create_policy()
+        .policy_name("ContractorLimits")
+        .policy_document(limits.to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap()
+        .to_string();
+    group_by_hand(&iam, "contractors", &[], &[&limits_arn], "bob").await;
+
+    let found = drift(&moto, &[], &[("REMEDIATE", "true")], SystemTime::now).await;
+    let about = |user: &str, group: &str| {
+        let matching: Vec<&provisioning::drift::Finding> = found
+            .findings
+            .iter()
+            .filter(|f| f.resource_arn == user_arn(user) && f.message.contains(group))
+            .collect();
+        assert_eq!(matching.len(), 1, "{group}: {:#?}", found.findings);
+        assert_eq!(matching[0].rule, "user.extra-permissions");
+        matching[0].clone()
+    };
+    let admins = about("alice", "admins");
+    assert_eq!(
+        (admins.severity, admins.remediation, admins.remediated),
+        (Severity::Critical, Remediation::Automatic, true),
+        "{admins:#?}"
+    );
+    let helpers = about("alice", "helpers");
+    assert_eq!(
+        (helpers.severity, helpers.remediation, helpers.remediated),
+        (Severity::High, Remediation::Automatic, true),
+        "{helpers:#?}"
+    );
+    let quarantined = about("bob", "quarantine");
+    assert_eq!(
+        (
+            quarantined.severity,
+            quarantined.remediation,
+            quarantined.remediated
+        ),
+        (Severity::High, Remediation::Manual, false),
+        "{quarantined:#?}"
+    );
+    assert!(
+        quarantined.message.contains("Quarantine")
+            && quarantined.message.contains("\"DenyEverything\"")
+            && !quarantined.message.contains("Leftover"),
+        "{}",
+        quarantined.message
+    );
+    let contractors = about("bob", "contractors");
+    assert_eq!(
+        (
+            contractors.severity,
+            contractors.remediation,
+            contractors.remediated
+        ),
+        (Severity::High, Remediation::Manual, false),
+        "{contractors:#?}"
+    );
+    assert!(
+        contractors.message.contains(&limits_arn) && contractors.message.contains("#2"),
+        "{}",
+        contractors.message
+    );
+
+    assert_eq!(
+        groups_of(&iam, "alice").await,
+        BTreeSet::from([GROUP.to_string()])
+    );
+    assert_eq!(
+        groups_of(&iam, "bob").await,
+        BTreeSet::from([GROUP.to_string(), "contractors".into(), "quarantine".into()])
+    );
+    let again = drift(&moto, &[], &[], SystemTime::now).await;
+    assert_eq!(
+        again
+            .findings
+            .iter()
+            .map(|f| (f.resource_arn.as_str(), f.remediation))
+            .collect::<Vec<_>>(),
+        [(user_arn("bob").as_str(), Remediation::Manual); 2],
+        "only what holds a Deny is left: {:#?}",
+        again.findings
     );
 }
 

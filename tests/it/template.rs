@@ -29,11 +29,14 @@ const ACCOUNT: &str = "123456789012";
 const READ_ONLY_PREFIXES: &[&str] = &["get", "list", "generate", "simulate"];
 
 /// The IAM writes allowed outside the managed resources: (function, action, resource part of the ARN).
-/// Offboarding must take a user out of groups added by hand (IAM will not delete a member), and
-/// `RemoveUserFromGroup` is authorized against the group, which can be any group. template.yaml's
-/// comment on the statement says why this is safe; no other function and no other action gets it.
-const EXCEPTIONS: &[(&str, &str, &str)] =
-    &[("OffboardFunction", "iam:RemoveUserFromGroup", "group/*")];
+/// Offboarding must take a user out of groups added by hand (IAM will not delete a member), the drift
+/// check takes a managed user out of a group added by hand that holds no Deny, and `RemoveUserFromGroup`
+/// is authorized against the group, which can be any group. template.yaml's comments on the statements
+/// say why this is safe; no other function and no other action gets it.
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    ("OffboardFunction", "iam:RemoveUserFromGroup", "group/*"),
+    ("DriftCheckFunction", "iam:RemoveUserFromGroup", "group/*"),
+];
 
 /// What the access log must record: (field, the context variables that give it).
 const ACCESS_LOG_FIELDS: &[(&str, &[&str])] = &[
@@ -1206,7 +1209,7 @@ fn the_functions_that_must_be_bounded_are_the_four_that_change_users() {
 }
 
 #[test]
-fn the_only_write_outside_the_managed_resources_is_offboard_leaving_any_group() {
+fn the_only_writes_outside_the_managed_resources_are_leaving_any_group() {
     let template = real_template();
     let scenario = Scenario::new(&template);
     let (statements, _) = policy_statements(&template, &scenario);
@@ -1224,11 +1227,18 @@ fn the_only_write_outside_the_managed_resources_is_offboard_leaving_any_group() 
     outside.dedup();
     assert_eq!(
         outside,
-        [(
-            "OffboardFunction",
-            "iam:RemoveUserFromGroup",
-            "arn:aws:iam::123456789012:group/*"
-        )]
+        [
+            (
+                "DriftCheckFunction",
+                "iam:RemoveUserFromGroup",
+                "arn:aws:iam::123456789012:group/*"
+            ),
+            (
+                "OffboardFunction",
+                "iam:RemoveUserFromGroup",
+                "arn:aws:iam::123456789012:group/*"
+            )
+        ]
     );
 }
 
@@ -1370,7 +1380,7 @@ fn an_iam_write_outside_the_managed_resources_is_refused() {
 }
 
 #[test]
-fn the_group_exception_is_offboard_removing_members_only() {
+fn the_group_exception_is_offboard_and_the_drift_check_removing_members_only() {
     let any_group = "!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*'";
     let findings = with_statement(
         "IssueKeyFunction",

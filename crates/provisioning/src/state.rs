@@ -87,7 +87,14 @@ impl ObservedGrants {
 #[derive(Debug, Clone, Default)]
 pub struct AccountSnapshot {
     pub users: Vec<ObservedUser>,
+    /// The grant groups.
     pub groups: Vec<ObservedGroup>,
+    /// The groups the stack does not manage that a managed user is a member of: whether leaving one can
+    /// lift a Deny is read from its policies.
+    pub other_groups: Vec<ObservedGroup>,
+    /// The operative (default version) documents of the managed policies attached to `other_groups`, by
+    /// ARN.
+    pub managed_policies: BTreeMap<String, Value>,
     pub roles: Vec<ObservedRole>,
     /// Credential report rows by user name.
     pub credentials: BTreeMap<String, CredentialRow>,

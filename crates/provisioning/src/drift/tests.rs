@@ -77,6 +77,8 @@ fn clean(config: &Config) -> AccountSnapshot {
                 attached_policies: vec![],
             })
             .collect(),
+        other_groups: Vec::new(),
+        managed_policies: BTreeMap::new(),
         roles: vec![ObservedRole {
             name: role.name.clone(),
             arn: role.arn.clone(),
@@ -168,6 +170,114 @@ fn a_missing_boundary_is_drift_and_its_repair_sets_it() {
             policy_arn: "arn:aws:iam::123456789012:policy/Boundary".into()
         }]
     );
+}
+
+/// `dev` in group `admins`, which the stack does not manage, and the verdict on that membership.
+fn in_foreign_group(
+    config: &Config,
+    read: Option<ObservedGroup>,
+    managed_policies: &[(&str, Value)],
+) -> (Severity, Remediation, String) {
+    let mut snapshot = clean(config);
+    snapshot.users[0].groups.push("admins".into());
+    snapshot.other_groups.extend(read);
+    snapshot.managed_policies = managed_policies
+        .iter()
+        .map(|(arn, document)| (arn.to_string(), document.clone()))
+        .collect();
+    let findings = check(
+        &snapshot,
+        config,
+        &settings(),
+        &account(),
+        SystemTime::UNIX_EPOCH + NOW,
+    );
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding.rule, "user.extra-permissions");
+    let leaves = vec![Change::RemoveUserFromGroup {
+        user: "dev".into(),
+        group: "admins".into(),
+    }];
+    match finding.remediation {
+        Remediation::Automatic => assert_eq!(finding.repair, leaves),
+        Remediation::Manual => assert!(finding.repair.is_empty()),
+    }
+    (
+        finding.severity,
+        finding.remediation,
+        finding.message.clone(),
+    )
+}
+
+/// Leaving a group is decided from every one of its policies: never when one of them was not read.
+#[test]
+fn a_foreign_group_is_left_only_when_all_its_policies_are_read_and_none_denies() {
+    let config = config(&[]);
+    let allow_all = json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}});
+    let guarded = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+        {"Sid": "NoBilling", "Effect": "Deny", "Action": "aws-portal:*", "Resource": "*"}]});
+    let group = |inline: &[(&str, &Value)], attached: &[&str]| {
+        Some(ObservedGroup {
+            name: "admins".into(),
+            inline_policies: inline
+                .iter()
+                .map(|(name, document)| (name.to_string(), (*document).clone()))
+                .collect(),
+            attached_policies: attached.iter().map(|arn| arn.to_string()).collect(),
+        })
+    };
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let guardrail = "arn:aws:iam::123456789012:policy/Guardrail";
+
+    let (severity, remediation, _) =
+        in_foreign_group(&config, group(&[], &[admin]), &[(admin, allow_all.clone())]);
+    assert_eq!(
+        (severity, remediation),
+        (Severity::Critical, Remediation::Automatic)
+    );
+    let (severity, remediation, _) = in_foreign_group(&config, group(&[], &[]), &[]);
+    assert_eq!(
+        (severity, remediation),
+        (Severity::High, Remediation::Automatic)
+    );
+
+    let (severity, remediation, message) = in_foreign_group(
+        &config,
+        group(&[("open", &allow_all)], &[guardrail]),
+        &[(guardrail, guarded)],
+    );
+    assert_eq!(
+        (severity, remediation),
+        (Severity::High, Remediation::Manual)
+    );
+    assert!(
+        message.contains(&format!("managed policy {guardrail}, statement #2"))
+            && message.contains(&format!(
+                "managed policy {guardrail}, statement \"NoBilling\""
+            ))
+            && !message.contains("open"),
+        "{message}"
+    );
+    // An Effect IAM would not accept is no proof that nothing is denied.
+    let odd = json!({"Version": "2012-10-17", "Statement": [{"Effect": "deny ", "Action": "*", "Resource": "*"}]});
+    let (_, remediation, _) = in_foreign_group(&config, group(&[("odd", &odd)], &[]), &[]);
+    assert_eq!(remediation, Remediation::Manual);
+
+    // Not read: the group itself (`status` reads one user), or an attached policy's document.
+    for (read, documents) in [
+        (None, &[][..]),
+        (group(&[("open", &allow_all)], &[admin]), &[][..]),
+    ] {
+        let (severity, remediation, message) = in_foreign_group(&config, read, documents);
+        assert_eq!(
+            (severity, remediation),
+            (Severity::High, Remediation::Manual)
+        );
+        assert!(message.contains("not read"), "{message}");
+    }
 }
 
 const CATALOG_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/CatalogRoleBoundary";

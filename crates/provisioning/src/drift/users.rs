@@ -92,7 +92,7 @@ fn grant_missing(
 }
 
 /// What a user's permissions beyond its grants are made of: what the stack removes, and the memberships
-/// of groups it does not manage, which only a person may judge.
+/// of groups it does not manage, judged one by one.
 #[derive(Default)]
 struct Extras {
     described: Vec<String>,
@@ -101,7 +101,7 @@ struct Extras {
 }
 
 /// Permissions beyond the grants: attached or other inline policies and other grant groups (repaired),
-/// and groups the stack does not manage (reported).
+/// and groups the stack does not manage (repaired when leaving them lifts no Deny, reported otherwise).
 fn extra_permissions(
     context: &Context,
     user: &ObservedUser,
@@ -138,19 +138,109 @@ fn extra_permissions(
             extras.repair,
         ));
     }
-    if !extras.foreign_groups.is_empty() {
-        findings.push(EXTRA_PERMISSIONS.finding(
-            &user.arn,
-            format!(
-                "{name} is a member of groups the stack does not manage: {} (remove by hand after checking that none of them holds a Deny)",
-                extras.foreign_groups.join(", ")
+    for group in &extras.foreign_groups {
+        let (severity, message, repair) = match leaving(context, group) {
+            Leaving::Unknown => (
+                EXTRA_PERMISSIONS.severity,
+                format!(
+                    "{name} is a member of {group}, a group the stack does not manage whose policies were not read here: remove it by hand after checking that they hold no Deny"
+                ),
+                Vec::new(),
             ),
-            expected,
-            actual,
-            Vec::new(),
-        ));
+            Leaving::LiftsDenies(denies) => (
+                EXTRA_PERMISSIONS.severity,
+                format!(
+                    "{name} is a member of {group}, a group the stack does not manage that holds a Deny ({}): leaving it would lift that Deny, so it is left to a person",
+                    denies.join("; ")
+                ),
+                Vec::new(),
+            ),
+            // A managed user has no permissions of its own: whatever the group allows is an escalation.
+            Leaving::Safe { allows: true } => (
+                Severity::Critical,
+                format!(
+                    "{name} is a member of {group}, a group the stack does not manage that grants permissions and denies nothing: the user is taken out of it"
+                ),
+                leave(name, group),
+            ),
+            // Nothing to take away today, but anything attached to the group later would be.
+            Leaving::Safe { allows: false } => (
+                EXTRA_PERMISSIONS.severity,
+                format!(
+                    "{name} is a member of {group}, a group the stack does not manage that neither allows nor denies anything: the user is taken out of it"
+                ),
+                leave(name, group),
+            ),
+        };
+        findings.push(Finding {
+            severity,
+            ..EXTRA_PERMISSIONS.finding(
+                &user.arn,
+                message,
+                expected.clone(),
+                actual.clone(),
+                repair,
+            )
+        });
     }
     findings
+}
+
+fn leave(user: &str, group: &str) -> Vec<Change> {
+    vec![Change::RemoveUserFromGroup {
+        user: user.to_string(),
+        group: group.to_string(),
+    }]
+}
+
+/// What taking a managed user out of a group the stack does not manage would do, read from the group's
+/// policies as the bulk read holds them.
+enum Leaving {
+    /// Its policies, or one of its managed policies' documents, were not read (`status` reads per user).
+    Unknown,
+    /// Leaving would lift these Denies: where each is, for the person who judges it.
+    LiftsDenies(Vec<String>),
+    /// No Deny anywhere in it: leaving only takes away what it allows.
+    Safe { allows: bool },
+}
+
+fn leaving(context: &Context, group: &str) -> Leaving {
+    let snapshot = context.snapshot;
+    let Some(observed) = snapshot.other_groups.iter().find(|g| g.name == group) else {
+        return Leaving::Unknown;
+    };
+    let mut policies: Vec<(String, &Value)> = observed
+        .inline_policies
+        .iter()
+        .map(|(name, document)| (format!("inline policy {name}"), document))
+        .collect();
+    for arn in &observed.attached_policies {
+        let Some(document) = snapshot.managed_policies.get(arn) else {
+            return Leaving::Unknown;
+        };
+        policies.push((format!("managed policy {arn}"), document));
+    }
+    let mut allows = false;
+    let mut denies = Vec::new();
+    for (policy, document) in &policies {
+        for (index, statement) in statements(document).into_iter().enumerate() {
+            let effect = statement.get("Effect").and_then(Value::as_str);
+            // Whatever is not plainly an Allow is taken for a Deny: the repair must never lift one.
+            if effect.is_some_and(|effect| effect.eq_ignore_ascii_case("allow")) {
+                allows = true;
+                continue;
+            }
+            denies.push(match statement.get("Sid").and_then(Value::as_str) {
+                Some(sid) if !sid.is_empty() => format!("{policy}, statement {sid:?}"),
+                _ => format!("{policy}, statement #{}", index + 1),
+            });
+        }
+    }
+    if denies.is_empty() {
+        Leaving::Safe { allows }
+    } else {
+        Leaving::LiftsDenies(denies)
+    }
 }
 
 fn extras(
@@ -183,9 +273,9 @@ fn extras(
             policy_name: policy_name.clone(),
         });
     }
-    // The grant groups of the whole catalog are ours to change; any other group is not (DESIGN: never
-    // touch what the project does not manage), and leaving it could lift a Deny it holds, such as a
-    // quarantine an administrator put the person in. Such a membership is reported for a person to judge.
+    // The grant groups of the whole catalog are ours to change. Any other group is not (DESIGN: never
+    // touch what the project does not manage): only the managed user's membership of it may go, and only
+    // where that lifts no Deny the group holds, such as a quarantine an administrator put the person in.
     let grant_groups: BTreeSet<String> = context
         .config
         .catalog

@@ -31,6 +31,9 @@ const PAGE_SIZE: i32 = 1000;
 impl Iam {
     pub async fn snapshot(&self, config: &Config) -> Result<AccountSnapshot> {
         let mut snapshot = self.authorization_details(config).await?;
+        snapshot.managed_policies = self
+            .managed_policy_documents(&snapshot.other_groups)
+            .await?;
         snapshot.credentials = self.credential_report().await?;
         snapshot.users_with_virtual_mfa = self.users_with_virtual_mfa().await?;
         for user in &snapshot.users {
@@ -102,7 +105,8 @@ impl Iam {
         })
     }
 
-    /// Users, the grant groups and the catalog roles, from GetAccountAuthorizationDetails (all pages).
+    /// Users, the grant groups, the other groups of managed users and the catalog roles, from
+    /// GetAccountAuthorizationDetails (all pages).
     async fn authorization_details(&self, config: &Config) -> Result<AccountSnapshot> {
         let catalog: BTreeSet<&str> = config
             .catalog
@@ -112,6 +116,7 @@ impl Iam {
         let grant_groups: BTreeSet<String> =
             catalog.iter().map(|role| grant_group_name(role)).collect();
         let mut snapshot = AccountSnapshot::default();
+        let mut other_groups = Vec::new();
         let mut pages = self
             .iam
             .get_account_authorization_details()
@@ -129,6 +134,8 @@ impl Iam {
             for group in page.group_detail_list() {
                 if grant_groups.contains(group.group_name().unwrap_or_default()) {
                     snapshot.groups.push(observed_group(group)?);
+                } else {
+                    other_groups.push(observed_group(group)?);
                 }
             }
             for role in page.role_detail_list() {
@@ -137,7 +144,67 @@ impl Iam {
                 }
             }
         }
+        // A user's page need not be its groups' page: which groups to keep is known only at the end.
+        let joined: BTreeSet<&str> = snapshot
+            .users
+            .iter()
+            .filter(|user| user.is_managed(config))
+            .flat_map(|user| user.groups.iter().map(String::as_str))
+            .collect();
+        other_groups.retain(|group| joined.contains(group.name.as_str()));
+        snapshot.other_groups = other_groups;
         Ok(snapshot)
+    }
+
+    /// The default versions of the managed policies attached to `groups`, from the Policies part of
+    /// GetAccountAuthorizationDetails. Asked only when such a group has any, and only for the kinds (the
+    /// account's own, AWS's) it has: AWS's are many, and each comes with all its versions.
+    async fn managed_policy_documents(
+        &self,
+        groups: &[ObservedGroup],
+    ) -> Result<BTreeMap<String, Value>> {
+        let wanted: BTreeSet<&str> = groups
+            .iter()
+            .flat_map(|group| group.attached_policies.iter().map(String::as_str))
+            .collect();
+        let aws_managed = |arn: &str| arn.split(':').nth(4) == Some("aws");
+        let mut filters = Vec::new();
+        if wanted.iter().any(|arn| aws_managed(arn)) {
+            filters.push(EntityType::AwsManagedPolicy);
+        }
+        if wanted.iter().any(|arn| !aws_managed(arn)) {
+            filters.push(EntityType::LocalManagedPolicy);
+        }
+        let mut documents = BTreeMap::new();
+        if filters.is_empty() {
+            return Ok(documents);
+        }
+        let mut pages = self
+            .iam
+            .get_account_authorization_details()
+            .set_filter(Some(filters))
+            .max_items(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
+            for policy in page.policies() {
+                let arn = policy.arn().unwrap_or_default();
+                // A policy without its document stays out: the check then reads the group as unknown.
+                let operative = policy
+                    .policy_version_list()
+                    .iter()
+                    .find(|version| version.is_default_version())
+                    .and_then(|version| version.document());
+                if let (true, Some(raw)) = (wanted.contains(arn), operative) {
+                    documents.insert(
+                        arn.to_string(),
+                        decode("GetAccountAuthorizationDetails", raw)?,
+                    );
+                }
+            }
+        }
+        Ok(documents)
     }
 
     /// Asks IAM for a fresh credential report (it reuses one up to 4 hours old) and reads it.
