@@ -8,9 +8,11 @@
 // prints one line `listening <issuer-url>` on stdout once it serves. The issuer is
 // http://127.0.0.1:<port>.
 //
-// Client: `onboarding-cli`, public (token_endpoint_auth_method none, PKCE S256 required), native, any
-// http://127.0.0.1:<port>/<path> (or localhost, [::1]) redirect, grants authorization_code,
-// refresh_token and device_code. A refresh token is issued with every code and device-code exchange.
+// Client: `onboarding-cli`, public (token_endpoint_auth_method none, PKCE S256 required), native, grants
+// authorization_code, refresh_token and device_code. As the README's Cognito app client: exactly the
+// callback URLs http://localhost:47951/callback, :47952 and :47953 (the CLI's CALLBACK_PORTS, matched
+// exactly, port included), and the scopes openid and email, no offline_access; a refresh token is issued
+// with every code and device-code exchange all the same, as Cognito does.
 //
 // Sign-in, automatable without a browser (both are test-only, which is why this provider only listens on
 // 127.0.0.1):
@@ -88,12 +90,13 @@ function configuration() {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: ['code'],
-      // The registered form; any port and any path on a loopback host is accepted (see below).
-      redirect_uris: ['http://127.0.0.1/callback'],
+      redirect_uris: [47951, 47952, 47953].map((port) => `http://localhost:${port}/callback`),
     }],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
+    // Cognito's: discovery lists no offline_access, and the CLI then does not ask for it.
+    scopes: ['openid'],
     // Set, not defaulted: oidc-provider prints a notice for every default TTL it uses. OIDC_ID_TOKEN_TTL
     // (seconds) lets a test make ID tokens expire quickly, to exercise the refresh.
     ttl: {
@@ -131,7 +134,7 @@ function configuration() {
     },
     conformIdTokenClaims: false,
     // A CLI needs a refresh token to stay signed in; oidc-provider's default gives one only for
-    // offline_access with prompt=consent. Both still work.
+    // offline_access with prompt=consent, which this provider, like Cognito, does not offer.
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     async findAccount(ctx, id) {
       const account = ACCOUNTS.get(id);
@@ -156,23 +159,6 @@ function configuration() {
       ctx.type = 'json';
       ctx.body = out;
     },
-  };
-}
-
-// RFC 8252 section 7.3: a native client's loopback redirect may use any port; oidc-provider matches the
-// path exactly, but the CLI picks its own path too, so for this client any path on a loopback host is
-// allowed. The token endpoint still requires the exact redirect_uri the code was issued for.
-function allowAnyLoopbackRedirect(provider) {
-  const original = provider.Client.prototype.redirectUriAllowed;
-  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
-    if (this.clientId === CLIENT_ID) {
-      const url = URL.parse(value);
-      if (url && url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
-        && url.username === '' && url.password === '' && url.hash === '') {
-        return true;
-      }
-    }
-    return original.call(this, value);
   };
 }
 
@@ -235,7 +221,6 @@ const server = createServer();
 server.listen(portFromArgs(), '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration());
-  allowAnyLoopbackRedirect(provider);
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const path = new URL(req.url, issuer).pathname;

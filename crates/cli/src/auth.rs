@@ -60,8 +60,15 @@ pub struct Tokens {
 }
 
 const FILE: &str = "tokens.json";
-/// Scopes: `email` names the person to the API; `offline_access` asks for the refresh token.
-const SCOPES: [&str; 2] = ["email", "offline_access"];
+/// `email` names the person to the API. `openid` is always asked for.
+const EMAIL_SCOPE: &str = "email";
+/// Asks for a refresh token, where the provider knows the scope: Cognito does not (and refuses a request
+/// naming it), and issues a refresh token with every code exchange anyway.
+const OFFLINE_ACCESS: &str = "offline_access";
+/// The loopback ports the browser may be sent back to, tried in this order, as
+/// `http://localhost:<port>/callback`. Fixed, because a provider such as Cognito matches callback URLs
+/// exactly, port included: the README's app client registers these three.
+pub const CALLBACK_PORTS: [u16; 3] = [47951, 47952, 47953];
 /// How long the loopback listener waits for the browser to come back.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -139,28 +146,48 @@ fn keep(
     Ok(tokens)
 }
 
-/// Authorization code + PKCE (S256) with the browser sent back to `http://127.0.0.1:<port>/callback`.
+/// The scopes to ask for: `email`, and `offline_access` where the provider's discovery lists it (or
+/// lists no scopes at all).
+fn scopes(metadata: &Metadata) -> Vec<Scope> {
+    let offline = metadata.scopes_supported().is_none_or(|supported| {
+        supported
+            .iter()
+            .any(|scope| scope.as_str() == OFFLINE_ACCESS)
+    });
+    [EMAIL_SCOPE]
+        .into_iter()
+        .chain(offline.then_some(OFFLINE_ACCESS))
+        .map(|scope| Scope::new(scope.to_string()))
+        .collect()
+}
+
+/// The first of [`CALLBACK_PORTS`] free on this machine, listened on.
+async fn callback_listener() -> Result<(TcpListener, u16)> {
+    for port in CALLBACK_PORTS {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return Ok((listener, port));
+        }
+    }
+    Err(Error::Login(format!(
+        "the sign-in callback ports {CALLBACK_PORTS:?} are all in use on this machine (another sign-in in progress?)"
+    )))
+}
+
+/// Authorization code + PKCE (S256) with the browser sent back to `http://localhost:<port>/callback`.
 /// The URL is always printed on stderr; `open_browser` also hands it to the desktop.
 pub async fn login_browser(
     config: &Config,
     http: &reqwest::Client,
     open_browser: bool,
 ) -> Result<Tokens> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(crate::error::io_err("127.0.0.1:0"))?;
-    let port = listener
-        .local_addr()
-        .map_err(crate::error::io_err("127.0.0.1:0"))?
-        .port();
-    let redirect = RedirectUrl::new(format!("http://127.0.0.1:{port}/callback"))
+    let (listener, port) = callback_listener().await?;
+    let redirect = RedirectUrl::new(format!("http://localhost:{port}/callback"))
         .map_err(|e| login_err("redirect URL")(&e as &dyn std::error::Error))?;
-    let client = CoreClient::from_provider_metadata(
-        discover(config, http).await?,
-        ClientId::new(config.client_id.clone()),
-        None,
-    )
-    .set_redirect_uri(redirect);
+    let metadata = discover(config, http).await?;
+    let scopes = scopes(&metadata);
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(config.client_id.clone()), None)
+            .set_redirect_uri(redirect);
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -170,10 +197,10 @@ pub async fn login_browser(
             Nonce::new_random,
         )
         .set_pkce_challenge(challenge)
+        .add_scopes(scopes.iter().cloned());
+    if scopes.iter().any(|scope| scope.as_str() == OFFLINE_ACCESS) {
         // Providers hand out a refresh token for offline_access only after explicit consent.
-        .add_prompt(CoreAuthPrompt::Consent);
-    for scope in SCOPES {
-        request = request.add_scope(Scope::new(scope.into()));
+        request = request.add_prompt(CoreAuthPrompt::Consent);
     }
     let (url, state, nonce) = request.url();
 
@@ -203,7 +230,7 @@ async fn wait_for_callback(listener: &TcpListener, state: &CsrfToken) -> Result<
         let (mut stream, _) = listener
             .accept()
             .await
-            .map_err(crate::error::io_err("127.0.0.1"))?;
+            .map_err(crate::error::io_err("the sign-in callback"))?;
         let mut buffer = vec![0u8; 8192];
         let mut filled = 0;
         let target = loop {
@@ -289,13 +316,11 @@ pub async fn login_device(config: &Config, http: &reqwest::Client) -> Result<Tok
                 "this identity provider does not offer the device grant: leave --device out".into(),
             )
         })?;
+    let scopes = scopes(&metadata);
     let client =
         CoreClient::from_provider_metadata(metadata, ClientId::new(config.client_id.clone()), None)
             .set_device_authorization_url(device_url);
-    let mut request = client.exchange_device_code();
-    for scope in SCOPES {
-        request = request.add_scope(Scope::new(scope.into()));
-    }
+    let request = client.exchange_device_code().add_scopes(scopes);
     let details: CoreDeviceAuthorizationResponse = request
         .request_async(http)
         .await

@@ -25,7 +25,8 @@ fn login_with_pkce_on_a_loopback_redirect_keeps_a_verified_token_0600() {
     let (url, rest) = address_on_stderr(child.stderr.take().unwrap());
     assert!(url.contains("code_challenge_method=S256"), "{url}");
     assert!(
-        url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        // The first free one of the fixed callback ports the README's app client registers.
+        url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A4795"),
         "{url}"
     );
     sign_in_in_browser(&url, "developer@example.com");

@@ -158,13 +158,15 @@ async fn sign_in(issuer: &str, email: &str) -> String {
         .unwrap();
     let verifier = b64(&rand_bytes());
     let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
-    let redirect_uri = "http://127.0.0.1:49152/callback";
+    // One of the callbacks the provider registers, as the README's Cognito app client does; nothing needs
+    // to listen there, the redirect is read, not followed.
+    let redirect_uri = "http://localhost:47951/callback";
     let mut location = reqwest::Url::parse_with_params(
         &format!("{issuer}/auth"),
         &[
             ("client_id", CLIENT_ID),
             ("response_type", "code"),
-            ("scope", "openid email offline_access"),
+            ("scope", "openid email"),
             ("redirect_uri", redirect_uri),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
