@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::prompt;
+use crate::role_env;
 use crate::secrets::{AccessKey, KeyStore, Stored};
 use crate::sts::{self, ProcessCredentials, Session};
 
@@ -385,6 +386,41 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
     let session = sts::assume_role(&key, &arn, serial, &code, &state.session_identity()).await?;
     session.save(profile, role)?;
     Ok(session)
+}
+
+/// Runs `command` with the role session's keys in its environment (and nowhere else): the profile
+/// variables that would shadow them are unset for it. Its exit code is passed through.
+pub async fn exec(profile: &str, role: &str, command: &[String]) -> Result<u8> {
+    let credentials = credential_process(profile, Some(role)).await?;
+    let (program, args) = command.split_first().ok_or_else(|| {
+        Error::Input("no command to run: onboarding exec --role R -- cmd…".into())
+    })?;
+    let mut child = std::process::Command::new(program);
+    child.args(args).envs(role_env::variables(&credentials));
+    for name in role_env::SHADOWING_VARIABLES {
+        child.env_remove(name);
+    }
+    let status = child.status().map_err(|source| Error::File {
+        path: program.into(),
+        source,
+    })?;
+    Ok(exit_code_of(status))
+}
+
+#[cfg(unix)]
+fn exit_code_of(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    // A child killed by a signal exits as shells report it: 128 + the signal.
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(1);
+    u8::try_from(code & 0xff).unwrap_or(1)
+}
+
+#[cfg(not(unix))]
+fn exit_code_of(status: std::process::ExitStatus) -> u8 {
+    u8::try_from(status.code().unwrap_or(1) & 0xff).unwrap_or(1)
 }
 
 pub async fn assume(profile: &str, role: &str) -> Result<Outcome> {

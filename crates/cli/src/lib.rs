@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod profile;
 pub mod prompt;
+pub mod role_env;
 pub mod secrets;
 pub mod store;
 pub mod sts;

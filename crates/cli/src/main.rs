@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use onboarding_cli::commands::{self, LoginOptions, Outcome, SetupOptions};
 use onboarding_cli::error::{Error, Result};
+use onboarding_cli::role_env::{self, Format};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -74,6 +75,27 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Run one command with a role session's keys in its environment only (exit code passed through).
+    Exec {
+        #[arg(long, default_value = "onboarding")]
+        profile: String,
+        #[arg(long)]
+        role: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Print a role session as environment variables for a shell to evaluate.
+    Env {
+        #[arg(long, default_value = "onboarding")]
+        profile: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, value_enum, default_value = "sh")]
+        format: Format,
+    },
+    /// Print the completion script for a shell (e.g. `onboarding completions bash > /etc/bash_completion.d/onboarding`).
+    Completions { shell: clap_complete::Shell },
     /// A new access key, stored and proven with AWS, then the old one deleted: one key left.
     Rotate {
         #[arg(long, default_value = "onboarding")]
@@ -103,7 +125,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli.command).await {
-        Ok(Some(outcome)) => {
+        Ok(Ran::Child(code)) => ExitCode::from(code),
+        Ok(Ran::Outcome(Some(outcome))) => {
             if json {
                 println!("{}", outcome.json);
             } else {
@@ -111,7 +134,7 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Ok(None) => ExitCode::SUCCESS,
+        Ok(Ran::Outcome(None)) => ExitCode::SUCCESS,
         Err(error) => {
             report(&error, json);
             ExitCode::from(error.exit_code())
@@ -119,9 +142,16 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `None` when the command printed its own answer (credential-process: its JSON is the contract).
-async fn run(command: Command) -> Result<Option<Outcome>> {
-    Ok(Some(match command {
+enum Ran {
+    /// `None` when the command printed its own answer (credential-process, env: their text is the
+    /// contract).
+    Outcome(Option<Outcome>),
+    /// `exec`: the child's exit code, which becomes ours.
+    Child(u8),
+}
+
+async fn run(command: Command) -> Result<Ran> {
+    Ok(Ran::Outcome(Some(match command {
         Command::Setup {
             api_url,
             profile,
@@ -142,7 +172,30 @@ async fn run(command: Command) -> Result<Option<Outcome>> {
             let text =
                 serde_json::to_string(&credentials).map_err(|e| Error::Input(e.to_string()))?;
             println!("{text}");
-            return Ok(None);
+            return Ok(Ran::Outcome(None));
+        }
+        Command::Exec {
+            profile,
+            role,
+            command,
+        } => return Ok(Ran::Child(commands::exec(&profile, &role, &command).await?)),
+        Command::Env {
+            profile,
+            role,
+            format,
+        } => {
+            let credentials = commands::credential_process(&profile, Some(&role)).await?;
+            println!("{}", role_env::render(&credentials, format)?);
+            return Ok(Ran::Outcome(None));
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "onboarding",
+                &mut std::io::stdout(),
+            );
+            return Ok(Ran::Outcome(None));
         }
         Command::Assume { profile, role } => commands::assume(&profile, &role).await?,
         Command::Rotate { profile, login } => commands::rotate(&profile, &login.options()).await?,
@@ -151,7 +204,7 @@ async fn run(command: Command) -> Result<Option<Outcome>> {
             profile,
             forget_keys,
         } => commands::logout(&profile, forget_keys)?,
-    }))
+    })))
 }
 
 fn report(error: &Error, json: bool) {

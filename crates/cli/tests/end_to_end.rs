@@ -156,6 +156,50 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     assert_eq!(session["Version"], 1);
     assert!(session["SessionToken"].is_string() && session["Expiration"].is_string());
 
+    // The same session for tools that read the environment: `env` prints it (json: the credential_process
+    // shape; sh: evaluated by a real sh), `exec` gives it to one command only and passes its exit code on.
+    let with_role = |command: &str, extra: &[&str]| {
+        let mut run = cli(home.path(), &moto);
+        run.args([command, "--role", "ResourceCreatorRole"])
+            .args(extra);
+        run
+    };
+    assert_eq!(
+        json(&without_terminal(&with_role("env", &["--format", "json"]))),
+        session
+    );
+    let exports = without_terminal(&with_role("env", &[]));
+    assert!(exports.status.success());
+    let evaluated = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{}\nprintf '%s %s' \"$AWS_SESSION_TOKEN\" \"${{AWS_PROFILE-unset}}\"",
+            String::from_utf8_lossy(&exports.stdout)
+        ))
+        .env("AWS_PROFILE", "work")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&evaluated.stdout),
+        format!("{} unset", session["SessionToken"].as_str().unwrap())
+    );
+    let mut exec = with_role(
+        "exec",
+        &[
+            "--",
+            "sh",
+            "-c",
+            "printf '%s %s' \"$AWS_ACCESS_KEY_ID\" \"${AWS_PROFILE-unset}\"; exit 7",
+        ],
+    );
+    exec.env("AWS_PROFILE", "work");
+    let ran = without_terminal(&exec);
+    assert_eq!(ran.status.code(), Some(7), "the child's exit code");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        format!("{} unset", session["AccessKeyId"].as_str().unwrap())
+    );
+
     // status, through a refreshed token (the provider's ID tokens live 30 s, less than the CLI's margin).
     let mut status = cli(home.path(), &moto);
     status.args(["--json", "status"]);

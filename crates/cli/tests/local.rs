@@ -243,3 +243,46 @@ fn a_role_without_a_cached_session_and_no_terminal_names_the_command_that_caches
         "{stderr}"
     );
 }
+
+#[test]
+fn completion_scripts_parse_in_their_shells() {
+    let home = tempfile::tempdir().unwrap();
+    for (shell, checker) in [("bash", "bash"), ("zsh", "zsh"), ("fish", "fish")] {
+        let script = onboarding(home.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(script.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&script.stdout);
+        assert!(text.contains("credential-process"), "{shell}: {text}");
+        // Checked by the shell itself where it is installed (bash always is here).
+        let Ok(mut check) = Command::new(checker)
+            .arg("-n")
+            .stdin(Stdio::piped())
+            .spawn()
+        else {
+            assert_ne!(shell, "bash", "bash is on every machine the tests run on");
+            continue;
+        };
+        std::io::Write::write_all(&mut check.stdin.take().unwrap(), &script.stdout).unwrap();
+        assert!(check.wait().unwrap().success(), "{shell} -n refuses it");
+    }
+}
+
+#[test]
+fn exec_without_a_set_up_profile_runs_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let marker = home.path().join("ran");
+    let out = onboarding(home.path())
+        .args(["exec", "--role", "ResourceCreatorRole", "--", "touch"])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!marker.exists());
+}
