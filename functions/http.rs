@@ -150,6 +150,7 @@ pub fn status_of(error: &Error) -> u16 {
         "request_too_large" => 413,
         "user_exists_unmanaged"
         | "role_exists_unmanaged"
+        | "managed_by_another_stack"
         | "username_case_mismatch"
         | "mfa_already_enabled"
         | "trust_policy_full"
@@ -363,6 +364,13 @@ mod tests {
             (Error::UserNotFound(String::new()), 404),
             (Error::UserExistsUnmanaged(String::new()), 409),
             (Error::RoleExistsUnmanaged(String::new()), 409),
+            (
+                Error::ManagedByAnotherStack {
+                    entity: String::new(),
+                    stack: String::new(),
+                },
+                409,
+            ),
             (
                 Error::UsernameCaseMismatch {
                     asked: "Alice".into(),

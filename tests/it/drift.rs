@@ -1269,6 +1269,13 @@ async fn an_operators_check_of_a_large_report_answers_a_bounded_result_and_keeps
                     .build()
                     .expect("a tag"),
             )
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("onboarding:stack")
+                    .value("iam-onboarding")
+                    .build()
+                    .expect("a tag"),
+            )
             .send()
             .await
             .expect("CreateUser");

@@ -854,3 +854,115 @@ async fn wait_until_usable_checks_the_new_key_with_sts() {
             .is_none()
     );
 }
+
+fn pairs(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+async fn user_tags(iam: &aws_sdk_iam::Client, user: &str) -> Vec<(String, String)> {
+    pairs(
+        iam.list_user_tags()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap()
+            .tags(),
+    )
+}
+
+// Long: one account, two stacks, every route the second one could act through.
+#[tokio::test]
+async fn a_second_stack_in_the_account_never_acts_on_what_the_first_one_manages() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let first = moto.app(&[]).await;
+    // Same user path, same catalog role name: only the stack's name tells them apart.
+    let second = moto.app(&[("STACK_NAME", "iam-onboarding-dev")]).await;
+    let made = onboard_as(
+        &first,
+        admin("lead@example.com"),
+        json!({"username": "developer"}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert!(
+        user_tags(&iam, "developer")
+            .await
+            .contains(&("onboarding:stack".into(), "iam-onboarding".into()))
+    );
+    let role_tags = pairs(
+        iam.list_role_tags()
+            .role_name("ResourceCreatorRole")
+            .send()
+            .await
+            .unwrap()
+            .tags(),
+    );
+    assert!(role_tags.contains(&("onboarding:stack".into(), "iam-onboarding".into())));
+    let trust_before = trust_policy(&iam, "ResourceCreatorRole").await;
+
+    let lead = || admin("lead@example.com");
+    let refusals = [
+        (
+            "onboard",
+            onboard_as(&second, lead(), json!({"username": "developer"})).await,
+        ),
+        ("status", status_as(&second, lead(), "developer").await),
+        (
+            "issue a key",
+            issue_key_as(&second, lead(), "developer").await,
+        ),
+        ("offboard", offboard_as(&second, lead(), "developer").await),
+        (
+            "onboard another person onto the first stack's role",
+            onboard_as(&second, lead(), json!({"username": "tester"})).await,
+        ),
+    ];
+    for (route, refused) in refusals {
+        assert_eq!(refused.status, 409, "{route}: {}", refused.body);
+        assert_eq!(refused.error_code(), "managed_by_another_stack", "{route}");
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("\"iam-onboarding\"")),
+            "{route}: {}",
+            refused.body
+        );
+    }
+    let keys = iam
+        .list_access_keys()
+        .user_name("developer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.access_key_metadata().len(),
+        1,
+        "no second key, none deleted"
+    );
+    assert!(
+        iam.get_user().user_name("tester").send().await.is_err(),
+        "refused before the user was made"
+    );
+    assert_eq!(
+        trust_policy(&iam, "ResourceCreatorRole").await,
+        trust_before
+    );
+
+    // A user managed from before the tag existed is the stack's own, and named on its next onboarding.
+    iam.untag_user()
+        .user_name("developer")
+        .tag_keys("onboarding:stack")
+        .send()
+        .await
+        .unwrap();
+    let again = onboard_as(&first, lead(), json!({"username": "developer"})).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(
+        user_tags(&iam, "developer")
+            .await
+            .contains(&("onboarding:stack".into(), "iam-onboarding".into()))
+    );
+}

@@ -10,6 +10,9 @@ use crate::names::is_valid_iam_name;
 
 const DEFAULT_SPOKE_ROLE_NAME: &str = "OnboardingSpokeRole";
 
+/// samconfig.toml's stack name: what local runs (the demo, the local API, tests) call themselves.
+const DEFAULT_STACK_NAME: &str = "iam-onboarding";
+
 const DEFAULT_ROLE_CATALOG: &str = r#"[{"name":"ResourceCreatorRole","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],"self_service":true}]"#;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,9 @@ pub struct Config {
     pub spoke_role_name: String,
     /// Who may use the self-service routes at all.
     pub eligibility: Eligibility,
+    /// `STACK_NAME`: the deployment's CloudFormation stack, written on every user and catalog role it
+    /// manages (`onboarding:stack`) so that a second stack in the account never changes them.
+    pub stack_name: String,
 }
 
 /// Who may onboard at all: every verified person of the identity provider is not the same as every person
@@ -188,6 +194,13 @@ fn json_list(value: Option<String>, variable: &'static str) -> Result<Vec<String
     Ok(items)
 }
 
+/// CloudFormation's own rule for stack names.
+fn is_stack_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Letters, digits and hyphens in dot-separated labels, at least two of them: a host name, not a pattern.
 fn is_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
@@ -277,6 +290,16 @@ impl Config {
             ));
         }
 
+        let stack_name = get("STACK_NAME").unwrap_or_else(|| DEFAULT_STACK_NAME.to_string());
+        if !is_stack_name(&stack_name) {
+            return Err(invalid(
+                "STACK_NAME",
+                format!(
+                    "{stack_name:?} is not a CloudFormation stack name (a letter, then letters, digits and hyphens, at most 128)"
+                ),
+            ));
+        }
+
         let username_claim = get("USERNAME_CLAIM").unwrap_or_else(|| "email".to_string());
         let eligibility = Eligibility::from_lookup(get, &username_claim)?;
 
@@ -294,6 +317,7 @@ impl Config {
             admin_group: get("ADMIN_GROUP").unwrap_or_else(|| "onboarding-admins".to_string()),
             spoke_role_name,
             eligibility,
+            stack_name,
         })
     }
 
@@ -616,6 +640,17 @@ mod tests {
         // The template always sets it; empty means none.
         let none = self::config(&[("CATALOG_ROLE_BOUNDARY_ARN", "")]).unwrap();
         assert_eq!(none.catalog_role_boundary_arn, None);
+    }
+
+    #[test]
+    fn the_stack_name_is_read_and_must_be_a_stack_name() {
+        assert_eq!(config(&[]).unwrap().stack_name, "iam-onboarding");
+        let named = config(&[("STACK_NAME", "iam-onboarding-dev")]).unwrap();
+        assert_eq!(named.stack_name, "iam-onboarding-dev");
+        for bad in ["1stack", "my_stack", "a/b", &"a".repeat(129)] {
+            let error = config(&[("STACK_NAME", bad)]).unwrap_err();
+            assert_eq!(error.variable, "STACK_NAME", "{bad}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::account::Account;
 use crate::config::{CatalogRole, Config, GrantMode, TrustMode};
 use crate::names::{
-    MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, grant_group_name,
+    MANAGED_TAG, REQUESTED_AT_TAG, REQUESTED_BY_TAG, ROLES_TAG, STACK_TAG, grant_group_name,
     grant_policy_name, roles_in_tag, roles_tag_value, tag_value,
 };
 use crate::policy::{assume_role_grant, trust_policy};
@@ -25,9 +25,20 @@ pub struct DesiredRole {
     pub description: Option<String>,
     /// `CATALOG_ROLE_BOUNDARY_ARN`: what keeps the role's holders away from the stack itself.
     pub permissions_boundary: Option<String>,
-    /// The ownership tag; a role without it is someone else's unless `adopt` says to take it over.
+    /// The ownership tags (managed, and by which stack); a role without them is someone else's unless
+    /// `adopt` says to take it over.
     pub tags: Vec<(String, String)>,
     pub adopt: bool,
+}
+
+impl DesiredRole {
+    /// The stack that owns the role: the one whose desired state this is.
+    pub fn stack(&self) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(key, _)| key == STACK_TAG)
+            .map(|(_, stack)| stack.as_str())
+    }
 }
 
 /// `trusted_users` matters only in `users` trust mode: the user ARNs the trust policy must list.
@@ -60,7 +71,10 @@ pub fn desired_role(
             .catalog_role_boundary_arn
             .as_deref()
             .map(|boundary| home.same_policy_here(boundary)),
-        tags: vec![(MANAGED_TAG.to_string(), "true".to_string())],
+        tags: vec![
+            (MANAGED_TAG.to_string(), "true".to_string()),
+            (STACK_TAG.to_string(), config.stack_name.clone()),
+        ],
         adopt: role.adopt,
     }
 }
@@ -117,6 +131,7 @@ pub fn desired_user(spec: UserSpec<'_>, config: &Config, account: &Account) -> D
         arn: account.user_arn(&config.user_path, spec.name),
         tags: vec![
             (MANAGED_TAG.to_string(), "true".to_string()),
+            (STACK_TAG.to_string(), config.stack_name.clone()),
             (REQUESTED_BY_TAG.to_string(), tag_value(spec.requested_by)),
             (REQUESTED_AT_TAG.to_string(), spec.requested_at.to_string()),
             (

@@ -35,6 +35,12 @@ pub enum Error {
         "IAM role {0:?} exists but was not created by onboarding and its catalog entry does not say \"adopt\": true; nothing was changed"
     )]
     RoleExistsUnmanaged(String),
+    /// The entity carries the managed tag, but `onboarding:stack` names another deployment in the account
+    /// (two stacks whose user paths or catalogs overlap): that stack's, never changed by this one.
+    #[error(
+        "{entity} is managed by another onboarding stack, {stack:?}; this stack does not change it, so nothing was changed"
+    )]
+    ManagedByAnotherStack { entity: String, stack: String },
     #[error("no managed user {0:?}")]
     UserNotFound(String),
     /// IAM ignores case in user names: `asked` would act on `matches`, a different spelling of the name.
@@ -112,6 +118,7 @@ impl Error {
             Error::NotEligible(_) => "not_eligible",
             Error::UserExistsUnmanaged(_) => "user_exists_unmanaged",
             Error::RoleExistsUnmanaged(_) => "role_exists_unmanaged",
+            Error::ManagedByAnotherStack { .. } => "managed_by_another_stack",
             Error::UserNotFound(_) => "user_not_found",
             Error::UsernameCaseMismatch { .. } => "username_case_mismatch",
             Error::MfaAlreadyEnabled(_) => "mfa_already_enabled",

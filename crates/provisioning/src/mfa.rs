@@ -103,8 +103,12 @@ async fn user_awaiting_mfa(iam: &Iam, config: &Config, username: &str) -> Result
                 Err(Error::MfaAlreadyEnabled(username.to_string()))
             }
         }
+        // Another stack's user is named as such: the person signed in to the wrong deployment.
         // Unmanaged and absent users look the same from outside: nothing is revealed, nothing touched.
-        _ => Err(Error::UserNotFound(username.to_string())),
+        // Another stack's user is named as such: the person asked the wrong deployment.
+        other => Err(other
+            .and_then(|user| user.managed_by_another_stack(config))
+            .unwrap_or_else(|| Error::UserNotFound(username.to_string()))),
     }
 }
 

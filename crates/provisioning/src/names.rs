@@ -72,6 +72,10 @@ pub fn grant_group_name(role: &str) -> String {
 pub const ROLE_INLINE_POLICY_NAME: &str = "CatalogPermissions";
 
 pub const MANAGED_TAG: &str = "onboarding:managed";
+/// Which deployment (CloudFormation stack name) manages the entity. Two stacks in one account may share a
+/// user path or catalog role names; each changes only what carries its own name here, and adopts what
+/// carries none (an entity made before the tag existed).
+pub const STACK_TAG: &str = "onboarding:stack";
 pub const REQUESTED_BY_TAG: &str = "onboarding:requested-by";
 pub const REQUESTED_AT_TAG: &str = "onboarding:requested-at";
 /// The catalog roles granted to a user. The grant itself (a group membership, an inline policy) can be

@@ -184,9 +184,7 @@ pub async fn offboard(
                 pending_cleanup: Vec::new(),
             });
         }
-        Some(user) if !user.is_managed(config) => {
-            return Err(Error::UserExistsUnmanaged(username.to_string()));
-        }
+        Some(user) if !user.is_managed(config) => return Err(user.refusal(config)),
         Some(user) => user,
     };
     let other = iam.other_credentials(username).await?;
@@ -213,7 +211,7 @@ pub async fn offboard(
                 ));
                 continue;
             }
-            if revoke_sessions(iam, account, role, &user.name, now).await? {
+            if revoke_sessions(iam, config, account, role, &user.name, now).await? {
                 removed.push(format!(
                     "sessions of role {} issued before now ({POLICY_NAME})",
                     role.name
@@ -229,7 +227,7 @@ pub async fn offboard(
             ));
             continue;
         }
-        if remove_trusted_principal(iam, account, role, &user.arn).await? {
+        if remove_trusted_principal(iam, config, account, role, &user.arn).await? {
             removed.push(format!(
                 "principal in the trust policy of role {}",
                 role.name
@@ -268,6 +266,7 @@ fn held_roles<'a>(user: &ObservedUser, config: &'a Config) -> Vec<&'a CatalogRol
 /// revocation both use it.
 pub(crate) async fn remove_trusted_principal(
     iam: &Iam,
+    config: &Config,
     account: &Account,
     role: &CatalogRole,
     user_arn: &str,
@@ -275,7 +274,7 @@ pub(crate) async fn remove_trusted_principal(
     let role_arn = account.catalog_role_arn(role);
     let edit = |observed: Option<ObservedRole>| {
         observed
-            .filter(ObservedRole::is_owned)
+            .filter(|observed| observed.is_owned(&config.stack_name))
             .and_then(|observed| without_principal(&observed.trust_policy, user_arn, &role_arn))
     };
     let role = role.name.as_str();

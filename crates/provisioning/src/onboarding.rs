@@ -299,11 +299,7 @@ async fn prepare(
     secrets: Secrets,
 ) -> Result<Prepared> {
     let requested_at = rfc3339(now);
-    let observed = managed_or_absent(
-        iam.observe_user(&order.username).await?,
-        config,
-        &order.username,
-    )?;
+    let observed = managed_or_absent(iam.observe_user(&order.username).await?, config)?;
     let granted = roles_to_grant(order, observed.as_ref(), config);
     let desired = desired_user(
         UserSpec {
@@ -327,8 +323,8 @@ async fn prepare(
         &grants,
     );
     // Someone else's role: refused before anything is made for the user.
-    if let Some(role) = plan.unowned_roles.into_iter().next() {
-        return Err(Error::RoleExistsUnmanaged(role));
+    if let Some(refused) = plan.refused_roles.into_iter().next() {
+        return Err(refused.into());
     }
     let mut changes = plan.changes;
     if secrets == Secrets::Withhold {
@@ -430,10 +426,9 @@ pub fn roles_to_grant(
 pub fn managed_or_absent(
     user: Option<ObservedUser>,
     config: &Config,
-    name: &str,
 ) -> Result<Option<ObservedUser>> {
     match user {
-        Some(user) if !user.is_managed(config) => Err(Error::UserExistsUnmanaged(name.to_string())),
+        Some(user) if !user.is_managed(config) => Err(user.refusal(config)),
         other => Ok(other),
     }
 }

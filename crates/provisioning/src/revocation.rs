@@ -99,9 +99,7 @@ pub async fn revoke(
         .ok_or_else(|| Error::UnknownRole(role.to_string()))?;
     let user = match iam.observe_user(username).await? {
         None => return Err(Error::UserNotFound(username.to_string())),
-        Some(user) if !user.is_managed(config) => {
-            return Err(Error::UserExistsUnmanaged(username.to_string()));
-        }
+        Some(user) if !user.is_managed(config) => return Err(user.refusal(config)),
         Some(user) => user,
     };
     let plan = plan_revocation(&user, role, config);
@@ -118,7 +116,7 @@ pub async fn revoke(
         iam.apply(removal).await?;
         removed.push(removal.removed());
     }
-    if remove_trusted_principal(iam, account, role, &user.arn).await? {
+    if remove_trusted_principal(iam, config, account, role, &user.arn).await? {
         removed.push(format!(
             "principal in the trust policy of role {}",
             role.name
@@ -127,7 +125,7 @@ pub async fn revoke(
     // Their sessions of the role end too, not only their way to start new ones.
     if !removed.is_empty()
         && config.require_source_identity
-        && revoke_sessions(iam, account, role, &user.name, SystemTime::now()).await?
+        && revoke_sessions(iam, config, account, role, &user.name, SystemTime::now()).await?
     {
         removed.push(format!(
             "sessions of role {} issued before now ({POLICY_NAME})",

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::account::Account;
-use crate::config::CatalogRole;
+use crate::config::{CatalogRole, Config};
 use crate::desired::DEFAULT_MAX_SESSION_SECONDS;
 use crate::error::Result;
 use crate::iam::{Iam, Reading};
@@ -210,6 +210,7 @@ pub fn write(role: &str, current: Option<&Value>, document: Option<Value>) -> Op
 /// two offboardings at once both land.
 pub async fn revoke_sessions(
     iam: &Iam,
+    config: &Config,
     account: &Account,
     role: &CatalogRole,
     person: &str,
@@ -220,7 +221,8 @@ pub async fn revoke_sessions(
     };
     let room = room_beside(role.inline_policy.as_ref());
     iam.edit_trust_policy(account, &role.name, reading, async |current| {
-        let Some(observed) = current.filter(ObservedRole::is_owned) else {
+        let Some(observed) = current.filter(|observed| observed.is_owned(&config.stack_name))
+        else {
             return Ok(Vec::new());
         };
         let current = observed.inline_policies.get(POLICY_NAME);

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::Error;
 use crate::config::Config;
-use crate::names::MANAGED_TAG;
+use crate::names::{MANAGED_TAG, STACK_TAG};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObservedUser {
@@ -30,12 +31,41 @@ pub struct AccessKeyInfo {
 }
 
 impl ObservedUser {
-    /// Managed means both marks: the tag and the configured path. A tag alone on a user elsewhere is
-    /// somebody else's user that happens to carry our tag.
+    /// Managed means every mark: the tag, the configured path, and no other stack's name. A tag alone on
+    /// a user elsewhere is somebody else's user that happens to carry our tag.
     pub fn is_managed(&self, config: &Config) -> bool {
+        self.is_marked_managed(config) && another_stack(&self.tags, &config.stack_name).is_none()
+    }
+
+    fn is_marked_managed(&self, config: &Config) -> bool {
         self.tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
             && self.path == config.user_path
     }
+
+    /// Why a user that exists is not ours to act on: another onboarding stack's, or nobody's (`409
+    /// user_exists_unmanaged`).
+    pub fn refusal(&self, config: &Config) -> Error {
+        self.managed_by_another_stack(config)
+            .unwrap_or_else(|| Error::UserExistsUnmanaged(self.name.clone()))
+    }
+
+    /// Another onboarding stack's user (`409 managed_by_another_stack`, naming it): marked managed at
+    /// this path, but by a deployment whose user path is the same as this one's.
+    pub fn managed_by_another_stack(&self, config: &Config) -> Option<Error> {
+        another_stack(&self.tags, &config.stack_name)
+            .filter(|_| self.is_marked_managed(config))
+            .map(|stack| Error::ManagedByAnotherStack {
+                entity: format!("IAM user {:?}", self.name),
+                stack: stack.to_string(),
+            })
+    }
+}
+
+/// The stack named on an entity when it is not this one; `None` when it names this stack or none.
+fn another_stack<'a>(tags: &'a BTreeMap<String, String>, ours: &str) -> Option<&'a str> {
+    tags.get(STACK_TAG)
+        .map(String::as_str)
+        .filter(|stack| *stack != ours)
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -51,10 +81,20 @@ pub struct ObservedRole {
 }
 
 impl ObservedRole {
-    /// Ours: the stack created it, or adopted it, and tagged it so. A catalog role's name alone says
-    /// nothing: a role of that name may have existed, with its own trust and policies, before the stack.
-    pub fn is_owned(&self) -> bool {
+    /// Ours: this stack created it, or adopted it, and tagged it so. A catalog role's name alone says
+    /// nothing: a role of that name may have existed, with its own trust and policies, before the stack,
+    /// or belong to another onboarding stack whose catalog has a role of the same name.
+    pub fn is_owned(&self, stack: &str) -> bool {
+        self.is_marked_managed() && another_stack(&self.tags, stack).is_none()
+    }
+
+    fn is_marked_managed(&self) -> bool {
         self.tags.get(MANAGED_TAG).map(String::as_str) == Some("true")
+    }
+
+    /// Managed by this stack, but from before roles carried the stack's name: adopted by its next repair.
+    pub fn lacks_stack_tag(&self) -> bool {
+        self.is_marked_managed() && !self.tags.contains_key(STACK_TAG)
     }
 }
 

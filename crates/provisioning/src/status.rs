@@ -118,7 +118,10 @@ pub(crate) async fn managed_user(
 ) -> Result<ObservedUser> {
     match iam.observe_user(username).await? {
         Some(user) if user.is_managed(config) => Ok(user),
-        _ => Err(Error::UserNotFound(username.to_string())),
+        // Another stack's user is named as such: the person asked the wrong deployment.
+        other => Err(other
+            .and_then(|user| user.managed_by_another_stack(config))
+            .unwrap_or_else(|| Error::UserNotFound(username.to_string()))),
     }
 }
 

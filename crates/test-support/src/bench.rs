@@ -84,6 +84,7 @@ pub async fn populate_managed_users(
         let iam = iam.clone();
         let tags = vec![
             tag("onboarding:managed", "true"),
+            tag("onboarding:stack", "iam-onboarding"),
             tag("onboarding:roles", roles),
         ];
         let group = group.to_string();

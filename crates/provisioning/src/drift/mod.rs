@@ -15,8 +15,10 @@ use crate::config::{CatalogRole, Config, DriftSettings, GrantMode, TrustMode};
 use crate::desired::{
     DesiredRole, Grant, desired_role, entitled_roles, grant, kept_trust_principals,
 };
-use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, grant_group_name, grant_policy_name};
-use crate::plan::{Change, plan_role};
+use crate::names::{
+    MANAGED_TAG, ROLE_INLINE_POLICY_NAME, STACK_TAG, grant_group_name, grant_policy_name,
+};
+use crate::plan::{Change, RefusedRole, plan_role};
 use crate::policy::{
     allowed_principals, canonical, policy_size, semantically_equal, statements, string_list,
     trusted_aws_principals,
@@ -28,7 +30,7 @@ use crate::state::{AccountSnapshot, ObservedGroup, ObservedRole, ObservedUser};
 use crate::trust::{mfa_loopholes, source_identity_loopholes};
 
 /// Every rule id, stable: alarms and dashboards are built on them.
-pub const RULES: [&str; 23] = [
+pub const RULES: [&str; 24] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -38,6 +40,7 @@ pub const RULES: [&str; 23] = [
     KEY_UNUSED.id,
     TOO_MANY_KEYS.id,
     BOUNDARY_DRIFT.id,
+    STACK_TAG_MISSING.id,
     GROUP_POLICY_DRIFT.id,
     UNMANAGED_MEMBER.id,
     ROLE_MISSING.id,
@@ -122,6 +125,10 @@ impl Rule {
 const GRANT_MISSING: Rule = Rule {
     id: "user.grant-missing",
     severity: Severity::Medium,
+};
+const STACK_TAG_MISSING: Rule = Rule {
+    id: "user.stack-tag-missing",
+    severity: Severity::Low,
 };
 const EXTRA_PERMISSIONS: Rule = Rule {
     id: "user.extra-permissions",
@@ -283,6 +290,7 @@ pub fn check(
     };
     let mut findings = Vec::new();
     let mut desired_roles = BTreeMap::new();
+    let mut not_ours = BTreeSet::new();
     // A bulk read holds the roles of one account (the hub's, or the member account a check is run for):
     // a role living elsewhere is not judged missing here. `status` reads its user's roles wherever they
     // live, and judges them.
@@ -302,11 +310,20 @@ pub fn check(
                 desired_roles.insert(role.name.as_str(), desired);
             }
             // Left out of `desired_roles`, so that no user's grant repair edits its trust policy.
-            RoleVerdict::NotOurs(finding) => findings.push(*finding),
+            RoleVerdict::NotOurs(finding) => {
+                findings.push(*finding);
+                not_ours.insert(role.name.as_str());
+            }
         }
     }
     if config.grant_mode == GrantMode::Group {
-        for role in &config.catalog {
+        // Another stack's role has that stack's grant group (the name is the role's): its members are
+        // that stack's users, not strangers to take out.
+        for role in config
+            .catalog
+            .iter()
+            .filter(|role| !not_ours.contains(role.name.as_str()))
+        {
             findings.extend(group_findings(&context, role, !holders(role).is_empty()));
         }
     }
@@ -321,7 +338,7 @@ pub fn check(
 /// grant groups it is entitled to. The rules about other principals (who else a trust policy names, who
 /// else sits in a grant group, how full the trust policy is) need the whole account and stay with the
 /// scheduled check.
-const PER_USER_RULES: [&str; 16] = [
+const PER_USER_RULES: [&str; 17] = [
     GRANT_MISSING.id,
     EXTRA_PERMISSIONS.id,
     CONSOLE_ACCESS.id,
@@ -331,6 +348,7 @@ const PER_USER_RULES: [&str; 16] = [
     KEY_UNUSED.id,
     TOO_MANY_KEYS.id,
     BOUNDARY_DRIFT.id,
+    STACK_TAG_MISSING.id,
     GROUP_POLICY_DRIFT.id,
     ROLE_MISSING.id,
     ROLE_UNOWNED.id,

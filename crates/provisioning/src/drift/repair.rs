@@ -22,7 +22,7 @@ pub(super) async fn repair(
         && policy_name == REVOKED_SESSIONS
         && let Some(catalog_role) = config.catalog_role(role)
     {
-        return prune_revoked_sessions(iam, account, catalog_role, now).await;
+        return prune_revoked_sessions(iam, config, account, catalog_role, now).await;
     }
     let Change::UpdateTrustPolicy { role, trust_policy } = change else {
         return iam.apply(change).await.map(|_| ());
@@ -73,6 +73,7 @@ pub(super) async fn repair(
 /// offboarding wrote since the snapshot are kept.
 async fn prune_revoked_sessions(
     iam: &crate::iam::Iam,
+    config: &Config,
     account: &Account,
     role: &CatalogRole,
     now: SystemTime,
@@ -81,7 +82,8 @@ async fn prune_revoked_sessions(
         inline_policy: Some(REVOKED_SESSIONS),
     };
     iam.edit_trust_policy(account, &role.name, reading, async |current| {
-        let Some(observed) = current.filter(ObservedRole::is_owned) else {
+        let Some(observed) = current.filter(|observed| observed.is_owned(&config.stack_name))
+        else {
             return Ok(Vec::new());
         };
         let current = observed.inline_policies.get(REVOKED_SESSIONS);

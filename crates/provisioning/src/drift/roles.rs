@@ -32,7 +32,7 @@ pub(super) fn catalog_role_findings(
         )]);
     };
     match plan_role(desired, Some(observed)) {
-        Err(_) => RoleVerdict::NotOurs(Box::new(ROLE_UNOWNED.finding(
+        Err(RefusedRole::Unowned(_)) => RoleVerdict::NotOurs(Box::new(ROLE_UNOWNED.finding(
             &desired.arn,
             format!(
                 "catalog role {} exists but is not tagged {MANAGED_TAG}=true: the stack did not create it and does not change it; \"adopt\": true in its catalog entry takes it over",
@@ -40,6 +40,16 @@ pub(super) fn catalog_role_findings(
             ),
             json!({MANAGED_TAG: "true"}),
             json!(observed.tags),
+            Vec::new(),
+        ))),
+        Err(RefusedRole::OtherStack { stack, .. }) => RoleVerdict::NotOurs(Box::new(ROLE_UNOWNED.finding(
+            &desired.arn,
+            format!(
+                "catalog role {} is managed by another onboarding stack, {stack}, whose catalog has a role of the same name: this stack does not change it, and its grant group is that stack's too; take the role out of one of the two catalogs",
+                role.name
+            ),
+            json!({STACK_TAG: context.config.stack_name}),
+            json!({STACK_TAG: stack}),
             Vec::new(),
         ))),
         Ok(plan) => {
@@ -62,6 +72,19 @@ fn ownership_and_boundary_findings(
     let mut findings = Vec::new();
     for change in plan {
         match change {
+            Change::TagRole { .. } if observed.lacks_stack_tag() => findings.push(Finding {
+                severity: Severity::Low,
+                ..ROLE_UNOWNED.finding(
+                    &desired.arn,
+                    format!(
+                        "catalog role {} is managed by the stack from before roles carried the stack's name ({STACK_TAG}): it is tagged now",
+                        desired.name
+                    ),
+                    json!({STACK_TAG: desired.stack()}),
+                    json!(observed.tags),
+                    vec![change.clone()],
+                )
+            }),
             Change::TagRole { .. } => findings.push(ROLE_UNOWNED.finding(
                 &desired.arn,
                 format!(

@@ -370,7 +370,10 @@ fn an_unowned_catalog_role_is_reported_and_never_repaired_unless_adopted() {
             findings[0].repair,
             vec![Change::TagRole {
                 role: "ResourceCreatorRole".into(),
-                tags: vec![("onboarding:managed".into(), "true".into())]
+                tags: vec![
+                    ("onboarding:managed".into(), "true".into()),
+                    ("onboarding:stack".into(), "iam-onboarding".into())
+                ]
             }]
         );
         assert!(rules.contains(&"role.trust-mfa-not-enforced"), "{rules:?}");
@@ -381,6 +384,57 @@ fn an_unowned_catalog_role_is_reported_and_never_repaired_unless_adopted() {
             "{rules:?}"
         );
     }
+}
+
+#[test]
+fn what_another_stack_manages_is_reported_or_left_alone_and_what_predates_the_stack_tag_is_named() {
+    let config = config(&[]);
+    let at = SystemTime::UNIX_EPOCH + NOW;
+    let findings =
+        |snapshot: &AccountSnapshot| check(snapshot, &config, &settings(), &account(), at);
+
+    // Another stack's role of the same name, its grant group holding that stack's user: the role is
+    // reported for a person, and the group's member is not taken for a stranger.
+    let mut shared = clean(&config);
+    shared.roles[0]
+        .tags
+        .insert("onboarding:stack".into(), "iam-onboarding-dev".into());
+    shared.users[0]
+        .tags
+        .insert("onboarding:stack".into(), "iam-onboarding-dev".into());
+    shared.roles[0].trust_policy = json!({"Version": "2012-10-17", "Statement": []});
+    let reported = findings(&shared);
+    assert_eq!(
+        reported.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        ["role.unowned"],
+        "{reported:?}"
+    );
+    assert!(reported[0].message.contains("iam-onboarding-dev"));
+    assert!(reported[0].repair.is_empty());
+
+    // Ours, from before the tag: both are named, and nothing else is found.
+    let mut older = clean(&config);
+    older.roles[0].tags.remove("onboarding:stack");
+    older.users[0].tags.remove("onboarding:stack");
+    let adopted = findings(&older);
+    let rules: Vec<(&str, Severity)> = adopted.iter().map(|f| (f.rule, f.severity)).collect();
+    assert_eq!(
+        rules,
+        [
+            ("role.unowned", Severity::Low),
+            ("user.stack-tag-missing", Severity::Low)
+        ]
+    );
+    assert_eq!(
+        adopted[1].repair,
+        vec![Change::TagUser {
+            user: "dev".into(),
+            tags: vec![("onboarding:stack".into(), "iam-onboarding".into())]
+        }]
+    );
+    assert!(
+        matches!(&adopted[0].repair[..], [Change::TagRole { tags, .. }] if tags.contains(&("onboarding:stack".into(), "iam-onboarding".into())))
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub(super) fn user_findings(
         .iter()
         .filter_map(|role| grant_missing(context, user, role, desired_roles))
         .collect();
+    findings.extend(stack_tag_missing(context, user));
     findings.extend(extra_permissions(context, user, granted));
     findings.extend(boundary_drift(context, user));
     // The rules below read the credential report, which may not list a user created since it was made.
@@ -26,6 +27,28 @@ pub(super) fn user_findings(
     findings.extend(key_findings(context, user, row));
     findings.extend(too_many_keys(user, row));
     findings
+}
+
+/// A managed user from before users carried the stack's name: adopted, so that a second stack sharing the
+/// user path never takes it for its own.
+fn stack_tag_missing(context: &Context, user: &ObservedUser) -> Option<Finding> {
+    if user.tags.contains_key(STACK_TAG) {
+        return None;
+    }
+    let stack = &context.config.stack_name;
+    Some(STACK_TAG_MISSING.finding(
+        &user.arn,
+        format!(
+            "{} is managed by the stack from before users carried the stack's name ({STACK_TAG}): it is tagged now",
+            user.name
+        ),
+        json!({STACK_TAG: stack}),
+        Value::Null,
+        vec![Change::TagUser {
+            user: user.name.clone(),
+            tags: vec![(STACK_TAG.to_string(), stack.clone())],
+        }],
+    ))
 }
 
 /// A granted role whose grant (group membership or inline policy, and in `users` mode the role's trust

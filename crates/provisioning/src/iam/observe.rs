@@ -352,11 +352,17 @@ impl Iam {
         Ok(quota.and_then(|q| usize::try_from(q).ok()).unwrap_or(2048))
     }
 
-    pub(super) async fn role_is_owned(&self, name: &str) -> Result<bool> {
+    /// Whether role `name` is owned by the stack named in `tags`, the tags this stack creates it with.
+    pub(super) async fn role_is_owned(&self, name: &str, tags: &[Tag]) -> Result<bool> {
+        let ours = tags
+            .iter()
+            .find(|tag| tag.key() == crate::names::STACK_TAG)
+            .map(Tag::value)
+            .unwrap_or_default();
         let role = self
             .observe_role(name, Reading::WITHOUT_INLINE_POLICIES)
             .await?;
-        Ok(role.is_some_and(|role| role.is_owned()))
+        Ok(role.is_some_and(|role| role.is_owned(ours)))
     }
 }
 

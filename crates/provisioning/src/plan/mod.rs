@@ -2,7 +2,7 @@
 //! Onboarding applies the plan for one user; the drift check reads the same plans as findings.
 
 use crate::desired::{DesiredRole, DesiredUser, Grant};
-use crate::names::{ROLE_INLINE_POLICY_NAME, ROLES_TAG};
+use crate::names::{MANAGED_TAG, ROLE_INLINE_POLICY_NAME, ROLES_TAG, STACK_TAG};
 use crate::policy::semantically_equal;
 use crate::state::{ObservedGroup, ObservedRole, ObservedUser};
 
@@ -19,21 +19,31 @@ pub fn in_apply_order(mut changes: Vec<Change>) -> Vec<Change> {
     changes
 }
 
-/// A catalog role that exists without the ownership tag and whose catalog entry does not say `adopt`:
-/// it is someone else's, and nothing is planned for it.
+/// A catalog role of that name exists and is not this stack's: nothing is planned for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnownedRole(pub String);
+pub enum RefusedRole {
+    /// Without the ownership tag, and its catalog entry does not say `adopt`: someone else's.
+    Unowned(String),
+    /// Tagged managed by another onboarding stack (`onboarding:stack`), whose catalog has the same name.
+    OtherStack { role: String, stack: String },
+}
 
-impl From<UnownedRole> for crate::Error {
-    fn from(UnownedRole(role): UnownedRole) -> Self {
-        crate::Error::RoleExistsUnmanaged(role)
+impl From<RefusedRole> for crate::Error {
+    fn from(refused: RefusedRole) -> Self {
+        match refused {
+            RefusedRole::Unowned(role) => crate::Error::RoleExistsUnmanaged(role),
+            RefusedRole::OtherStack { role, stack } => crate::Error::ManagedByAnotherStack {
+                entity: format!("IAM role {role:?}"),
+                stack,
+            },
+        }
     }
 }
 
 pub fn plan_role(
     desired: &DesiredRole,
     observed: Option<&ObservedRole>,
-) -> Result<Vec<Change>, UnownedRole> {
+) -> Result<Vec<Change>, RefusedRole> {
     let role = desired.name.clone();
     let mut changes = Vec::new();
     let (attached, inline) = match observed {
@@ -49,12 +59,27 @@ pub fn plan_role(
             (&[][..], None)
         }
         Some(current) => {
-            if !current.is_owned() {
+            let marked = current.tags.get(MANAGED_TAG).map(String::as_str) == Some("true");
+            let stamped = current.tags.get(STACK_TAG);
+            if !marked {
                 if !desired.adopt {
-                    return Err(UnownedRole(role));
+                    return Err(RefusedRole::Unowned(role));
                 }
                 // Tagged first: a request that fails half-way leaves a role that says it is ours,
                 // and the changes that follow are made to a role the stack owns.
+                changes.push(Change::TagRole {
+                    role: role.clone(),
+                    tags: desired.tags.clone(),
+                });
+            } else if let Some(stack) =
+                stamped.filter(|stack| Some(stack.as_str()) != desired.stack())
+            {
+                return Err(RefusedRole::OtherStack {
+                    role,
+                    stack: stack.clone(),
+                });
+            } else if stamped.is_none() {
+                // Managed from before roles carried the stack's name: ours, and adopted by this repair.
                 changes.push(Change::TagRole {
                     role: role.clone(),
                     tags: desired.tags.clone(),
@@ -143,13 +168,20 @@ pub fn plan_user(desired: &DesiredUser, observed: Option<&ObservedUser>) -> Vec<
             permissions_boundary: desired.permissions_boundary.clone(),
         }),
         Some(current) => {
-            let granted = desired.tags.iter().find(|(key, _)| key == ROLES_TAG);
-            if let Some((key, roles)) =
-                granted.filter(|(key, roles)| current.tags.get(key) != Some(roles))
-            {
+            // The record of granted roles, and the stack's name on a user managed from before users carried
+            // it (the caller has refused another stack's user).
+            let retagged: Vec<(String, String)> = desired
+                .tags
+                .iter()
+                .filter(|(key, value)| {
+                    (key == ROLES_TAG || key == STACK_TAG) && current.tags.get(key) != Some(value)
+                })
+                .cloned()
+                .collect();
+            if !retagged.is_empty() {
                 changes.push(Change::TagUser {
                     user: user.clone(),
-                    tags: vec![(key.clone(), roles.clone())],
+                    tags: retagged,
                 });
             }
             if let Some(boundary) = &desired.permissions_boundary

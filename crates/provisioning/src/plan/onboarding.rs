@@ -6,16 +6,16 @@ use crate::desired::{DesiredRole, DesiredUser, desired_role, grant, kept_trust_p
 use crate::policy::trusted_aws_principals;
 use crate::state::{ObservedGrants, ObservedRole, ObservedUser};
 
-use super::{Change, UnownedRole, plan_grant_group, plan_role, plan_user};
+use super::{Change, RefusedRole, plan_grant_group, plan_role, plan_user};
 
 /// What onboarding one user would change; pure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OnboardingPlan {
     pub changes: Vec<Change>,
     pub roles: Vec<DesiredRole>,
-    /// Catalog roles that exist without the ownership tag and whose entry does not say `adopt`: nothing
-    /// is planned for them, and onboarding refuses before it changes anything.
-    pub unowned_roles: Vec<String>,
+    /// Catalog roles that are not this stack's (no ownership tag and no `adopt`, or another stack's):
+    /// nothing is planned for them, and onboarding refuses before it changes anything.
+    pub refused_roles: Vec<RefusedRole>,
 }
 
 /// The plan of one user and the catalog roles and grant groups it needs.
@@ -30,14 +30,14 @@ pub fn plan_onboarding(
     let mut plan = OnboardingPlan {
         changes: plan_user(desired, observed),
         roles: Vec::new(),
-        unowned_roles: Vec::new(),
+        refused_roles: Vec::new(),
     };
     for role in catalog_roles {
         let observed_role = grants.role(&role.name);
         let desired_role = role_for(config, account, role, observed_role, &desired.arn);
         match plan_role(&desired_role, observed_role) {
             Ok(changes) => plan.changes.extend(changes),
-            Err(UnownedRole(name)) => plan.unowned_roles.push(name),
+            Err(refused) => plan.refused_roles.push(refused),
         }
         let grant = grant(role, config, account);
         if let Some(group) = &grant.group {

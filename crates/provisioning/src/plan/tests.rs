@@ -77,6 +77,7 @@ fn a_new_user_gets_everything_in_order() {
                 path: "/onboarded/".into(),
                 tags: vec![
                     ("onboarding:managed".into(), "true".into()),
+                    ("onboarding:stack".into(), "iam-onboarding".into()),
                     ("onboarding:requested-by".into(), "admin@example.com".into()),
                     (
                         "onboarding:requested-at".into(),
@@ -156,6 +157,27 @@ fn a_half_made_user_is_finished_without_a_second_user_or_key() {
             user: "developer".into()
         })
     );
+}
+
+#[test]
+fn a_user_from_before_the_stack_tag_is_named_with_the_roles_record() {
+    let config = config(&[]);
+    let desired = user(&config);
+    let mut older = complete_user(&desired);
+    older.tags.remove("onboarding:stack");
+    assert_eq!(
+        plan_user(&desired, Some(&older)),
+        vec![Change::TagUser {
+            user: "developer".into(),
+            tags: vec![("onboarding:stack".into(), "iam-onboarding".into())],
+        }]
+    );
+    older.tags.remove("onboarding:roles");
+    let Change::TagUser { tags, .. } = &plan_user(&desired, Some(&older))[0] else {
+        panic!("TagUser first");
+    };
+    let keys: Vec<&str> = tags.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["onboarding:stack", "onboarding:roles"]);
 }
 
 #[test]
@@ -315,7 +337,10 @@ fn a_new_catalog_role_is_created_tagged_as_ours_with_the_catalog_boundary() {
         assert_eq!(permissions_boundary, &boundary);
         assert_eq!(
             tags,
-            &vec![("onboarding:managed".to_string(), "true".to_string())]
+            &vec![
+                ("onboarding:managed".to_string(), "true".to_string()),
+                ("onboarding:stack".to_string(), "iam-onboarding".to_string())
+            ]
         );
     }
 }
@@ -325,16 +350,26 @@ fn a_new_catalog_role_is_created_tagged_as_ours_with_the_catalog_boundary() {
 fn ownership_and_the_boundary_decide_what_is_planned_for_an_existing_role() {
     const OTHER: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
     const ROLE: &str = "ResourceCreatorRole";
-    let owned: &[(&str, &str)] = &[("onboarding:managed", "true")];
+    let owned: &[(&str, &str)] = &[
+        ("onboarding:managed", "true"),
+        ("onboarding:stack", "iam-onboarding"),
+    ];
     let tag_role = Change::TagRole {
         role: ROLE.into(),
-        tags: vec![("onboarding:managed".into(), "true".into())],
+        tags: vec![
+            ("onboarding:managed".into(), "true".into()),
+            ("onboarding:stack".into(), "iam-onboarding".into()),
+        ],
     };
     let set_boundary = Change::SetRoleBoundary {
         role: ROLE.into(),
         policy_arn: CATALOG_BOUNDARY.into(),
     };
-    let unowned = Err(UnownedRole(ROLE.into()));
+    let unowned = Err(RefusedRole::Unowned(ROLE.into()));
+    let another_stacks = Err(RefusedRole::OtherStack {
+        role: ROLE.into(),
+        stack: "iam-onboarding-dev".into(),
+    });
     // (the role's tags, `adopt` in the catalog, the role's boundary, CATALOG_ROLE_BOUNDARY_ARN set,
     // the plan)
     type Case<'a> = (
@@ -342,7 +377,7 @@ fn ownership_and_the_boundary_decide_what_is_planned_for_an_existing_role() {
         bool,
         Option<&'a str>,
         bool,
-        Result<Vec<Change>, UnownedRole>,
+        Result<Vec<Change>, RefusedRole>,
     );
     let cases: Vec<Case> = vec![
         (owned, false, Some(CATALOG_BOUNDARY), true, Ok(vec![])),
@@ -381,6 +416,43 @@ fn ownership_and_the_boundary_decide_what_is_planned_for_an_existing_role() {
             Ok(vec![tag_role.clone()]),
         ),
         (&[], true, Some(OTHER), false, Ok(vec![tag_role.clone()])),
+        // Managed from before roles carried the stack's name: ours, and named now.
+        (
+            &[("onboarding:managed", "true")],
+            false,
+            Some(CATALOG_BOUNDARY),
+            true,
+            Ok(vec![tag_role.clone()]),
+        ),
+        // Another onboarding stack's role of the same name: refused, adopt or not.
+        (
+            &[
+                ("onboarding:managed", "true"),
+                ("onboarding:stack", "iam-onboarding-dev"),
+            ],
+            false,
+            Some(CATALOG_BOUNDARY),
+            true,
+            another_stacks.clone(),
+        ),
+        (
+            &[
+                ("onboarding:managed", "true"),
+                ("onboarding:stack", "iam-onboarding-dev"),
+            ],
+            true,
+            None,
+            true,
+            another_stacks.clone(),
+        ),
+        // Our name without the managed tag is not ownership.
+        (
+            &[("onboarding:stack", "iam-onboarding")],
+            false,
+            Some(CATALOG_BOUNDARY),
+            true,
+            unowned.clone(),
+        ),
     ];
     for (tags, adopt, boundary, configured, expected) in cases {
         let config = if configured {
@@ -414,7 +486,7 @@ fn an_unowned_role_gets_no_repair_and_an_adopted_one_is_tagged_before_it_is_repa
     foreign.attached_policies = vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
     assert_eq!(
         plan_role(&desired, Some(&foreign)),
-        Err(UnownedRole("ResourceCreatorRole".into()))
+        Err(RefusedRole::Unowned("ResourceCreatorRole".into()))
     );
     desired.adopt = true;
     let adopted = plan_role(&desired, Some(&foreign)).unwrap();

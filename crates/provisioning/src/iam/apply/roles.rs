@@ -123,7 +123,7 @@ impl Iam {
             // here would drop the other request's principal. By anyone else, the changes planned after
             // this one must not be made to it.
             Err(error) if is_code(&error, &["EntityAlreadyExists"]) => {
-                if self.role_is_owned(name).await? {
+                if self.role_is_owned(name, &tags).await? {
                     Ok(())
                 } else {
                     Err(Error::RoleExistsUnmanaged(name.clone()))
