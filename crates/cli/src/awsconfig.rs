@@ -83,7 +83,15 @@ pub fn merge(existing: &str, ours: &[Section]) -> String {
 }
 
 /// Merges `ours` into the file at `path`; returns the backup's path when there was a file to back up.
+/// A symlinked config (a dotfiles repository) is written through to its target, with the backup beside
+/// the target: replacing the link with a plain file would cut it off from the repository.
 pub fn write(path: &Path, ours: &[Section]) -> Result<Option<PathBuf>> {
+    let resolved = match std::fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let path = resolved.as_path();
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -13,7 +13,8 @@ use crate::profile::Profile;
 use crate::prompt;
 use crate::role_env;
 use crate::secrets::{AccessKey, KeyStore, Stored};
-use crate::sts::{self, ProcessCredentials, Session};
+use crate::store;
+use crate::sts::{self, MfaSession, ProcessCredentials, Session};
 
 pub struct Outcome {
     pub json: Value,
@@ -143,7 +144,7 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
         usable = wait_usable(&key).await;
     }
     let mut assumed = None;
-    if let (Some(role), Some(serial), true) = (profile.roles.first(), &profile.mfa_serial, usable) {
+    if let (Some(role), Some(_), true) = (profile.roles.first(), &profile.mfa_serial, usable) {
         let Some(code) = prompt::mfa_code(&format!(
             "Prove it works: the next code from your app (not one used above) for {}: ",
             role.name
@@ -153,8 +154,9 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
                 role: role.name.clone(),
             });
         };
-        let session =
-            sts::assume_role(&key, &role.arn, serial, &code, &profile.session_identity()).await?;
+        // The proof starts the day's MFA session: the other roles need no code today.
+        let mfa = start_mfa_session(&options.profile, &profile, &code).await?;
+        let session = sts::assume_role(&mfa, &role.arn, &profile.session_identity()).await?;
         session.save(&options.profile, &role.name)?;
         assumed = Some(session.assumed_role_arn);
     }
@@ -357,35 +359,55 @@ pub async fn credential_process(profile: &str, role: Option<&str>) -> Result<Pro
     Ok(session(profile, role, false).await?.credentials)
 }
 
-/// A role session: the cached one while it lasts, else a new one with a code typed on the terminal.
+/// A role session: the cached one while it lasts, else one made from the day's MFA session, for which a
+/// code is asked only when there is none (`fresh`: a new code and new sessions, whatever is cached). One
+/// caller at a time per profile: parallel callers (Terraform's providers, an IDE and a shell) wait on the
+/// lock for the one prompt, then find its sessions cached.
 async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
+    let _one_at_a_time = store::lock(&format!("sessions/{profile}.lock"))?;
     if !fresh && let Some(session) = Session::cached(profile, role)? {
         return Ok(session);
     }
     let state = Profile::load(profile)?.ok_or_else(|| Error::NoKey(profile.to_string()))?;
-    let unknown = || Error::UnknownRole {
-        profile: profile.to_string(),
-        role: role.to_string(),
-    };
     let arn = state
         .roles
         .iter()
         .find(|r| r.name == role || r.arn == role)
         .map(|r| r.arn.clone())
-        .ok_or_else(unknown)?;
+        .ok_or_else(|| Error::UnknownRole {
+            profile: profile.to_string(),
+            role: role.to_string(),
+        })?;
+    let mfa = match MfaSession::cached(profile)?.filter(|_| !fresh) {
+        Some(mfa) => mfa,
+        None => {
+            let code = match prompt::mfa_code_from_process()? {
+                Some(code) => code,
+                None => prompt::mfa_code(&format!("MFA code for {role}: "))?.ok_or_else(|| {
+                    Error::NoTerminal {
+                        role: role.to_string(),
+                    }
+                })?,
+            };
+            start_mfa_session(profile, &state, &code).await?
+        }
+    };
+    let session = sts::assume_role(&mfa, &arn, &state.session_identity()).await?;
+    session.save(profile, role)?;
+    Ok(session)
+}
+
+/// `GetSessionToken` with the code, cached as the day's MFA session.
+async fn start_mfa_session(profile: &str, state: &Profile, code: &str) -> Result<MfaSession> {
     let serial = state.mfa_serial.as_deref().ok_or_else(|| {
         Error::Input("this profile has no MFA device: run `onboarding setup`".into())
     })?;
     let key = KeyStore::open(profile)?
         .load()?
         .ok_or_else(|| Error::NoKey(profile.to_string()))?;
-    let code =
-        prompt::mfa_code(&format!("MFA code for {role}: "))?.ok_or_else(|| Error::NoTerminal {
-            role: role.to_string(),
-        })?;
-    let session = sts::assume_role(&key, &arn, serial, &code, &state.session_identity()).await?;
-    session.save(profile, role)?;
-    Ok(session)
+    let mfa = sts::mfa_session(&key, serial, code, sts::mfa_session_seconds()?).await?;
+    mfa.save(profile)?;
+    Ok(mfa)
 }
 
 /// Runs `command` with the role session's keys in its environment (and nowhere else): the profile

@@ -177,11 +177,12 @@ impl Error {
             Error::Login(_) => "run `onboarding login` again".into(),
             Error::NoTerminal { role } => format!(
                 "run `onboarding assume --role {role}` in a terminal: it asks for the code once and \
-                 caches the session until it expires"
+                 starts the day's MFA session, from which every role's session is then made; or set \
+                 ONBOARDING_MFA_PROCESS to a command that prints the code"
             ),
-            Error::Aws(_) => {
-                "check the MFA code; a new key can need up to a minute before AWS accepts it".into()
-            }
+            Error::Aws(_) => "check the MFA code; a new key can need up to a minute before AWS accepts it; \
+                 a role whose trust policy limits the MFA's age wants a new code: `onboarding assume --role <Role>`"
+                .into(),
             Error::KeyNotVerified { .. } => {
                 "wait a minute and run `onboarding rotate` again: it makes one more key and deletes \
                  the old ones, leaving one"

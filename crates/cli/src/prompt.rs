@@ -19,6 +19,33 @@ pub fn mfa_code(prompt: &str) -> Result<Option<String>> {
     Err(Error::Input("no valid six-digit code was typed".into()))
 }
 
+/// `ONBOARDING_MFA_PROCESS`: a command that prints the current code (as aws-vault's `mfa_process`, e.g.
+/// `op item get AWS --otp`), split as a shell would split it but run without one. `None` when unset.
+/// When set it is used instead of the terminal: whoever set it wants no prompt.
+pub fn mfa_code_from_process() -> Result<Option<String>> {
+    let Ok(line) = std::env::var("ONBOARDING_MFA_PROCESS") else {
+        return Ok(None);
+    };
+    let words = shlex::split(&line)
+        .filter(|words| !words.is_empty())
+        .ok_or_else(|| Error::Input(format!("ONBOARDING_MFA_PROCESS={line:?} is not a command")))?;
+    let output = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::Input(format!("ONBOARDING_MFA_PROCESS {:?}: {e}", words[0])))?;
+    let code = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() && code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(Some(code))
+    } else {
+        Err(Error::Input(format!(
+            "ONBOARDING_MFA_PROCESS {:?} did not print a six-digit code (exit {:?})",
+            words[0],
+            output.status.code()
+        )))
+    }
+}
+
 /// The otpauth URI as a QR code of Unicode half blocks, for a phone to scan off the terminal.
 pub fn qr(uri: &str) -> Result<String> {
     let code =

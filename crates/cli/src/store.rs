@@ -77,3 +77,21 @@ pub fn remove(path: &Path) -> Result<bool> {
         Err(e) => Err(io_err(path)(e)),
     }
 }
+
+/// Holds an exclusive lock on the file `name` (made if absent) until the returned file is dropped: the
+/// operating system's advisory lock (`flock` on Unix, `LockFileEx` on Windows), released by the kernel
+/// even when a process dies holding it, so a crash never leaves a stale lock.
+pub fn lock(name: &str) -> Result<fs::File> {
+    let path = path(name)?;
+    if let Some(parent) = path.parent() {
+        create_private_dir(parent)?;
+    }
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    file.lock().map_err(io_err(&path))?;
+    Ok(file)
+}

@@ -1,6 +1,9 @@
-//! STS with the person's own key: is the new key usable yet, and AssumeRole with MFA. Role sessions are
-//! cached (0600) until shortly before they expire, so a person types one code per session, not per call
-//! (aws-vault #409, granted #405: SDKs cannot prompt, so a prompt per call breaks them).
+//! STS with the person's own key: is the new key usable yet, the day's MFA session, and role sessions
+//! made from it. One code a work session: `GetSessionToken` with the code makes the MFA session (cached,
+//! 0600, for `MFA_SESSION_SECONDS` or `ONBOARDING_MFA_SESSION_SECONDS`), and every `AssumeRole` into any
+//! granted role is signed with it, so the trust policy sees `aws:MultiFactorAuthPresent` without a new
+//! code. Role sessions are cached until shortly before they expire (aws-vault #409, granted #405: SDKs
+//! cannot prompt, so a prompt per call breaks them).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::secrets::AccessKey;
 use crate::store;
+
+/// GetSessionToken's default for IAM users (12 hours): a working day on one code.
+pub const MFA_SESSION_SECONDS: i32 = 43_200;
 
 /// What `credential_process` prints (AWS CLI and SDKs: "Sourcing credentials with an external process").
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,19 +67,8 @@ pub fn sessions_dir() -> Result<std::path::PathBuf> {
 
 impl Session {
     pub fn cached(profile: &str, role: &str) -> Result<Option<Session>> {
-        let Some(session) = store::read_json::<Session>(&session_file(profile, role)?)? else {
-            return Ok(None);
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let expires = session
-            .credentials
-            .expiration
-            .as_deref()
-            .and_then(|e| DateTime::from_str(e, Format::DateTime).ok())
-            .map_or(0, |d| d.secs());
-        Ok((expires > now + MIN_LEFT_SECS).then_some(session))
+        let session = store::read_json::<Session>(&session_file(profile, role)?)?;
+        Ok(session.filter(|session| lasts(&session.credentials)))
     }
 
     pub fn save(&self, profile: &str, role: &str) -> Result<()> {
@@ -81,14 +76,80 @@ impl Session {
     }
 }
 
-async fn sdk_config(key: &AccessKey) -> aws_config::SdkConfig {
-    let credentials = Credentials::new(
+/// Whether temporary credentials have more than [`MIN_LEFT_SECS`] left; the long-term key always has.
+pub fn lasts(credentials: &ProcessCredentials) -> bool {
+    let Some(expiration) = credentials.expiration.as_deref() else {
+        return true;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let expires = DateTime::from_str(expiration, Format::DateTime).map_or(0, |d| d.secs());
+    expires > now + MIN_LEFT_SECS
+}
+
+/// The day's MFA session: `GetSessionToken` credentials obtained with a code. Kept as
+/// `sessions/<profile>.mfa-session.json`, beside the profile's directory of role sessions, so that
+/// `logout`, which removes `sessions/`, ends it with them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaSession {
+    pub credentials: ProcessCredentials,
+}
+
+fn mfa_session_file(profile: &str) -> Result<std::path::PathBuf> {
+    store::path(&format!("sessions/{profile}.mfa-session.json"))
+}
+
+impl MfaSession {
+    pub fn cached(profile: &str) -> Result<Option<MfaSession>> {
+        let session = store::read_json::<MfaSession>(&mfa_session_file(profile)?)?;
+        Ok(session.filter(|session| lasts(&session.credentials)))
+    }
+
+    pub fn save(&self, profile: &str) -> Result<()> {
+        store::write_json(&mfa_session_file(profile)?, self)
+    }
+}
+
+/// How long the day's MFA session lasts: `ONBOARDING_MFA_SESSION_SECONDS`, within what STS allows an IAM
+/// user (15 minutes to 36 hours), else [`MFA_SESSION_SECONDS`].
+pub fn mfa_session_seconds() -> Result<i32> {
+    match std::env::var("ONBOARDING_MFA_SESSION_SECONDS") {
+        Err(_) => Ok(MFA_SESSION_SECONDS),
+        Ok(text) => text
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|seconds| (900..=129_600).contains(seconds))
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "ONBOARDING_MFA_SESSION_SECONDS={text:?}: give seconds from 900 to 129600"
+                ))
+            }),
+    }
+}
+
+fn key_credentials(key: &AccessKey) -> Credentials {
+    Credentials::new(
         key.access_key_id.clone(),
         key.secret_access_key.clone(),
         None,
         None,
         "onboarding",
-    );
+    )
+}
+
+fn session_credentials(session: &ProcessCredentials) -> Credentials {
+    Credentials::new(
+        session.access_key_id.clone(),
+        session.secret_access_key.clone(),
+        session.session_token.clone(),
+        None,
+        "onboarding-mfa-session",
+    )
+}
+
+async fn sdk_config(credentials: Credentials) -> aws_config::SdkConfig {
     // STS answers in every region; a person without one configured still gets a working call.
     let region = RegionProviderChain::default_provider().or_else("us-east-1");
     aws_config::defaults(BehaviorVersion::latest())
@@ -105,7 +166,7 @@ fn aws_err<E: std::error::Error + 'static>(e: aws_sdk_sts::error::SdkError<E>) -
 
 /// GetCallerIdentity with the key: `Ok` once STS accepts it.
 pub async fn caller_arn(key: &AccessKey) -> Result<String> {
-    let client = aws_sdk_sts::Client::new(&sdk_config(key).await);
+    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await);
     let identity = client.get_caller_identity().send().await.map_err(aws_err)?;
     Ok(identity.arn().unwrap_or_default().to_string())
 }
@@ -130,42 +191,72 @@ impl SessionIdentity<'_> {
     }
 }
 
-pub async fn assume_role(
+/// `GetSessionToken` with the person's key and a code from their device: the day's MFA session.
+pub async fn mfa_session(
     key: &AccessKey,
-    role_arn: &str,
     mfa_serial: &str,
     code: &str,
+    seconds: i32,
+) -> Result<MfaSession> {
+    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await);
+    let answer = client
+        .get_session_token()
+        .serial_number(mfa_serial)
+        .token_code(code)
+        .duration_seconds(seconds)
+        .send()
+        .await
+        .map_err(aws_err)?;
+    let credentials = answer
+        .credentials()
+        .ok_or_else(|| Error::Aws("GetSessionToken answered without credentials".into()))?;
+    Ok(MfaSession {
+        credentials: process_credentials(credentials)?,
+    })
+}
+
+/// `AssumeRole` signed with the day's MFA session, which carries the MFA into the request: no code.
+/// STS treats a role assumed with `GetSessionToken` credentials as role chaining and caps the role session
+/// at one hour (`ValidationError: … 1 hour session limit for roles assumed by role chaining`), so no
+/// `DurationSeconds` is asked for; the next one is made from the same MFA session when it runs out.
+pub async fn assume_role(
+    mfa: &MfaSession,
+    role_arn: &str,
     identity: &SessionIdentity<'_>,
 ) -> Result<Session> {
-    let client = aws_sdk_sts::Client::new(&sdk_config(key).await);
+    let client = aws_sdk_sts::Client::new(&sdk_config(session_credentials(&mfa.credentials)).await);
     let answer = client
         .assume_role()
         .role_arn(role_arn)
         .role_session_name(identity.session_name())
         .set_source_identity(identity.source_identity.map(str::to_string))
-        .serial_number(mfa_serial)
-        .token_code(code)
         .send()
         .await
         .map_err(aws_err)?;
     let credentials = answer
         .credentials()
         .ok_or_else(|| Error::Aws("AssumeRole answered without credentials".into()))?;
-    let expiration = credentials
-        .expiration()
-        .fmt(Format::DateTime)
-        .map_err(|e| Error::Aws(e.to_string()))?;
     Ok(Session {
-        credentials: ProcessCredentials {
-            version: 1,
-            access_key_id: credentials.access_key_id().to_string(),
-            secret_access_key: credentials.secret_access_key().to_string(),
-            session_token: Some(credentials.session_token().to_string()),
-            expiration: Some(expiration),
-        },
+        credentials: process_credentials(credentials)?,
         assumed_role_arn: answer
             .assumed_role_user()
             .map(|u| u.arn().to_string())
             .unwrap_or_default(),
+    })
+}
+
+fn process_credentials(
+    credentials: &aws_sdk_sts::types::Credentials,
+) -> Result<ProcessCredentials> {
+    let expiration = credentials
+        .expiration()
+        .fmt(Format::DateTime)
+        .map_err(|e| Error::Aws(e.to_string()))?;
+    Ok(ProcessCredentials {
+        version: 1,
+        access_key_id: credentials.access_key_id().to_string(),
+        secret_access_key: credentials.secret_access_key().to_string(),
+        session_token: Some(credentials.session_token().to_string()),
+        expiration: Some(expiration),
     })
 }

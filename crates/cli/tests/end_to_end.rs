@@ -200,6 +200,15 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         format!("{} unset", session["AccessKeyId"].as_str().unwrap())
     );
 
+    // One code a work session: setup's proof started the day's MFA session, so a role session that is
+    // gone (expired, or another role's) is made from it with no prompt, even without a terminal.
+    let sessions = home.path().join(".config/onboarding/sessions");
+    assert!(sessions.join("onboarding.mfa-session.json").exists());
+    std::fs::remove_file(sessions.join("onboarding/ResourceCreatorRole.json")).unwrap();
+    let remade = json(&without_terminal(&role));
+    assert!(remade["SessionToken"].is_string());
+    assert_ne!(remade["SessionToken"], session["SessionToken"]);
+
     // status, through a refreshed token (the provider's ID tokens live 30 s, less than the CLI's margin).
     let mut status = cli(home.path(), &moto);
     status.args(["--json", "status"]);
@@ -304,6 +313,18 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         String::from_utf8_lossy(&out.stderr)
             .contains("onboarding assume --role ResourceCreatorRole")
     );
+    // Or a command that prints the code, for callers that never have a terminal.
+    let mut from_process = cli(home.path(), &moto);
+    from_process
+        .args(["credential-process", "--role", "ResourceCreatorRole"])
+        .env(
+            "ONBOARDING_MFA_PROCESS",
+            format!("printf '%s\\n' {}", codes(&uri)[2]),
+        );
+    assert!(json(&without_terminal(&from_process))["SessionToken"].is_string());
+    let mut logout = cli(home.path(), &moto);
+    logout.arg("logout");
+    assert!(without_terminal(&logout).status.success());
     // The AWS CLI runs it, and the code is asked on the person's terminal.
     let mut term = rexpect::session::spawn_command(aws_cli(), Some(60_000)).unwrap();
     term.exp_string("MFA code for ResourceCreatorRole: ")
@@ -322,4 +343,45 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         without_terminal(&role).status.success(),
         "credential-process serves the same cache"
     );
+
+    // Eight callers at once with nothing cached (Terraform with several providers): one prompt, one code,
+    // and all eight answer with the one session it made.
+    let mut logout = cli(home.path(), &moto);
+    logout.arg("logout");
+    assert!(without_terminal(&logout).status.success());
+    let outputs = home.path().join("parallel");
+    std::fs::create_dir(&outputs).unwrap();
+    let program = cli(home.path(), &moto).get_program().to_owned();
+    let mut eight = Command::new("sh");
+    eight
+        .envs(
+            cli(home.path(), &moto)
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .current_dir(&outputs)
+        .arg("-c")
+        .arg(format!(
+            "for i in 1 2 3 4 5 6 7 8; do {} credential-process --profile onboarding --role ResourceCreatorRole > out.$i 2>err.$i & done; wait",
+            program.to_string_lossy()
+        ));
+    let mut term = rexpect::session::spawn_command(eight, Some(60_000)).unwrap();
+    term.exp_string("MFA code for ResourceCreatorRole: ")
+        .unwrap();
+    term.send_line(&codes(&uri)[1]).unwrap();
+    let rest = term.exp_eof().unwrap();
+    assert!(!rest.contains("MFA code"), "a second prompt: {rest}");
+    let tokens: std::collections::BTreeSet<String> = (1..=8)
+        .map(|i| {
+            let out = std::fs::read(outputs.join(format!("out.{i}"))).unwrap();
+            let answer: Value = serde_json::from_slice(&out).unwrap_or_else(|_| {
+                panic!(
+                    "caller {i}: {}",
+                    std::fs::read_to_string(outputs.join(format!("err.{i}"))).unwrap_or_default()
+                )
+            });
+            answer["SessionToken"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "one session for all eight: {tokens:?}");
 }

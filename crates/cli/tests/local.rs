@@ -104,6 +104,33 @@ fn merge_replaces_only_our_profiles_and_keeps_a_backup() {
 }
 
 #[test]
+fn a_symlinked_config_is_written_through_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let dotfiles = dir.path().join("dotfiles/aws-config");
+    std::fs::create_dir_all(dotfiles.parent().unwrap()).unwrap();
+    std::fs::write(&dotfiles, EXISTING).unwrap();
+    let link = dir.path().join("config");
+    std::os::unix::fs::symlink(&dotfiles, &link).unwrap();
+
+    let backup = awsconfig::write(&link, &ours()).unwrap().expect("a backup");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "still a link"
+    );
+    assert_eq!(backup.parent(), dotfiles.canonicalize().unwrap().parent());
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), EXISTING);
+    let through_link = std::fs::read_to_string(&link).unwrap();
+    assert!(
+        through_link.contains("[profile onboarding]"),
+        "{through_link}"
+    );
+    assert_eq!(std::fs::read_to_string(&dotfiles).unwrap(), through_link);
+}
+
+#[test]
 fn a_new_config_file_needs_no_backup() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".aws/config");
