@@ -41,16 +41,19 @@ async fn trusted_principals(iam: &aws_sdk_iam::Client) -> Vec<String> {
     provisioning::policy::trusted_aws_principals(&decode_policy(document))
 }
 
+/// Every page: a long `RACE_RUNS` puts more members in the group than IAM lists on one.
 async fn group_members(iam: &aws_sdk_iam::Client) -> Vec<String> {
-    let group = iam
+    let pages: Vec<_> = iam
         .get_group()
         .group_name(GROUP)
+        .into_paginator()
         .send()
+        .collect::<Result<_, _>>()
         .await
         .expect("the grant group exists");
-    group
-        .users()
+    pages
         .iter()
+        .flat_map(|page| page.users())
         .map(|u| u.user_name().to_string())
         .collect()
 }
@@ -241,23 +244,25 @@ async fn one_of_each(iam: &aws_sdk_iam::Client, me: &str, replies: &[Reply]) -> 
         .await
         .expect("keys");
     assert_eq!(keys.access_key_metadata().len(), 1, "{me}: one key");
-    let devices = iam
+    // Every page: past a hundred runs the account holds more devices than IAM lists on one.
+    let devices: Vec<aws_sdk_iam::types::VirtualMfaDevice> = iam
         .list_virtual_mfa_devices()
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<_, _>>()
         .await
         .expect("devices");
-    let mine = devices
-        .virtual_mfa_devices()
+    let mine: Vec<&str> = devices
         .iter()
-        .filter(|device| device.serial_number().ends_with(&format!("/{me}")))
-        .count();
-    assert_eq!(mine, 1, "{me}: one MFA device");
+        .map(|device| device.serial_number())
+        .filter(|serial| serial.ends_with(&format!("/{me}")))
+        .collect();
+    assert_eq!(mine.len(), 1, "{me}: one MFA device");
     let seed = with_secret[0].body["mfa"]["serial_number"].as_str();
-    assert!(
-        devices
-            .virtual_mfa_devices()
-            .iter()
-            .any(|device| Some(device.serial_number()) == seed),
+    assert_eq!(
+        Some(mine[0]),
+        seed,
         "{me}: the device whose seed was answered is the one there"
     );
     assert!(group_members(iam).await.contains(&me.to_string()));
