@@ -21,6 +21,10 @@ pub struct Discovery {
     pub issuer: String,
     pub client_id: String,
     pub audience: Vec<String>,
+    /// The stack's own region (`AWS_REGION`, which Lambda sets): the CLI writes it into every profile, so
+    /// that `aws ec2 …` works without the person setting one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// A discovery variable the function cannot serve: init fails naming it, as with every other setting.
@@ -74,6 +78,7 @@ impl Discovery {
             issuer,
             client_id,
             audience,
+            region: lookup("AWS_REGION").filter(|region| !region.trim().is_empty()),
         }))
     }
 
@@ -90,12 +95,11 @@ impl Discovery {
                 .and_then(Value::as_str)
                 .map(|domain| format!("https://{domain}"))
         });
-        let body = serde_json::json!({
-            "api_url": api_url,
-            "issuer": self.issuer,
-            "client_id": self.client_id,
-            "audience": self.audience,
-        });
+        let body = serde_json::to_value(Discovery {
+            api_url,
+            ..self.clone()
+        })
+        .unwrap_or_default();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -131,9 +135,11 @@ mod tests {
             ("JWT_ISSUER", "https://issuer.example"),
             ("JWT_AUDIENCE", "cli,web"),
             ("CLI_CLIENT_ID", ""),
+            ("AWS_REGION", "eu-central-1"),
         ]))
         .unwrap()
         .unwrap();
+        assert_eq!(found.region.as_deref(), Some("eu-central-1"));
         assert_eq!(found.client_id, "cli");
         assert_eq!(found.audience, ["cli", "web"]);
         assert_eq!(found.api_url, None);
@@ -179,6 +185,7 @@ mod tests {
             issuer: "https://issuer.example".into(),
             client_id: "cli".into(),
             audience: vec!["cli".into()],
+            region: None,
         };
         let response =
             discovery.respond(&json!({"requestContext": {"domainName": "api.example.com"}}));
@@ -195,11 +202,13 @@ mod tests {
         );
         let configured = Discovery {
             api_url: Some("http://127.0.0.1:9".into()),
+            region: Some("eu-central-1".into()),
             ..discovery
         };
         let Some(Body::Text(text)) = configured.respond(&json!({})).body else {
             panic!("a text body")
         };
         assert!(text.contains(r#""api_url":"http://127.0.0.1:9""#));
+        assert!(text.contains(r#""region":"eu-central-1""#), "{text}");
     }
 }

@@ -8,8 +8,9 @@ use crate::api::{Api, REQUEST_TIMEOUT, user_path};
 use crate::auth::{self, Tokens};
 use crate::awsconfig::{self, Section};
 use crate::config::Config;
+use crate::console;
 use crate::error::{Error, Result};
-use crate::profile::Profile;
+use crate::profile::{Profile, Role};
 use crate::prompt;
 use crate::role_env;
 use crate::secrets::{AccessKey, KeyStore, Stored};
@@ -21,8 +22,19 @@ pub struct Outcome {
     pub text: String,
 }
 
+/// The client of every HTTPS call the CLI makes (the API, the identity provider). It trusts the system's
+/// CA roots beside the bundled ones (a TLS-inspecting corporate proxy's CA is installed there) and the
+/// bundle `AWS_CA_BUNDLE` or `SSL_CERT_FILE` names, as the AWS CLI and OpenSSL do.
 pub fn http() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    http_trusting(ca_bundle(|name| std::env::var_os(name))?)
+}
+
+pub fn http_trusting(extra_roots: Vec<reqwest::Certificate>) -> Result<reqwest::Client> {
+    extra_roots
+        .into_iter()
+        .fold(reqwest::Client::builder(), |builder, root| {
+            builder.add_root_certificate(root)
+        })
         // Following redirects would let a token endpoint send the code elsewhere (SSRF).
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
@@ -31,6 +43,33 @@ pub fn http() -> Result<reqwest::Client> {
             url: String::new(),
             source,
         })
+}
+
+/// The certificates of the PEM bundle `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`) names; none when neither is
+/// set. A bundle that cannot be read is an error: silently trusting less than asked breaks sign-in in ways
+/// that are hard to see.
+pub fn ca_bundle(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Vec<reqwest::Certificate>> {
+    let Some(path) = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
+        .map(std::path::PathBuf::from)
+    else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(&path).map_err(crate::error::io_err(&path))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Corrupt {
+        path: path.clone(),
+        message: format!("not a PEM certificate bundle: {e}"),
+    })?;
+    if roots.is_empty() {
+        return Err(Error::Corrupt {
+            path,
+            message: "holds no PEM certificate".into(),
+        });
+    }
+    Ok(roots)
 }
 
 pub struct LoginOptions {
@@ -124,7 +163,10 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
     profile.save(&options.profile)?;
 
     let aws_config = awsconfig::path()?;
-    let backup = awsconfig::write(&aws_config, &sections(&options.profile, &profile)?)?;
+    let backup = awsconfig::write(
+        &aws_config,
+        &sections(&options.profile, &profile, config.region.as_deref())?,
+    )?;
     eprintln!("Wrote profiles to {}", aws_config.display());
     if let Some(backup) = &backup {
         eprintln!("(the file as it was is in {})", backup.display());
@@ -173,7 +215,7 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
         json: json!({
             "username": username,
             "profile": options.profile,
-            "roles": profile.roles.iter().map(|r| json!({"name": r.name, "arn": r.arn, "profile": role_profile(&options.profile, &r.name)})).collect::<Vec<_>>(),
+            "roles": profile.roles.iter().map(|r| json!({"name": r.name, "arn": r.arn, "profile": role_profile(&options.profile, r, account_of(&profile.user_arn).unwrap_or_default())})).collect::<Vec<_>>(),
             "mfa": mfa_status,
             "access_key_id": key.access_key_id,
             "secret_stored_in": match stored {
@@ -310,14 +352,25 @@ async fn enrol_mfa(api: &Api<'_>, username: &str, answer: &Value) -> Result<()> 
     Err(Error::Input("MFA was not enabled".into()))
 }
 
-pub fn role_profile(profile: &str, role: &str) -> String {
-    format!("{profile}-{role}")
+/// `<profile>-<Role>` for a role in the person's own account, `<profile>-<account id>-<Role>` for one in
+/// a member account: the name says where the session goes, and two accounts' roles of one name never
+/// share a profile.
+pub fn role_profile(profile: &str, role: &Role, home_account: &str) -> String {
+    match account_of(&role.arn) {
+        Some(account) if account != home_account => format!("{profile}-{account}-{}", role.name),
+        _ => format!("{profile}-{}", role.name),
+    }
+}
+
+/// The account id of an ARN (`arn:partition:service:region:account:resource`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|account| !account.is_empty())
 }
 
 /// The base profile gets its key from this binary, and so does each role profile: a `role_arn` profile
 /// cannot set the source identity the catalog roles require (botocore #2486), and through this binary the
 /// AWS CLI, Terraform and every SDK share one session cache and one prompt.
-fn sections(name: &str, profile: &Profile) -> Result<Vec<Section>> {
+fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<Section>> {
     let exe = std::env::current_exe().map_err(crate::error::io_err("the running binary"))?;
     let exe = exe.to_string_lossy();
     // The AWS CLI splits credential_process like a shell does.
@@ -326,23 +379,29 @@ fn sections(name: &str, profile: &Profile) -> Result<Vec<Section>> {
     } else {
         exe.into_owned()
     };
+    // The stack's region where the API names it: a tool run with the profile works without AWS_REGION.
+    let settings = |credential_process: String| {
+        let mut settings = vec![("credential_process".to_string(), credential_process)];
+        if let Some(region) = region {
+            settings.push(("region".to_string(), region.to_string()));
+        }
+        settings
+    };
     let mut sections = vec![Section::profile(
         name,
-        vec![(
-            "credential_process".into(),
-            format!("{exe} credential-process --profile {name}"),
-        )],
+        settings(format!("{exe} credential-process --profile {name}")),
     )];
     for role in &profile.roles {
         sections.push(Section::profile(
-            &role_profile(name, &role.name),
-            vec![(
-                "credential_process".into(),
-                format!(
-                    "{exe} credential-process --profile {name} --role {}",
-                    role.name
-                ),
-            )],
+            &role_profile(
+                name,
+                role,
+                account_of(&profile.user_arn).unwrap_or_default(),
+            ),
+            settings(format!(
+                "{exe} credential-process --profile {name} --role {}",
+                role.name
+            )),
         ));
     }
     Ok(sections)
@@ -443,6 +502,22 @@ fn exit_code_of(status: std::process::ExitStatus) -> u8 {
 #[cfg(not(unix))]
 fn exit_code_of(status: std::process::ExitStatus) -> u8 {
     u8::try_from(status.code().unwrap_or(1) & 0xff).unwrap_or(1)
+}
+
+/// The AWS console as `role`: its session (cached, or made as `credential-process` makes it) exchanged at
+/// the federation endpoint for a sign-in link, opened in the browser or, with `print`, printed.
+pub async fn console(profile: &str, role: &str, print: bool) -> Result<Outcome> {
+    let session = session(profile, role, false).await?;
+    let url = console::sign_in_url(&http()?, &session.credentials).await?;
+    let opened = !print && open::that_detached(&url).is_ok();
+    Ok(Outcome {
+        json: json!({"sign_in_url": url, "opened": opened}),
+        text: if opened {
+            format!("opened the console as {}", session.assumed_role_arn)
+        } else {
+            url
+        },
+    })
 }
 
 pub async fn assume(profile: &str, role: &str) -> Result<Outcome> {

@@ -13,6 +13,9 @@ pub struct Config {
     pub client_id: String,
     /// The audiences the API's JWT authorizer accepts.
     pub audience: Vec<String>,
+    /// The stack's region, written into every profile `setup` writes; `None` from an API that names none.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// The discovery document as served: `api_url` may be left to the client (the URL it was given), and
@@ -23,6 +26,7 @@ struct Discovered {
     issuer: String,
     client_id: String,
     audience: Audience,
+    region: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,7 +101,15 @@ impl Config {
                 ));
             }
         }
+        // Written into ~/.aws/config: anything but a region name (a newline, a `credential_process`) is refused.
+        if let Some(region) = found.region.as_deref().filter(|region| !is_region(region)) {
+            return Err(Error::Protocol(
+                url,
+                format!("its region {region:?} is not an AWS region name"),
+            ));
+        }
         Ok(Config {
+            region: found.region,
             api_url: found
                 .api_url
                 .unwrap_or_else(|| api_url.to_string())
@@ -108,6 +120,22 @@ impl Config {
             audience,
         })
     }
+}
+
+/// An AWS region's name as AWS spells them (`us-east-1`, `eu-central-2`, `us-gov-west-1`): lower-case
+/// letters and digits in hyphen-separated parts, the first letters only, the last digits only.
+fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    name.len() <= 32
+        && parts.len() >= 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An API URL the CLI sends a person's token to: `https`, or `http` to this machine only (a local API).

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod awsconfig;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod profile;
 pub mod prompt;

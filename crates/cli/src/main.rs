@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use onboarding_cli::commands::{self, LoginOptions, Outcome, SetupOptions};
 use onboarding_cli::error::{Error, Result};
+use onboarding_cli::profile::Profile;
 use onboarding_cli::role_env::{self, Format};
 use serde_json::json;
 
@@ -50,7 +51,7 @@ enum Command {
         /// The URL your platform team gave you (only needed the first time).
         api_url: Option<String>,
         /// Name of the AWS profile to write; each role gets `<profile>-<role>`.
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         /// A role to ask for (repeatable); default: every self-service role.
         #[arg(long = "role")]
@@ -62,7 +63,7 @@ enum Command {
     Login(Login),
     /// Print credentials for the AWS CLI and SDKs (`credential_process` in ~/.aws/config).
     CredentialProcess {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         /// Assume this role with MFA (the code is asked on the terminal once per session).
         #[arg(long)]
@@ -70,14 +71,14 @@ enum Command {
     },
     /// Assume a role with MFA now and cache the session, for tools that cannot ask for a code.
     Assume {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         #[arg(long)]
         role: String,
     },
     /// Run one command with a role session's keys in its environment only (exit code passed through).
     Exec {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         #[arg(long)]
         role: String,
@@ -87,37 +88,56 @@ enum Command {
     },
     /// Print a role session as environment variables for a shell to evaluate.
     Env {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         #[arg(long)]
         role: String,
         #[arg(long, value_enum, default_value = "sh")]
         format: Format,
     },
+    /// Open the AWS console as a role (a sign-in link from the role session; never the long-term key).
+    Console {
+        #[arg(long, default_value_t = default_profile())]
+        profile: String,
+        #[arg(long)]
+        role: String,
+        /// Print the link (valid 15 minutes, once) instead of opening a browser.
+        #[arg(long)]
+        print: bool,
+    },
     /// Print the completion script for a shell (e.g. `onboarding completions bash > /etc/bash_completion.d/onboarding`).
     Completions { shell: clap_complete::Shell },
     /// A new access key, stored and proven with AWS, then the old one deleted: one key left.
     Rotate {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         #[command(flatten)]
         login: Login,
     },
     /// Your user as AWS has it: roles, MFA, keys, anything out of place.
     Status {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         #[command(flatten)]
         login: Login,
     },
     /// Forget the sign-in and cached role sessions (the access key stays unless --forget-keys).
     Logout {
-        #[arg(long, default_value = "onboarding")]
+        #[arg(long, default_value_t = default_profile())]
         profile: String,
         /// Also remove the access key's secret from this machine.
         #[arg(long)]
         forget_keys: bool,
     },
+}
+
+/// `--profile`'s default: `AWS_PROFILE` when it names a profile `setup` wrote here (a person who exported
+/// it expects every command to follow), else `onboarding`.
+fn default_profile() -> String {
+    std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|name| matches!(Profile::load(name), Ok(Some(_))))
+        .unwrap_or_else(|| "onboarding".to_string())
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -198,6 +218,11 @@ async fn run(command: Command) -> Result<Ran> {
             return Ok(Ran::Outcome(None));
         }
         Command::Assume { profile, role } => commands::assume(&profile, &role).await?,
+        Command::Console {
+            profile,
+            role,
+            print,
+        } => commands::console(&profile, &role, print).await?,
         Command::Rotate { profile, login } => commands::rotate(&profile, &login.options()).await?,
         Command::Status { profile, login } => commands::status(&profile, &login.options()).await?,
         Command::Logout {

@@ -102,8 +102,12 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     let written = std::fs::read_to_string(&aws_config).unwrap();
     assert!(written.starts_with(OTHER_PROFILES), "{written}");
     // Every profile through this binary: a role_arn profile cannot send the source identity.
+    // … with the stack's region, from the API's discovery document.
     assert!(
-        written.contains(" credential-process --profile onboarding --role ResourceCreatorRole\n")
+        written.contains(
+            " credential-process --profile onboarding --role ResourceCreatorRole\nregion = us-east-1\n"
+        ),
+        "{written}"
     );
     assert!(!written.contains("role_arn"), "{written}");
     let backups: Vec<_> = std::fs::read_dir(aws_config.parent().unwrap())

@@ -313,3 +313,62 @@ fn exec_without_a_set_up_profile_runs_nothing() {
     );
     assert!(!marker.exists());
 }
+
+#[test]
+fn a_member_accounts_role_profile_names_its_account() {
+    use onboarding_cli::commands::role_profile;
+    use onboarding_cli::profile::Role;
+    let role = |arn: &str| Role {
+        name: "Deployer".into(),
+        arn: arn.into(),
+    };
+    let hub = "123456789012";
+    assert_eq!(
+        role_profile(
+            "onboarding",
+            &role("arn:aws:iam::123456789012:role/Deployer"),
+            hub
+        ),
+        "onboarding-Deployer"
+    );
+    assert_eq!(
+        role_profile(
+            "onboarding",
+            &role("arn:aws:iam::111122223333:role/Deployer"),
+            hub
+        ),
+        "onboarding-111122223333-Deployer"
+    );
+}
+
+#[test]
+fn aws_profile_picks_the_profile_when_it_names_one_of_ours() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/onboarding");
+    KeyStore::with_entry(None, config.join("keys/team.json"))
+        .save(&key())
+        .unwrap();
+    std::fs::create_dir_all(config.join("profiles")).unwrap();
+    std::fs::write(
+        config.join("profiles/team.json"),
+        r#"{"username":"dev","user_arn":"arn:aws:iam::123456789012:user/dev","roles":[]}"#,
+    )
+    .unwrap();
+    let credential_process = |aws_profile: &str| {
+        onboarding(home.path())
+            .arg("credential-process")
+            .env("AWS_PROFILE", aws_profile)
+            .output()
+            .unwrap()
+    };
+    let ours = credential_process("team");
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let json: Value = serde_json::from_slice(&ours.stdout).unwrap();
+    assert_eq!(json["AccessKeyId"], "AKIAEXAMPLE");
+    // Someone else's profile (SSO, another tool's) is not ours: the default stays, which has no key here.
+    assert_eq!(credential_process("work").status.code(), Some(3));
+}

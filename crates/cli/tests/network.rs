@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::onboarding;
 use onboarding_cli::api::Api;
+use onboarding_cli::commands;
 use onboarding_cli::config::Config;
 use onboarding_cli::error::{Error, exit};
 use serde_json::{Value, json};
@@ -18,7 +19,28 @@ fn config(api_url: String) -> Config {
         issuer: "http://127.0.0.1:1".into(),
         client_id: "onboarding-cli".into(),
         audience: vec!["onboarding-cli".into()],
+        region: None,
     }
+}
+
+/// A local API that answers every request with `document` as its discovery document.
+async fn discovery_at(document: Value) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let document = document.to_string();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
+                document.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, server)
 }
 
 /// A port that was free a moment ago and now has nobody listening on it.
@@ -118,18 +140,84 @@ async fn the_api_is_https_and_its_discovery_document_cannot_move_it_to_another_h
         assert_eq!(error.code(), "invalid_input", "{url}: {error}");
     }
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let document = json!({
+    let (url, server) = discovery_at(json!({
         "api_url": "https://onboarding.evil.example.net",
         "issuer": "https://idp.example.com",
         "client_id": "onboarding-cli",
         "audience": "onboarding-cli",
-    })
+    }))
+    .await;
+    let error = Config::discover(&http, &url).await.unwrap_err();
+    assert_eq!(error.code(), "unexpected_answer", "{error}");
+    assert!(error.to_string().contains("another host"), "{error}");
+    server.abort();
+}
+
+/// The region is written into ~/.aws/config: a region name is taken, anything else refused.
+#[tokio::test]
+async fn the_discovery_documents_region_is_a_region_name_or_refused() {
+    let http = reqwest::Client::new();
+    for (region, taken) in [
+        ("eu-central-1", true),
+        ("us-gov-west-1", true),
+        ("us-east-1\ncredential_process = sh -c evil", false),
+        ("US-EAST-1", false),
+        ("local", false),
+    ] {
+        let (url, server) = discovery_at(json!({
+            "issuer": "https://idp.example.com",
+            "client_id": "onboarding-cli",
+            "audience": "onboarding-cli",
+            "region": region,
+        }))
+        .await;
+        let found = Config::discover(&http, &url).await;
+        server.abort();
+        match found {
+            Ok(config) => {
+                assert!(taken, "{region:?} was taken");
+                assert_eq!(config.region.as_deref(), Some(region));
+            }
+            Err(error) => {
+                assert!(!taken, "{region:?}: {error}");
+                assert_eq!(error.code(), "unexpected_answer");
+            }
+        }
+    }
+}
+
+/// A TLS-inspecting proxy's CA is not among the bundled roots: `AWS_CA_BUNDLE` (or `SSL_CERT_FILE`) names
+/// it, and the CLI then trusts an API whose certificate it signed, and refuses that API without it.
+#[tokio::test]
+async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let document = json!({"issuer": "https://idp.example.com", "client_id": "onboarding-cli",
+        "audience": "onboarding-cli"})
     .to_string();
     let server = tokio::spawn(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut stream, _)) = listener.accept().await {
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(mut stream) = acceptor.accept(stream).await else {
+                continue;
+            };
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request).await;
             let answer = format!(
@@ -137,10 +225,141 @@ async fn the_api_is_https_and_its_discovery_document_cannot_move_it_to_another_h
                 document.len()
             );
             let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.shutdown().await;
         }
     });
-    let error = Config::discover(&http, &url).await.unwrap_err();
-    assert_eq!(error.code(), "unexpected_answer", "{error}");
-    assert!(error.to_string().contains("another host"), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("corporate-ca.pem");
+    std::fs::write(&bundle, cert.pem()).unwrap();
+    for variable in ["AWS_CA_BUNDLE", "SSL_CERT_FILE"] {
+        let roots =
+            commands::ca_bundle(|name| (name == variable).then(|| bundle.clone().into_os_string()))
+                .unwrap();
+        let http = commands::http_trusting(roots).unwrap();
+        let found = Config::discover(&http, &url).await;
+        assert!(found.is_ok(), "{variable}: {found:?}");
+    }
+    let untrusted = Config::discover(&commands::http_trusting(Vec::new()).unwrap(), &url)
+        .await
+        .unwrap_err();
+    assert_eq!(untrusted.exit_code(), exit::UNREACHABLE, "{untrusted}");
+    assert!(commands::ca_bundle(|_| None).unwrap().is_empty());
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "no certificate here").unwrap();
+    assert!(commands::ca_bundle(|_| Some(not_pem.clone().into_os_string())).is_err());
     server.abort();
+}
+
+/// `console --print` through a stand-in of the federation endpoint: reached as every HTTPS call is, through
+/// `HTTPS_PROXY` (a CONNECT tunnel here) and a CA named by `SSL_CERT_FILE`; the request carries the cached
+/// role session, and the link printed carries the token the endpoint answered with.
+#[tokio::test]
+async fn console_print_asks_the_federation_endpoint_for_a_token_with_the_role_session() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["signin.aws.amazon.com".to_string()]).unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let (asked, mut requests) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+    let stand_in = tokio::spawn(async move {
+        while let Ok((stream, _)) = proxy.accept().await {
+            let mut stream = BufReader::new(stream);
+            let mut connect = String::new();
+            let _ = stream.read_line(&mut connect).await;
+            loop {
+                let mut header = String::new();
+                if stream.read_line(&mut header).await.unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let mut stream = stream.into_inner();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await;
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                continue;
+            };
+            let mut request = vec![0u8; 16384];
+            let read = tls.read(&mut request).await.unwrap_or(0);
+            let request_line = String::from_utf8_lossy(&request[..read])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let _ = asked.send((connect.trim().to_string(), request_line));
+            let body = r#"{"SigninToken":"stand-in-token"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(answer.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+
+    let home = tempfile::tempdir().unwrap();
+    let sessions = home.path().join(".config/onboarding/sessions/onboarding");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::write(
+        sessions.join("ResourceCreatorRole.json"),
+        json!({"credentials": {"Version": 1, "AccessKeyId": "ASIASESSION", "SecretAccessKey": "session-secret",
+            "SessionToken": "session-token", "Expiration": "2099-01-01T00:00:00Z"},
+            "assumed_role_arn": "arn:aws:sts::123456789012:assumed-role/ResourceCreatorRole/dev"})
+        .to_string(),
+    )
+    .unwrap();
+    let ca = home.path().join("ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let mut console = onboarding(home.path());
+    console
+        .args(["console", "--role", "ResourceCreatorRole", "--print"])
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("SSL_CERT_FILE", &ca)
+        .env_remove("NO_PROXY");
+    let out = tokio::task::spawn_blocking(move || console.output().unwrap())
+        .await
+        .unwrap();
+    stand_in.abort();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let link = reqwest::Url::parse(&link).unwrap();
+    assert_eq!(
+        link.as_str().split('?').next(),
+        Some("https://signin.aws.amazon.com/federation")
+    );
+    let query: std::collections::HashMap<String, String> =
+        link.query_pairs().into_owned().collect();
+    assert_eq!(query["Action"], "login");
+    assert_eq!(query["SigninToken"], "stand-in-token");
+    assert_eq!(query["Destination"], "https://console.aws.amazon.com/");
+
+    let (connect, request_line) = requests.recv().await.unwrap();
+    assert_eq!(connect, "CONNECT signin.aws.amazon.com:443 HTTP/1.1");
+    let path = request_line.split(' ').nth(1).unwrap();
+    let asked = reqwest::Url::parse(&format!("https://signin.aws.amazon.com{path}")).unwrap();
+    let asked: std::collections::HashMap<String, String> =
+        asked.query_pairs().into_owned().collect();
+    assert_eq!(asked["Action"], "getSigninToken");
+    let session: Value = serde_json::from_str(&asked["Session"]).unwrap();
+    assert_eq!(
+        session,
+        json!({"sessionId": "ASIASESSION", "sessionKey": "session-secret", "sessionToken": "session-token"})
+    );
 }

@@ -210,6 +210,7 @@ async fn run(args: Args) -> Result<(), StartError> {
             .or_else(|| args.audience.first().cloned())
             .unwrap_or_default(),
         audience: args.audience,
+        region: sdk_config.region().map(ToString::to_string),
     };
     let lambda = match args.lambda_endpoint {
         None => None,
