@@ -105,6 +105,8 @@ enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Print the manual page (roff), e.g. `onboarding man > ~/.local/share/man/man1/onboarding.1`.
+    Man,
     /// Print the completion script for a shell (e.g. `onboarding completions bash > /etc/bash_completion.d/onboarding`).
     Completions { shell: clap_complete::Shell },
     /// A new access key, stored and proven with AWS, then the old one deleted: one key left.
@@ -206,6 +208,12 @@ async fn run(command: Command) -> Result<Ran> {
         } => {
             let credentials = commands::credential_process(&profile, Some(&role)).await?;
             println!("{}", role_env::render(&credentials, format)?);
+            return Ok(Ran::Outcome(None));
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::Input(format!("the manual page: {e}")))?;
             return Ok(Ran::Outcome(None));
         }
         Command::Completions { shell } => {

@@ -372,3 +372,27 @@ fn aws_profile_picks_the_profile_when_it_names_one_of_ours() {
     // Someone else's profile (SSO, another tool's) is not ours: the default stays, which has no key here.
     assert_eq!(credential_process("work").status.code(), Some(3));
 }
+
+#[test]
+fn the_manual_page_renders_with_man() {
+    let home = tempfile::tempdir().unwrap();
+    let page = onboarding(home.path()).arg("man").output().unwrap();
+    assert!(page.status.success());
+    let roff = String::from_utf8_lossy(&page.stdout);
+    assert!(roff.contains(".TH onboarding 1"), "{roff}");
+    // Rendered by groff as `man` would, where it is installed (it is on the machines the tests run on).
+    let file = home.path().join("onboarding.1");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let Ok(rendered) = Command::new("groff")
+        .args(["-man", "-Tutf8"])
+        .arg(&file)
+        .output()
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.status.success() && text.contains("credential-process"),
+        "{text}"
+    );
+}
