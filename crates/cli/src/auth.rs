@@ -15,7 +15,7 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalProviderMetadata, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl,
     IdTokenClaims, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, ProviderMetadata,
-    RedirectUrl, RefreshToken, Scope, TokenResponse,
+    RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,15 +25,18 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store;
 
-/// Discovery with the one field `CoreProviderMetadata` leaves out: where the device grant starts.
+/// Discovery with the two fields `CoreProviderMetadata` leaves out: where the device grant starts, and
+/// where a token is revoked (RFC 7009).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-struct DeviceEndpoint {
+struct MoreEndpoints {
     #[serde(default)]
     device_authorization_endpoint: Option<DeviceAuthorizationUrl>,
+    #[serde(default)]
+    revocation_endpoint: Option<RevocationUrl>,
 }
-impl AdditionalProviderMetadata for DeviceEndpoint {}
+impl AdditionalProviderMetadata for MoreEndpoints {}
 type Metadata = ProviderMetadata<
-    DeviceEndpoint,
+    MoreEndpoints,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -361,4 +364,43 @@ pub async fn id_token(config: &Config, http: &reqwest::Client) -> Result<Tokens>
         .await
         .map_err(|_| Error::NotLoggedIn)?;
     keep(&response, &client.id_token_verifier(), None, Some(refresh))
+}
+
+/// Revokes the refresh token at the provider (RFC 7009), where its discovery document names a revocation
+/// endpoint: a copy of the token left elsewhere (a backup, a synced dotfile) then signs nobody in.
+/// `Ok(false)` when the provider offers no revocation. The request is RFC 7009's one form POST, made here
+/// rather than by `oauth2`, which refuses any endpoint but `https`, a local provider's `http` on this
+/// machine included; anywhere else the endpoint must be `https`, as the RFC requires.
+pub async fn revoke_refresh_token(
+    config: &Config,
+    http: &reqwest::Client,
+    refresh_token: &str,
+) -> Result<bool> {
+    let metadata = discover(config, http).await?;
+    let Some(endpoint) = &metadata.additional_metadata().revocation_endpoint else {
+        return Ok(false);
+    };
+    let url = endpoint.url();
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(Error::Login(format!(
+            "the revocation endpoint {url} is not https: the token was not sent"
+        )));
+    }
+    let http_error = |source| Error::Http {
+        url: url.to_string(),
+        source,
+    };
+    http.post(url.clone())
+        .form(&[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", config.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(http_error)?
+        .error_for_status()
+        .map_err(http_error)?;
+    Ok(true)
 }

@@ -699,7 +699,22 @@ fn describe(answer: &Value) -> String {
     lines.join("\n")
 }
 
-pub fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
+pub async fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
+    // Revoked first, while the token is still here to name; the local files go whatever the provider
+    // answers, and the answer says whether it was revoked.
+    let revoked = match (
+        Tokens::load()?.and_then(|t| t.refresh_token),
+        Config::load(),
+    ) {
+        (Some(refresh_token), Ok(config)) => {
+            match auth::revoke_refresh_token(&config, &http()?, &refresh_token).await {
+                Ok(true) => json!(true),
+                Ok(false) => json!("the identity provider names no revocation endpoint"),
+                Err(error) => json!(error.to_string()),
+            }
+        }
+        _ => json!(false),
+    };
     let tokens = Tokens::remove()?;
     let sessions = sts::sessions_dir()?;
     let had_sessions = sessions.exists();
@@ -711,14 +726,24 @@ pub fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
         keys = KeyStore::open(profile)?.delete()?;
         Profile::remove(profile)?;
     }
-    let mut text = String::from("signed out; cached role sessions removed");
+    let mut text = String::from("signed out; the day's MFA session and the role sessions removed");
+    match &revoked {
+        serde_json::Value::Bool(true) => {
+            text.push_str("; the refresh token is revoked at the identity provider")
+        }
+        serde_json::Value::String(why) => {
+            text.push_str(&format!("; the refresh token was not revoked ({why})"))
+        }
+        _ => {}
+    }
     text.push_str(if forget_keys {
         "; the access key is forgotten on this machine (it still exists in AWS)"
     } else {
         "; the access key is kept (`--forget-keys` removes it)"
     });
     Ok(Outcome {
-        json: json!({"tokens_removed": tokens, "sessions_removed": had_sessions, "key_removed": keys}),
+        json: json!({"tokens_removed": tokens, "refresh_token_revoked": revoked,
+            "sessions_removed": had_sessions, "key_removed": keys}),
         text,
     })
 }

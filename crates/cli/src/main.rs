@@ -236,7 +236,7 @@ async fn run(command: Command) -> Result<Ran> {
         Command::Logout {
             profile,
             forget_keys,
-        } => commands::logout(&profile, forget_keys)?,
+        } => commands::logout(&profile, forget_keys).await?,
     })))
 }
 

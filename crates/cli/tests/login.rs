@@ -45,6 +45,36 @@ fn login_with_pkce_on_a_loopback_redirect_keeps_a_verified_token_0600() {
     );
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
     assert!(kept["refresh_token"].is_string(), "{kept}");
+
+    // logout revokes the refresh token at the provider (RFC 7009): a copy left anywhere signs nobody in.
+    let http = reqwest::blocking::Client::new();
+    let refresh = || {
+        let metadata: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", issuer.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        http.post(metadata["token_endpoint"].as_str().unwrap())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "onboarding-cli"),
+                ("refresh_token", kept["refresh_token"].as_str().unwrap()),
+            ])
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert!(refresh().is_success(), "the token works before logout");
+    let out = onboarding(home.path())
+        .args(["--json", "logout"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["refresh_token_revoked"], true, "{answer}");
+    assert!(!tokens.exists());
+    assert_eq!(refresh().as_u16(), 400, "revoked at the provider");
 }
 
 #[test]
