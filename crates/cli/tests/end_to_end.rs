@@ -291,6 +291,28 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         ),
         "{through_aws}"
     );
+    // A client that `mfa_serial` profiles fail (it cannot prompt): the AWS SDK for JavaScript, through the
+    // same written profile and the same cached session.
+    let sdk_node = common::workspace().join("tests/sdk-node");
+    assert!(
+        sdk_node.join("node_modules").exists(),
+        "tests/sdk-node is installed from its lockfile: run scripts/setup"
+    );
+    let ours = cli(home.path(), &moto);
+    let through_js = Command::new("node")
+        .arg(sdk_node.join("caller.mjs"))
+        .envs(
+            ours.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .env("AWS_PROFILE", "onboarding-ResourceCreatorRole")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(json(&through_js)["Arn"], through_aws["Arn"]);
     assert!(
         std::fs::read_to_string(&aws_config)
             .unwrap()

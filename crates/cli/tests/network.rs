@@ -186,12 +186,11 @@ async fn the_discovery_documents_region_is_a_region_name_or_refused() {
     }
 }
 
-/// A TLS-inspecting proxy's CA is not among the bundled roots: `AWS_CA_BUNDLE` (or `SSL_CERT_FILE`) names
-/// it, and the CLI then trusts an API whose certificate it signed, and refuses that API without it.
-#[tokio::test]
-async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
+/// A TLS server's side for `host`: its certificate (self-signed, so also the CA a client must be told to
+/// trust) and the acceptor that presents it.
+fn tls_acceptor(host: &str) -> (rcgen::Certificate, tokio_rustls::TlsAcceptor) {
     let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        rcgen::generate_simple_self_signed(vec![host.to_string()]).unwrap();
     let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -204,6 +203,14 @@ async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
     )
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+    (cert, acceptor)
+}
+
+/// A TLS-inspecting proxy's CA is not among the bundled roots: `AWS_CA_BUNDLE` (or `SSL_CERT_FILE`) names
+/// it, and the CLI then trusts an API whose certificate it signed, and refuses that API without it.
+#[tokio::test]
+async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
+    let (cert, acceptor) = tls_acceptor("localhost");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "https://localhost:{}",
@@ -257,20 +264,7 @@ async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
 #[tokio::test]
 async fn console_print_asks_the_federation_endpoint_for_a_token_with_the_role_session() {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["signin.aws.amazon.com".to_string()]).unwrap();
-    let server_config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.der().clone()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into()),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server_config));
+    let (cert, acceptor) = tls_acceptor("signin.aws.amazon.com");
     let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
     let (asked, mut requests) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
