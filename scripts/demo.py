@@ -323,25 +323,37 @@ def main():
             role_profile = roles[0]
             aws = ["aws", "sts", "get-caller-identity", "--profile", role_profile, "--output", "json"]
 
-            step(f"the AWS CLI itself: `{' '.join(aws)}` through the written ~/.aws/config "
-                 f"(credential_process for the key, the MFA code asked once)")
+            def aws_without_a_terminal(why):
+                ran = subprocess.run(aws, env=person, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                     start_new_session=True)
+                if ran.returncode != 0:
+                    sys.exit(f"the AWS CLI failed without a terminal ({why}): {ran.stderr}")
+                print(f"assumed {json.loads(ran.stdout)['Arn']}")
+
+            step(f"the AWS CLI itself: `{' '.join(aws)}` through the written ~/.aws/config, with no terminal "
+                 f"(credential_process: setup's proof code started the day's MFA session, so no code is asked)")
+            aws_without_a_terminal("the day's session")
+
+            step("`onboarding logout`, then the AWS CLI again in a terminal: the MFA code asked once, by "
+                 "credential_process on that terminal")
+            logout = subprocess.run([onboarding, "logout"], env=person, stdin=subprocess.DEVNULL,
+                                    capture_output=True, text=True)
+            if logout.returncode != 0:
+                sys.exit(f"onboarding logout failed: {logout.stderr}")
+            print(logout.stdout.strip())
             if real_aws:
                 wait_for_next_window(proof_at)
             cli = pexpect.spawn(aws[0], aws[1:], env=person, encoding="utf-8", timeout=120)
             cli.logfile_read = sys.stdout
-            cli.expect_exact("Enter MFA code for ")
+            cli.expect_exact("MFA code for ")
             cli.sendline(totp.now() if real_aws else totp.at(now + 90))
             cli.expect(pexpect.EOF)
             cli.close()
             if cli.exitstatus != 0:
                 sys.exit(f"the AWS CLI failed (exit {cli.exitstatus})")
 
-            step("the same command again, with no terminal at all: the AWS CLI's cached session, no prompt")
-            again = subprocess.run(aws, env=person, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                   start_new_session=True)
-            if again.returncode != 0:
-                sys.exit(f"the AWS CLI failed without a terminal: {again.stderr}")
-            print(f"assumed {json.loads(again.stdout)['Arn']}")
+            step("the same command again, with no terminal at all: the cached session, no prompt")
+            aws_without_a_terminal("the cached session")
 
             step("~/.aws/config as `onboarding setup` wrote it")
             print(written.rstrip())
