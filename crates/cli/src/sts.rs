@@ -76,10 +76,11 @@ impl Session {
     }
 }
 
-/// Whether temporary credentials have more than [`MIN_LEFT_SECS`] left; the long-term key always has.
-pub fn lasts(credentials: &ProcessCredentials) -> bool {
+/// Whether a cached session's credentials have more than [`MIN_LEFT_SECS`] left. Credentials without an
+/// expiration are no session STS made, and are not used.
+fn lasts(credentials: &ProcessCredentials) -> bool {
     let Some(expiration) = credentials.expiration.as_deref() else {
-        return true;
+        return false;
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -259,4 +260,34 @@ fn process_credentials(
         session_token: Some(credentials.session_token().to_string()),
         expiration: Some(expiration),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_expiration(expiration: Option<&str>) -> ProcessCredentials {
+        ProcessCredentials {
+            version: 1,
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some("token".into()),
+            expiration: expiration.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_cached_session_is_used_only_while_it_has_minutes_left() {
+        assert!(lasts(&with_expiration(Some("2099-01-01T00:00:00Z"))));
+        assert!(!lasts(&with_expiration(Some("2020-01-01T00:00:00Z"))));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let soon = DateTime::from_secs(now + MIN_LEFT_SECS - 10)
+            .fmt(Format::DateTime)
+            .unwrap();
+        assert!(!lasts(&with_expiration(Some(&soon))), "too close to expiry");
+        assert!(!lasts(&with_expiration(None)), "no expiration, no session");
+        assert!(!lasts(&with_expiration(Some("tomorrow"))));
+    }
 }
