@@ -912,7 +912,8 @@ async fn live(stack: &mut Stack) {
     assert_eq!(
         advertised,
         json!({"api_url": "https://apistandin.execute-api.us-east-1.amazonaws.com",
-               "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"]})
+               "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"],
+               "region": "us-east-1"})
     );
     assert_eq!(stack.proxy.exchanges().len(), calls_before, "no AWS call");
 

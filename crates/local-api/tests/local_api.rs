@@ -287,7 +287,7 @@ async fn tokens_from_the_provider_are_accepted_and_forged_ones_refused() {
     assert_eq!(
         discovery,
         json!({"api_url": stack.api, "issuer": stack.issuer, "client_id": CLIENT_ID,
-               "audience": [CLIENT_ID]})
+               "audience": [CLIENT_ID], "region": "us-east-1"})
     );
 
     let token = sign_in(&stack.issuer, "developer@example.com").await;
