@@ -23,6 +23,14 @@ fn config(api_url: String) -> Config {
     }
 }
 
+/// An HTTP/1.1 answer carrying `body` as JSON, the connection closed after it.
+fn json_answer(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// A local API that answers every request with `document` as its discovery document.
 async fn discovery_at(document: Value) -> (String, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,10 +41,7 @@ async fn discovery_at(document: Value) -> (String, tokio::task::JoinHandle<()>) 
         while let Ok((mut stream, _)) = listener.accept().await {
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request).await;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
-                document.len()
-            );
+            let answer = json_answer(&document);
             let _ = stream.write_all(answer.as_bytes()).await;
         }
     });
@@ -227,10 +232,7 @@ async fn a_ca_named_by_aws_ca_bundle_is_trusted_and_nothing_else_is() {
             };
             let mut request = [0u8; 4096];
             let _ = stream.read(&mut request).await;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{document}",
-                document.len()
-            );
+            let answer = json_answer(&document);
             let _ = stream.write_all(answer.as_bytes()).await;
             let _ = stream.shutdown().await;
         }
@@ -295,10 +297,7 @@ async fn console_print_asks_the_federation_endpoint_for_a_token_with_the_role_se
                 .to_string();
             let _ = asked.send((connect.trim().to_string(), request_line));
             let body = r#"{"SigninToken":"stand-in-token"}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let answer = json_answer(body);
             let _ = tls.write_all(answer.as_bytes()).await;
             let _ = tls.shutdown().await;
         }
