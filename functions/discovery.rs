@@ -25,6 +25,10 @@ pub struct Discovery {
     /// that `aws ec2 …` works without the person setting one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// `MFA_MAX_AGE_SECONDS` where the deployment sets it: the trust policies then refuse a session whose
+    /// MFA is older, so the CLI asks for a new code before that instead of failing with AccessDenied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_max_age_seconds: Option<u64>,
 }
 
 /// A discovery variable the function cannot serve: init fails naming it, as with every other setting.
@@ -79,6 +83,9 @@ impl Discovery {
             client_id,
             audience,
             region: lookup("AWS_REGION").filter(|region| !region.trim().is_empty()),
+            // The provisioning config refuses a malformed value at init; here only a number is served.
+            mfa_max_age_seconds: lookup("MFA_MAX_AGE_SECONDS")
+                .and_then(|seconds| seconds.trim().parse().ok()),
         }))
     }
 
@@ -136,10 +143,12 @@ mod tests {
             ("JWT_AUDIENCE", "cli,web"),
             ("CLI_CLIENT_ID", ""),
             ("AWS_REGION", "eu-central-1"),
+            ("MFA_MAX_AGE_SECONDS", "3600"),
         ]))
         .unwrap()
         .unwrap();
         assert_eq!(found.region.as_deref(), Some("eu-central-1"));
+        assert_eq!(found.mfa_max_age_seconds, Some(3600));
         assert_eq!(found.client_id, "cli");
         assert_eq!(found.audience, ["cli", "web"]);
         assert_eq!(found.api_url, None);
@@ -186,6 +195,7 @@ mod tests {
             client_id: "cli".into(),
             audience: vec!["cli".into()],
             region: None,
+            mfa_max_age_seconds: None,
         };
         let response =
             discovery.respond(&json!({"requestContext": {"domainName": "api.example.com"}}));
@@ -203,6 +213,7 @@ mod tests {
         let configured = Discovery {
             api_url: Some("http://127.0.0.1:9".into()),
             region: Some("eu-central-1".into()),
+            mfa_max_age_seconds: Some(3600),
             ..discovery
         };
         let Some(Body::Text(text)) = configured.respond(&json!({})).body else {
@@ -210,5 +221,6 @@ mod tests {
         };
         assert!(text.contains(r#""api_url":"http://127.0.0.1:9""#));
         assert!(text.contains(r#""region":"eu-central-1""#), "{text}");
+        assert!(text.contains(r#""mfa_max_age_seconds":3600"#), "{text}");
     }
 }

@@ -5,6 +5,7 @@ import http.cookiejar
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -283,8 +284,13 @@ def main():
             # A fresh machine: its own HOME, no OS keyring, none of the shell's AWS settings.
             person = without_aws_settings(env)
             person.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            person.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"), AWS_REGION=env["AWS_REGION"],
+            person.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                          XDG_STATE_HOME=os.path.join(home, ".local", "state"),
+                          XDG_CACHE_HOME=os.path.join(home, ".cache"), AWS_REGION=env["AWS_REGION"],
                           AWS_DEFAULT_REGION=env["AWS_REGION"])
+            # No keyring: the CLI encrypts its files with a passphrase, which a person types once or keeps
+            # in their password manager; the demo gives it as the environment variable the CLI reads.
+            person["ONBOARDING_FILE_PASSPHRASE"] = secrets.token_urlsafe(16)
             if not real_aws:
                 person["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL"]
             onboarding = os.path.join(target, "debug", "onboarding")

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store;
+use crate::vault;
 
 /// Discovery with the two fields `CoreProviderMetadata` leaves out: where the device grant starts, and
 /// where a token is revoked (RFC 7009).
@@ -62,7 +63,10 @@ pub struct Tokens {
     pub email: Option<String>,
 }
 
-const FILE: &str = "tokens.json";
+/// In the state directory, encrypted (crate::vault).
+const FILE: &str = "tokens";
+/// Where CLIs before the vault kept them, in plaintext, in the config directory: moved on first use.
+const LEGACY_FILE: &str = "tokens.json";
 /// `email` names the person to the API. `openid` is always asked for.
 const EMAIL_SCOPE: &str = "email";
 /// Asks for a refresh token, where the provider knows the scope: Cognito does not (and refuses a request
@@ -77,15 +81,16 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Tokens {
     pub fn load() -> Result<Option<Tokens>> {
-        store::read_json(&store::path(FILE)?)
+        vault::this_process()?.read_or_move(&store::state_path(FILE)?, &store::path(LEGACY_FILE)?)
     }
 
     fn save(&self) -> Result<()> {
-        store::write_json(&store::path(FILE)?, self)
+        vault::this_process()?.write(&store::state_path(FILE)?, self)
     }
 
     pub fn remove() -> Result<bool> {
-        store::remove(&store::path(FILE)?)
+        let legacy = store::remove(&store::path(LEGACY_FILE)?)?;
+        Ok(store::remove(&store::state_path(FILE)?)? || legacy)
     }
 }
 

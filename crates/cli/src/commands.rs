@@ -14,7 +14,6 @@ use crate::profile::{Profile, Role};
 use crate::prompt;
 use crate::role_env;
 use crate::secrets::{AccessKey, KeyStore, Stored};
-use crate::store;
 use crate::sts::{self, MfaSession, ProcessCredentials, Session};
 
 pub struct Outcome {
@@ -51,14 +50,9 @@ pub fn http_trusting(extra_roots: Vec<reqwest::Certificate>) -> Result<reqwest::
 pub fn ca_bundle(
     lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
 ) -> Result<Vec<reqwest::Certificate>> {
-    let Some(path) = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
-        .into_iter()
-        .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
-        .map(std::path::PathBuf::from)
-    else {
+    let Some((path, pem)) = ca_bundle_pem(lookup)? else {
         return Ok(Vec::new());
     };
-    let pem = std::fs::read(&path).map_err(crate::error::io_err(&path))?;
     let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Corrupt {
         path: path.clone(),
         message: format!("not a PEM certificate bundle: {e}"),
@@ -70,6 +64,21 @@ pub fn ca_bundle(
         });
     }
     Ok(roots)
+}
+
+/// The file `AWS_CA_BUNDLE` (else `SSL_CERT_FILE`) names, and its bytes.
+pub fn ca_bundle_pem(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Option<(std::path::PathBuf, Vec<u8>)>> {
+    let Some(path) = ["AWS_CA_BUNDLE", "SSL_CERT_FILE"]
+        .into_iter()
+        .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
+        .map(std::path::PathBuf::from)
+    else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(&path).map_err(crate::error::io_err(&path))?;
+    Ok(Some((path, pem)))
 }
 
 pub struct LoginOptions {
@@ -197,7 +206,13 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
             });
         };
         // The proof starts the day's MFA session: the other roles need no code today.
-        let mfa = start_mfa_session(&options.profile, &profile, &code).await?;
+        let mfa = start_mfa_session(
+            &options.profile,
+            &profile,
+            &code,
+            config.mfa_max_age_seconds,
+        )
+        .await?;
         let session = sts::assume_role(&mfa, &role.arn, &profile.session_identity()).await?;
         session.save(&options.profile, &role.name)?;
         assumed = Some(session.assumed_role_arn);
@@ -370,15 +385,14 @@ pub fn account_of(arn: &str) -> Option<&str> {
 /// The base profile gets its key from this binary, and so does each role profile: a `role_arn` profile
 /// cannot set the source identity the catalog roles require (botocore #2486), and through this binary the
 /// AWS CLI, Terraform and every SDK share one session cache and one prompt.
+/// `--profile` is written even for the default profile: the AWS CLI hands its environment to the process,
+/// and an `AWS_PROFILE` naming another of our profiles would otherwise choose its key.
 fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<Section>> {
-    let exe = std::env::current_exe().map_err(crate::error::io_err("the running binary"))?;
-    let exe = exe.to_string_lossy();
-    // The AWS CLI splits credential_process like a shell does.
-    let exe = if exe.contains(char::is_whitespace) {
-        format!("\"{exe}\"")
-    } else {
-        exe.into_owned()
-    };
+    let mut exe = this_binary()?;
+    // Said on every use, so a profile written by a plaintext run goes on being one, visibly.
+    if crate::vault::this_process()?.is_plaintext() {
+        exe.push_str(" --insecure-plaintext-store");
+    }
     // The stack's region where the API names it: a tool run with the profile works without AWS_REGION.
     let settings = |credential_process: String| {
         let mut settings = vec![("credential_process".to_string(), credential_process)];
@@ -407,6 +421,36 @@ fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<S
     Ok(sections)
 }
 
+/// How `credential_process` names this binary: bare `onboarding` when that is what `PATH` finds (an
+/// upgrade in place keeps working), else its absolute path, quoted when it has spaces (the AWS CLI splits
+/// the line as a shell does).
+fn this_binary() -> Result<String> {
+    let exe = std::env::current_exe().map_err(crate::error::io_err("the running binary"))?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(BINARY_NAME))
+            .find(|candidate| candidate.is_file())
+            .and_then(|found| found.canonicalize().ok())
+            .is_some_and(|found| found == exe)
+    });
+    if on_path {
+        return Ok(BINARY_NAME.to_string());
+    }
+    let exe = exe.to_string_lossy();
+    Ok(if exe.contains(char::is_whitespace) {
+        format!("\"{exe}\"")
+    } else {
+        exe.into_owned()
+    })
+}
+
+const BINARY_NAME: &str = if cfg!(windows) {
+    "onboarding.exe"
+} else {
+    "onboarding"
+};
+
 /// `credential_process`'s answer for the profile's key, or for a role session assumed with MFA.
 pub async fn credential_process(profile: &str, role: Option<&str>) -> Result<ProcessCredentials> {
     let Some(role) = role else {
@@ -423,7 +467,7 @@ pub async fn credential_process(profile: &str, role: Option<&str>) -> Result<Pro
 /// caller at a time per profile: parallel callers (Terraform's providers, an IDE and a shell) wait on the
 /// lock for the one prompt, then find its sessions cached.
 async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
-    let _one_at_a_time = store::lock(&format!("sessions/{profile}.lock"))?;
+    let _one_at_a_time = sts::lock_sessions(profile)?;
     if !fresh && let Some(session) = Session::cached(profile, role)? {
         return Ok(session);
     }
@@ -437,7 +481,12 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
             profile: profile.to_string(),
             role: role.to_string(),
         })?;
-    let mfa = match MfaSession::cached(profile)?.filter(|_| !fresh) {
+    let max_age = match Config::load() {
+        Ok(config) => config.mfa_max_age_seconds,
+        Err(Error::NotConfigured) => None,
+        Err(e) => return Err(e),
+    };
+    let mfa = match MfaSession::cached(profile, max_age)?.filter(|_| !fresh) {
         Some(mfa) => mfa,
         None => {
             let code = match prompt::mfa_code_from_process()? {
@@ -448,7 +497,7 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
                     }
                 })?,
             };
-            start_mfa_session(profile, &state, &code).await?
+            start_mfa_session(profile, &state, &code, max_age).await?
         }
     };
     let session = sts::assume_role(&mfa, &arn, &state.session_identity()).await?;
@@ -457,14 +506,19 @@ async fn session(profile: &str, role: &str, fresh: bool) -> Result<Session> {
 }
 
 /// `GetSessionToken` with the code, cached as the day's MFA session.
-async fn start_mfa_session(profile: &str, state: &Profile, code: &str) -> Result<MfaSession> {
+async fn start_mfa_session(
+    profile: &str,
+    state: &Profile,
+    code: &str,
+    max_age: Option<u64>,
+) -> Result<MfaSession> {
     let serial = state.mfa_serial.as_deref().ok_or_else(|| {
         Error::Input("this profile has no MFA device: run `onboarding setup`".into())
     })?;
     let key = KeyStore::open(profile)?
         .load()?
         .ok_or_else(|| Error::NoKey(profile.to_string()))?;
-    let mfa = sts::mfa_session(&key, serial, code, sts::mfa_session_seconds()?).await?;
+    let mfa = sts::mfa_session(&key, serial, code, sts::mfa_session_seconds(max_age)?).await?;
     mfa.save(profile)?;
     Ok(mfa)
 }
@@ -702,10 +756,9 @@ fn describe(answer: &Value) -> String {
 pub async fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
     // Revoked first, while the token is still here to name; the local files go whatever the provider
     // answers, and the answer says whether it was revoked.
-    let revoked = match (
-        Tokens::load()?.and_then(|t| t.refresh_token),
-        Config::load(),
-    ) {
+    // Tokens that cannot be read (a forgotten passphrase) cannot be revoked, and are removed all the same.
+    let refresh_token = Tokens::load().ok().flatten().and_then(|t| t.refresh_token);
+    let revoked = match (refresh_token, Config::load()) {
         (Some(refresh_token), Ok(config)) => {
             match auth::revoke_refresh_token(&config, &http()?, &refresh_token).await {
                 Ok(true) => json!(true),
@@ -716,10 +769,12 @@ pub async fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
         _ => json!(false),
     };
     let tokens = Tokens::remove()?;
-    let sessions = sts::sessions_dir()?;
-    let had_sessions = sessions.exists();
-    if had_sessions {
-        std::fs::remove_dir_all(&sessions).map_err(crate::error::io_err(&sessions))?;
+    let mut had_sessions = false;
+    for sessions in [sts::sessions_dir()?, sts::legacy_sessions_dir()?] {
+        if sessions.exists() {
+            had_sessions = true;
+            std::fs::remove_dir_all(&sessions).map_err(crate::error::io_err(&sessions))?;
+        }
     }
     let mut keys = false;
     if forget_keys {

@@ -16,6 +16,9 @@ pub struct Config {
     /// The stack's region, written into every profile `setup` writes; `None` from an API that names none.
     #[serde(default)]
     pub region: Option<String>,
+    /// The deployment's `MFA_MAX_AGE_SECONDS`: the day's MFA session is used only while its code is younger.
+    #[serde(default)]
+    pub mfa_max_age_seconds: Option<u64>,
 }
 
 /// The discovery document as served: `api_url` may be left to the client (the URL it was given), and
@@ -27,6 +30,7 @@ struct Discovered {
     client_id: String,
     audience: Audience,
     region: Option<String>,
+    mfa_max_age_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +114,7 @@ impl Config {
         }
         Ok(Config {
             region: found.region,
+            mfa_max_age_seconds: found.mfa_max_age_seconds,
             api_url: found
                 .api_url
                 .unwrap_or_else(|| api_url.to_string())

@@ -40,6 +40,12 @@ pub enum Error {
     Login(String),
     #[error("a code is needed for role {role} and there is no terminal to ask for it")]
     NoTerminal { role: String },
+    #[error(
+        "the passphrase for this machine's encrypted files is needed and there is no terminal to ask for it"
+    )]
+    NoPassphrase,
+    #[error("{0} cannot be opened with that passphrase")]
+    WrongPassphrase(PathBuf),
     #[error("AWS refused: {0}")]
     Aws(String),
     /// A rotation whose new key STS did not accept in time: stored, but the old one was not deleted.
@@ -103,11 +109,13 @@ impl Error {
             Error::Api { .. } | Error::UnknownRole { .. } => exit::API_REFUSED,
             Error::Http { .. } | Error::Protocol(..) => exit::UNREACHABLE,
             Error::TimedOut { .. } => exit::TIMED_OUT,
-            Error::NoTerminal { .. } => exit::NEEDS_TERMINAL,
+            Error::NoTerminal { .. } | Error::NoPassphrase => exit::NEEDS_TERMINAL,
             Error::Aws(_) | Error::KeyNotVerified { .. } => exit::AWS_REFUSED,
-            Error::Login(_) | Error::File { .. } | Error::Corrupt { .. } | Error::Input(_) => {
-                exit::OTHER
-            }
+            Error::Login(_)
+            | Error::WrongPassphrase(_)
+            | Error::File { .. }
+            | Error::Corrupt { .. }
+            | Error::Input(_) => exit::OTHER,
         }
     }
 
@@ -124,6 +132,8 @@ impl Error {
             Error::Protocol(..) => "unexpected_answer",
             Error::Login(_) => "login_failed",
             Error::NoTerminal { .. } => "needs_terminal",
+            Error::NoPassphrase => "needs_passphrase",
+            Error::WrongPassphrase(_) => "wrong_passphrase",
             Error::Aws(_) => "aws_refused",
             Error::KeyNotVerified { .. } => "key_not_verified",
             Error::File { .. } => "file_error",
@@ -179,6 +189,14 @@ impl Error {
                 "run `onboarding assume --role {role}` in a terminal: it asks for the code once and \
                  starts the day's MFA session, from which every role's session is then made; or set \
                  ONBOARDING_MFA_PROCESS to a command that prints the code"
+            ),
+            Error::NoPassphrase => "set ONBOARDING_FILE_PASSPHRASE (from your password manager, say) for \
+                 tools that run this without a terminal, or run the command in a terminal once"
+                .into(),
+            Error::WrongPassphrase(path) => format!(
+                "type the passphrase you chose (or fix ONBOARDING_FILE_PASSPHRASE); if it is forgotten, \
+                 remove {} and run `onboarding setup`: what it locked is lost, and setup makes a new key",
+                path.display()
             ),
             Error::Aws(_) => "check the MFA code; a new key can need up to a minute before AWS accepts it; \
                  a role whose trust policy limits the MFA's age wants a new code: `onboarding assume --role <Role>`"

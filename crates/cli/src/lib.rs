@@ -13,3 +13,4 @@ pub mod role_env;
 pub mod secrets;
 pub mod store;
 pub mod sts;
+pub mod vault;

@@ -20,6 +20,10 @@ struct Cli {
     /// Print the answer as JSON on stdout (errors too), for scripts.
     #[arg(long, global = true)]
     json: bool,
+    /// Write sign-in tokens, sessions and a key without a keyring unencrypted (not recommended: say it on
+    /// every run; setup writes it into the profiles' credential_process).
+    #[arg(long, global = true)]
+    insecure_plaintext_store: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -146,6 +150,10 @@ fn default_profile() -> String {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
+    if let Err(error) = onboarding_cli::vault::choose(cli.insecure_plaintext_store) {
+        report(&error, json);
+        return ExitCode::from(error.exit_code());
+    }
     match run(cli.command).await {
         Ok(Ran::Child(code)) => ExitCode::from(code),
         Ok(Ran::Outcome(Some(outcome))) => {

@@ -1,6 +1,6 @@
 //! The access key's secret lives in the OS keyring (macOS Keychain, Windows Credential Manager, the Secret
-//! Service on a Linux desktop). Where there is none (a headless Linux box, a container) it goes to a file
-//! readable by its owner only, and the person is told so.
+//! Service on a Linux desktop). Where there is none (a headless Linux box, WSL, a container) it goes to a
+//! file readable by its owner only and encrypted (crate::vault), and the person is told so.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::store;
+use crate::vault::{self, Vault};
 
 const SERVICE: &str = "onboarding";
 
@@ -33,20 +34,32 @@ pub enum Stored {
 pub struct KeyStore {
     entry: Option<keyring::Entry>,
     file: PathBuf,
+    legacy_file: Option<PathBuf>,
+    vault: Vault,
 }
 
 impl KeyStore {
-    /// The store for one profile: keyring entry `onboarding`/`<profile>`, fallback file `keys/<profile>.json`.
+    /// The store for one profile: keyring entry `onboarding`/`<profile>`, fallback file `keys/<profile>`
+    /// in the state directory (`keys/<profile>.json` in the config directory before the vault).
     pub fn open(profile: &str) -> Result<KeyStore> {
-        Ok(KeyStore::with_entry(
-            keyring::Entry::new(SERVICE, profile).ok(),
-            store::path(&format!("keys/{profile}.json"))?,
-        ))
+        Ok(KeyStore {
+            legacy_file: Some(store::path(&format!("keys/{profile}.json"))?),
+            ..KeyStore::with_entry(
+                keyring::Entry::new(SERVICE, profile).ok(),
+                store::state_path(&format!("keys/{profile}"))?,
+                vault::this_process()?,
+            )
+        })
     }
 
-    /// A store over a given entry (tests give one from keyring's mock builder) and fallback file.
-    pub fn with_entry(entry: Option<keyring::Entry>, file: PathBuf) -> KeyStore {
-        KeyStore { entry, file }
+    /// A store over a given entry (tests give one from keyring's mock builder), fallback file and vault.
+    pub fn with_entry(entry: Option<keyring::Entry>, file: PathBuf, vault: Vault) -> KeyStore {
+        KeyStore {
+            entry,
+            file,
+            legacy_file: None,
+            vault,
+        }
     }
 
     pub fn save(&self, key: &AccessKey) -> Result<Stored> {
@@ -56,18 +69,25 @@ impl KeyStore {
                 Ok(()) => {
                     // A secret from an earlier fallback must not shadow the new one.
                     store::remove(&self.file)?;
+                    if let Some(legacy) = &self.legacy_file {
+                        store::remove(legacy)?;
+                    }
                     return Ok(Stored::Keyring);
                 }
                 Err(keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_)) => {}
                 Err(e) => return Err(Error::Input(format!("keyring: {e}"))),
             }
         }
-        store::write_private(&self.file, json.as_bytes())?;
+        self.vault.write(&self.file, key)?;
         Ok(Stored::File(self.file.clone()))
     }
 
     pub fn load(&self) -> Result<Option<AccessKey>> {
-        if let Some(key) = store::read_json::<AccessKey>(&self.file)? {
+        let in_file = match &self.legacy_file {
+            Some(legacy) => self.vault.read_or_move(&self.file, legacy)?,
+            None => self.vault.read(&self.file)?,
+        };
+        if let Some(key) = in_file {
             return Ok(Some(key));
         }
         let Some(entry) = &self.entry else {
@@ -91,7 +111,11 @@ impl KeyStore {
 
     /// Removes the secret wherever it is; returns whether there was one.
     pub fn delete(&self) -> Result<bool> {
-        let in_file = store::remove(&self.file)?;
+        let in_legacy_file = match &self.legacy_file {
+            Some(legacy) => store::remove(legacy)?,
+            None => false,
+        };
+        let in_file = store::remove(&self.file)? || in_legacy_file;
         let in_keyring = self
             .entry
             .as_ref()

@@ -11,15 +11,31 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result, io_err};
 
-/// The CLI's directory: `$XDG_CONFIG_HOME/onboarding` on Linux, the platform's equivalent elsewhere.
-pub fn dir() -> Result<PathBuf> {
+fn project() -> Result<directories::ProjectDirs> {
     directories::ProjectDirs::from("", "", "onboarding")
-        .map(|d| d.config_dir().to_path_buf())
         .ok_or_else(|| Error::Input("no home directory: set HOME".into()))
 }
 
+/// What the person configured, nothing secret (it may live in a dotfiles repository):
+/// `$XDG_CONFIG_HOME/onboarding` on Linux, the platform's equivalent elsewhere.
 pub fn path(name: &str) -> Result<PathBuf> {
-    Ok(dir()?.join(name))
+    Ok(project()?.config_dir().join(name))
+}
+
+/// What the CLI keeps between runs and a person never edits (sign-in tokens, the file key, a key without
+/// a keyring): `$XDG_STATE_HOME/onboarding` on Linux; macOS and Windows have no state directory, and
+/// their local data directory takes it.
+pub fn state_path(name: &str) -> Result<PathBuf> {
+    let project = project()?;
+    Ok(project
+        .state_dir()
+        .unwrap_or_else(|| project.data_local_dir())
+        .join(name))
+}
+
+/// What can be made again (sessions) and the locks around making it: `$XDG_CACHE_HOME/onboarding`.
+pub fn cache_path(name: &str) -> Result<PathBuf> {
+    Ok(project()?.cache_dir().join(name))
 }
 
 /// Writes `bytes` to `path` with mode 0600, replacing it atomically.
@@ -57,13 +73,21 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// `None` when the file does not exist; an error when it exists and cannot be read or parsed.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let Some(bytes) = read_bytes(path)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// `None` when the file does not exist.
+pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Corrupt {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
@@ -78,11 +102,10 @@ pub fn remove(path: &Path) -> Result<bool> {
     }
 }
 
-/// Holds an exclusive lock on the file `name` (made if absent) until the returned file is dropped: the
+/// Holds an exclusive lock on the file at `path` (made if absent) until the returned file is dropped: the
 /// operating system's advisory lock (`flock` on Unix, `LockFileEx` on Windows), released by the kernel
 /// even when a process dies holding it, so a crash never leaves a stale lock.
-pub fn lock(name: &str) -> Result<fs::File> {
-    let path = path(name)?;
+pub fn lock(path: &Path) -> Result<fs::File> {
     if let Some(parent) = path.parent() {
         create_private_dir(parent)?;
     }
@@ -90,8 +113,8 @@ pub fn lock(name: &str) -> Result<fs::File> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    file.lock().map_err(io_err(&path))?;
+        .open(path)
+        .map_err(io_err(path))?;
+    file.lock().map_err(io_err(path))?;
     Ok(file)
 }

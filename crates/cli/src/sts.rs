@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::secrets::AccessKey;
 use crate::store;
+use crate::vault;
 
 /// GetSessionToken's default for IAM users (12 hours): a working day on one code.
 pub const MFA_SESSION_SECONDS: i32 = 43_200;
@@ -57,22 +58,34 @@ pub struct Session {
 /// A session is reused while it has this many seconds left: an SDK call started with it must not fail.
 const MIN_LEFT_SECS: i64 = 300;
 
+/// Sessions live in the cache directory, encrypted (crate::vault): made again from the day's MFA session
+/// (or one code) when lost.
 fn session_file(profile: &str, role: &str) -> Result<std::path::PathBuf> {
-    store::path(&format!("sessions/{profile}/{role}.json"))
+    store::cache_path(&format!("sessions/{profile}/{role}"))
 }
 
 pub fn sessions_dir() -> Result<std::path::PathBuf> {
+    store::cache_path("sessions")
+}
+
+/// Where CLIs before the vault kept sessions, in plaintext: `logout` removes it.
+pub fn legacy_sessions_dir() -> Result<std::path::PathBuf> {
     store::path("sessions")
+}
+
+/// Held while a profile's sessions are looked up or made: parallel callers wait for one prompt.
+pub fn lock_sessions(profile: &str) -> Result<std::fs::File> {
+    store::lock(&store::cache_path(&format!("sessions/{profile}.lock"))?)
 }
 
 impl Session {
     pub fn cached(profile: &str, role: &str) -> Result<Option<Session>> {
-        let session = store::read_json::<Session>(&session_file(profile, role)?)?;
+        let session = vault::this_process()?.read::<Session>(&session_file(profile, role)?)?;
         Ok(session.filter(|session| lasts(&session.credentials)))
     }
 
     pub fn save(&self, profile: &str, role: &str) -> Result<()> {
-        store::write_json(&session_file(profile, role)?, self)
+        vault::this_process()?.write(&session_file(profile, role)?, self)
     }
 }
 
@@ -82,39 +95,68 @@ fn lasts(credentials: &ProcessCredentials) -> bool {
     let Some(expiration) = credentials.expiration.as_deref() else {
         return false;
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let expires = DateTime::from_str(expiration, Format::DateTime).map_or(0, |d| d.secs());
-    expires > now + MIN_LEFT_SECS
+    expires > now() + MIN_LEFT_SECS
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The day's MFA session: `GetSessionToken` credentials obtained with a code. Kept as
-/// `sessions/<profile>.mfa-session.json`, beside the profile's directory of role sessions, so that
+/// `sessions/<profile>.mfa-session`, beside the profile's directory of role sessions, so that
 /// `logout`, which removes `sessions/`, ends it with them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MfaSession {
     pub credentials: ProcessCredentials,
+    /// When the code was typed (Unix seconds): the session's `aws:MultiFactorAuthAge` counts from here.
+    /// 0 in a cache from before it was recorded, which is then as old as can be.
+    #[serde(default)]
+    pub started_at: i64,
 }
 
+/// The MFA age a session is no longer used at, before the deployment's maximum: the `AssumeRole` made
+/// with it must reach STS while still younger.
+const MFA_AGE_MARGIN_SECS: i64 = 60;
+
 fn mfa_session_file(profile: &str) -> Result<std::path::PathBuf> {
-    store::path(&format!("sessions/{profile}.mfa-session.json"))
+    store::cache_path(&format!("sessions/{profile}.mfa-session"))
 }
 
 impl MfaSession {
-    pub fn cached(profile: &str) -> Result<Option<MfaSession>> {
-        let session = store::read_json::<MfaSession>(&mfa_session_file(profile)?)?;
-        Ok(session.filter(|session| lasts(&session.credentials)))
+    /// The cached session, while it lasts and, where the deployment sets `MFA_MAX_AGE_SECONDS`
+    /// (`max_age`), while its MFA is younger than that: the trust policies refuse an older one.
+    pub fn cached(profile: &str, max_age: Option<u64>) -> Result<Option<MfaSession>> {
+        let session = vault::this_process()?.read::<MfaSession>(&mfa_session_file(profile)?)?;
+        Ok(session.filter(|session| session.usable(max_age, now())))
+    }
+
+    fn usable(&self, max_age: Option<u64>, now: i64) -> bool {
+        lasts(&self.credentials)
+            && max_age.is_none_or(|max_age| {
+                now - self.started_at + MFA_AGE_MARGIN_SECS
+                    < i64::try_from(max_age).unwrap_or(i64::MAX)
+            })
     }
 
     pub fn save(&self, profile: &str) -> Result<()> {
-        store::write_json(&mfa_session_file(profile)?, self)
+        vault::this_process()?.write(&mfa_session_file(profile)?, self)
     }
 }
 
 /// How long the day's MFA session lasts: `ONBOARDING_MFA_SESSION_SECONDS`, within what STS allows an IAM
-/// user (15 minutes to 36 hours), else [`MFA_SESSION_SECONDS`].
-pub fn mfa_session_seconds() -> Result<i32> {
+/// user (15 minutes to 36 hours), else [`MFA_SESSION_SECONDS`]; never longer than the deployment's
+/// `MFA_MAX_AGE_SECONDS` (`max_age`) where that is at least STS's 15 minutes, since it is no use after.
+pub fn mfa_session_seconds(max_age: Option<u64>) -> Result<i32> {
+    let chosen = chosen_mfa_session_seconds()?;
+    Ok(max_age
+        .and_then(|max_age| i32::try_from(max_age).ok())
+        .map_or(chosen, |max_age| chosen.min(max_age.max(900))))
+}
+
+fn chosen_mfa_session_seconds() -> Result<i32> {
     match std::env::var("ONBOARDING_MFA_SESSION_SECONDS") {
         Err(_) => Ok(MFA_SESSION_SECONDS),
         Ok(text) => text
@@ -150,14 +192,42 @@ fn session_credentials(session: &ProcessCredentials) -> Credentials {
     )
 }
 
-async fn sdk_config(credentials: Credentials) -> aws_config::SdkConfig {
+async fn sdk_config(credentials: Credentials) -> Result<aws_config::SdkConfig> {
     // STS answers in every region; a person without one configured still gets a working call.
     let region = RegionProviderChain::default_provider().or_else("us-east-1");
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
-        .credentials_provider(credentials)
-        .load()
-        .await
+        .credentials_provider(credentials);
+    if let Some((path, pem)) = crate::commands::ca_bundle_pem(|name| std::env::var_os(name))? {
+        loader = loader.http_client(trusting(&path, pem)?);
+    }
+    Ok(loader.load().await)
+}
+
+/// The SDK's own HTTPS client (rustls, as every other call the CLI makes), trusting the system's roots and
+/// the bundle `AWS_CA_BUNDLE` or `SSL_CERT_FILE` names: STS behind a TLS-inspecting proxy, as the AWS CLI
+/// reaches it.
+fn trusting(
+    path: &std::path::Path,
+    pem: Vec<u8>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_http_client::tls;
+    let trust = tls::TrustStore::empty()
+        .with_native_roots(true)
+        .with_pem_certificate(pem);
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("not a PEM certificate bundle: {e}"),
+        })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
 }
 
 fn aws_err<E: std::error::Error + 'static>(e: aws_sdk_sts::error::SdkError<E>) -> Error {
@@ -167,7 +237,7 @@ fn aws_err<E: std::error::Error + 'static>(e: aws_sdk_sts::error::SdkError<E>) -
 
 /// GetCallerIdentity with the key: `Ok` once STS accepts it.
 pub async fn caller_arn(key: &AccessKey) -> Result<String> {
-    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await);
+    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await?);
     let identity = client.get_caller_identity().send().await.map_err(aws_err)?;
     Ok(identity.arn().unwrap_or_default().to_string())
 }
@@ -199,7 +269,7 @@ pub async fn mfa_session(
     code: &str,
     seconds: i32,
 ) -> Result<MfaSession> {
-    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await);
+    let client = aws_sdk_sts::Client::new(&sdk_config(key_credentials(key)).await?);
     let answer = client
         .get_session_token()
         .serial_number(mfa_serial)
@@ -213,6 +283,7 @@ pub async fn mfa_session(
         .ok_or_else(|| Error::Aws("GetSessionToken answered without credentials".into()))?;
     Ok(MfaSession {
         credentials: process_credentials(credentials)?,
+        started_at: now(),
     })
 }
 
@@ -225,7 +296,8 @@ pub async fn assume_role(
     role_arn: &str,
     identity: &SessionIdentity<'_>,
 ) -> Result<Session> {
-    let client = aws_sdk_sts::Client::new(&sdk_config(session_credentials(&mfa.credentials)).await);
+    let client =
+        aws_sdk_sts::Client::new(&sdk_config(session_credentials(&mfa.credentials)).await?);
     let answer = client
         .assume_role()
         .role_arn(role_arn)
@@ -280,14 +352,34 @@ mod tests {
     fn a_cached_session_is_used_only_while_it_has_minutes_left() {
         assert!(lasts(&with_expiration(Some("2099-01-01T00:00:00Z"))));
         assert!(!lasts(&with_expiration(Some("2020-01-01T00:00:00Z"))));
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let soon = DateTime::from_secs(now + MIN_LEFT_SECS - 10)
+        let soon = DateTime::from_secs(now() + MIN_LEFT_SECS - 10)
             .fmt(Format::DateTime)
             .unwrap();
         assert!(!lasts(&with_expiration(Some(&soon))), "too close to expiry");
         assert!(!lasts(&with_expiration(None)), "no expiration, no session");
         assert!(!lasts(&with_expiration(Some("tomorrow"))));
+    }
+
+    #[test]
+    fn the_days_session_is_not_used_once_its_mfa_is_as_old_as_the_deployment_allows() {
+        let session = MfaSession {
+            credentials: with_expiration(Some("2099-01-01T00:00:00Z")),
+            started_at: 1_000_000,
+        };
+        assert!(session.usable(None, 1_000_000 + 40_000), "no maximum age");
+        assert!(session.usable(Some(3600), 1_000_000 + 3000));
+        assert!(
+            !session.usable(Some(3600), 1_000_000 + 3600 - 30),
+            "inside the margin"
+        );
+        assert!(!session.usable(Some(3600), 1_000_000 + 7200));
+        let unrecorded = MfaSession {
+            started_at: 0,
+            ..session
+        };
+        assert!(
+            !unrecorded.usable(Some(3600), 1_000_000),
+            "an unrecorded age is old"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{local_api, moto, onboarding, provider, sign_in_in_browser};
+use common::{cache, local_api, moto, onboarding, provider, sign_in_in_browser, state};
 use serde_json::Value;
 
 const OTHER_PROFILES: &str =
@@ -140,12 +140,27 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     assert!(key["AccessKeyId"].as_str().unwrap().starts_with("AKIA"));
     assert!(key["SecretAccessKey"].is_string());
     assert!(key.get("SessionToken").is_none() && key.get("Expiration").is_none());
-    // No keyring on this machine: the secret is in a 0600 file.
-    let key_file = home.path().join(".config/onboarding/keys/onboarding.json");
+    // No keyring on this machine: the secret is in a 0600 file in the state directory, encrypted.
+    let key_file = state(home.path()).join("keys/onboarding");
     assert_eq!(
         std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    let secret = key["SecretAccessKey"].as_str().unwrap();
+    for dir in [
+        state(home.path()),
+        cache(home.path()),
+        home.path().join(".config"),
+    ] {
+        for file in files_under(&dir) {
+            let bytes = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !bytes.contains(secret),
+                "{} holds the secret in the clear",
+                file.display()
+            );
+        }
+    }
 
     // The role: setup's proof left a session, so no code is asked, not even without a terminal.
     let mut role = cli(home.path(), &moto);
@@ -206,9 +221,9 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
 
     // One code a work session: setup's proof started the day's MFA session, so a role session that is
     // gone (expired, or another role's) is made from it with no prompt, even without a terminal.
-    let sessions = home.path().join(".config/onboarding/sessions");
-    assert!(sessions.join("onboarding.mfa-session.json").exists());
-    std::fs::remove_file(sessions.join("onboarding/ResourceCreatorRole.json")).unwrap();
+    let sessions = cache(home.path()).join("sessions");
+    assert!(sessions.join("onboarding.mfa-session").exists());
+    std::fs::remove_file(sessions.join("onboarding/ResourceCreatorRole")).unwrap();
     let remade = json(&without_terminal(&role));
     assert!(remade["SessionToken"].is_string());
     assert_ne!(remade["SessionToken"], session["SessionToken"]);
@@ -245,10 +260,12 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     assert_eq!(keys.len(), 1, "exactly one key: {status}");
     assert_eq!(keys[0]["access_key_id"], new_key.as_str());
     assert_eq!(keys[0]["status"], "active");
-    assert!(
-        !std::fs::read_to_string(&key_file)
-            .unwrap()
-            .contains(&old_key),
+    let kept = common::key_store(home.path(), "onboarding")
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.access_key_id, new_key,
         "the old secret is gone from this machine"
     );
 
@@ -325,8 +342,8 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     logout.args(["--json", "logout"]);
     let out = json(&without_terminal(&logout));
     assert_eq!(out["tokens_removed"], true);
-    assert!(!home.path().join(".config/onboarding/tokens.json").exists());
-    assert!(!home.path().join(".config/onboarding/sessions").exists());
+    assert!(!state(home.path()).join("tokens").exists());
+    assert!(!cache(home.path()).join("sessions").exists());
     assert!(
         without_terminal(&process).status.success(),
         "the key is kept"
@@ -410,4 +427,22 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
         })
         .collect();
     assert_eq!(tokens.len(), 1, "one session for all eight: {tokens:?}");
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map_while(Result::ok)
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
 }

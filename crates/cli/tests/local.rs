@@ -7,9 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::onboarding;
+use common::{key_store, onboarding, state};
 use onboarding_cli::awsconfig::{self, Section};
+use onboarding_cli::error::Error;
 use onboarding_cli::secrets::{AccessKey, KeyStore, Stored};
+use onboarding_cli::vault::Vault;
 use serde_json::Value;
 
 fn mode(path: &Path) -> u32 {
@@ -140,14 +142,34 @@ fn a_new_config_file_needs_no_backup() {
 }
 
 #[test]
-fn without_a_keyring_the_secret_goes_to_a_0600_file() {
+fn without_a_keyring_the_secret_goes_to_an_encrypted_0600_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys/onboarding.json");
-    let store = KeyStore::with_entry(None, file.clone());
+    let file = dir.path().join("keys/onboarding");
+    let key_file = dir.path().join("file-key.age");
+    let store = KeyStore::with_entry(
+        None,
+        file.clone(),
+        Vault::with_passphrase(key_file.clone(), "pw one"),
+    );
     assert_eq!(store.save(&key()).unwrap(), Stored::File(file.clone()));
     assert_eq!(mode(&file), 0o600);
     assert_eq!(mode(file.parent().unwrap()), 0o700);
+    assert_eq!(mode(&key_file), 0o600);
+    let on_disk = std::fs::read(&file).unwrap();
+    assert!(on_disk.starts_with(b"age-encryption.org/v1\n"));
+    assert!(
+        !String::from_utf8_lossy(&on_disk).contains("secret/example"),
+        "the secret is not on disk as text"
+    );
     assert_eq!(store.load().unwrap(), Some(key()));
+
+    let wrong = KeyStore::with_entry(
+        None,
+        file.clone(),
+        Vault::with_passphrase(key_file, "pw two"),
+    );
+    assert!(matches!(wrong.load(), Err(Error::WrongPassphrase(_))));
+
     assert!(store.delete().unwrap());
     assert_eq!(store.load().unwrap(), None);
 }
@@ -156,10 +178,11 @@ fn without_a_keyring_the_secret_goes_to_a_0600_file() {
 fn the_keyring_holds_the_secret_and_a_failing_one_falls_back() {
     keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys/onboarding.json");
+    let file = dir.path().join("keys/onboarding");
+    let vault = Vault::with_passphrase(dir.path().join("file-key.age"), "pw");
 
     let entry = keyring::Entry::new("onboarding", "onboarding").unwrap();
-    let store = KeyStore::with_entry(Some(entry), file.clone());
+    let store = KeyStore::with_entry(Some(entry), file.clone(), vault.clone());
     assert_eq!(store.save(&key()).unwrap(), Stored::Keyring);
     assert!(!file.exists(), "the keyring took it: no file");
     assert_eq!(store.load().unwrap(), Some(key()));
@@ -168,19 +191,96 @@ fn the_keyring_holds_the_secret_and_a_failing_one_falls_back() {
     let entry = keyring::Entry::new("onboarding", "other").unwrap();
     let mock: &keyring::mock::MockCredential = entry.get_credential().downcast_ref().unwrap();
     mock.set_error(keyring::Error::NoStorageAccess("no D-Bus session".into()));
-    let store = KeyStore::with_entry(Some(entry), file.clone());
+    let store = KeyStore::with_entry(Some(entry), file.clone(), vault);
     assert_eq!(store.save(&key()).unwrap(), Stored::File(file.clone()));
     assert_eq!(mode(&file), 0o600);
 }
 
 #[test]
+fn a_wrong_or_missing_passphrase_is_refused_with_the_way_out() {
+    let home = tempfile::tempdir().unwrap();
+    key_store(home.path(), "onboarding").save(&key()).unwrap();
+
+    let out = onboarding(home.path())
+        .args(["--json", "credential-process", "--profile", "onboarding"])
+        .env("ONBOARDING_FILE_PASSPHRASE", "not the one")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["error"]["code"], "wrong_passphrase");
+
+    // No passphrase in the environment and no terminal (an SDK started by a daemon): exit 6, named.
+    let command = onboarding(home.path());
+    let out = Command::new("setsid")
+        .arg(command.get_program())
+        .args(["credential-process", "--profile", "onboarding"])
+        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env_remove("ONBOARDING_FILE_PASSPHRASE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ONBOARDING_FILE_PASSPHRASE"), "{stderr}");
+}
+
+#[test]
+fn a_plaintext_key_from_an_older_cli_is_moved_out_of_the_config_directory_and_encrypted() {
+    let home = tempfile::tempdir().unwrap();
+    let legacy = home.path().join(".config/onboarding/keys/onboarding.json");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::write(&legacy, serde_json::to_vec(&key()).unwrap()).unwrap();
+
+    let out = onboarding(home.path())
+        .args(["credential-process", "--profile", "onboarding"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["SecretAccessKey"], "secret/example");
+    assert!(
+        !legacy.exists(),
+        "no plaintext secret is left in the config directory"
+    );
+    let moved = std::fs::read(state(home.path()).join("keys/onboarding")).unwrap();
+    assert!(moved.starts_with(b"age-encryption.org/v1\n"));
+}
+
+#[test]
+fn the_insecure_plaintext_store_is_warned_about_on_every_use() {
+    let home = tempfile::tempdir().unwrap();
+    key_store(home.path(), "onboarding").save(&key()).unwrap();
+    let out = onboarding(home.path())
+        .args([
+            "--insecure-plaintext-store",
+            "credential-process",
+            "--profile",
+            "onboarding",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--insecure-plaintext-store") && stderr.contains("unencrypted"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn credential_process_prints_version_1_json_for_the_key() {
     let home = tempfile::tempdir().unwrap();
-    let store = KeyStore::with_entry(
-        None,
-        home.path().join(".config/onboarding/keys/onboarding.json"),
-    );
-    store.save(&key()).unwrap();
+    key_store(home.path(), "onboarding").save(&key()).unwrap();
 
     let out = onboarding(home.path())
         .args(["credential-process", "--profile", "onboarding"])
@@ -229,9 +329,7 @@ fn errors_name_the_next_step_and_their_exit_code() {
 fn a_role_without_a_cached_session_and_no_terminal_names_the_command_that_caches_one() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join(".config/onboarding");
-    KeyStore::with_entry(None, config.join("keys/onboarding.json"))
-        .save(&key())
-        .unwrap();
+    key_store(home.path(), "onboarding").save(&key()).unwrap();
     std::fs::create_dir_all(config.join("profiles")).unwrap();
     std::fs::write(
         config.join("profiles/onboarding.json"),
@@ -345,9 +443,7 @@ fn a_member_accounts_role_profile_names_its_account() {
 fn aws_profile_picks_the_profile_when_it_names_one_of_ours() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join(".config/onboarding");
-    KeyStore::with_entry(None, config.join("keys/team.json"))
-        .save(&key())
-        .unwrap();
+    key_store(home.path(), "team").save(&key()).unwrap();
     std::fs::create_dir_all(config.join("profiles")).unwrap();
     std::fs::write(
         config.join("profiles/team.json"),

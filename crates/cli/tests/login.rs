@@ -37,13 +37,13 @@ fn login_with_pkce_on_a_loopback_redirect_keeps_a_verified_token_0600() {
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["signed_in"], "developer@example.com");
 
-    let tokens = home.path().join(".config/onboarding/tokens.json");
+    let tokens = common::state(home.path()).join("tokens");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
+    let kept: serde_json::Value = common::vault(home.path()).read(&tokens).unwrap().unwrap();
     assert!(kept["refresh_token"].is_string(), "{kept}");
 
     // logout revokes the refresh token at the provider (RFC 7009): a copy left anywhere signs nobody in.
@@ -150,7 +150,7 @@ fn login_with_the_device_grant_completed_on_another_device() {
     );
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["signed_in"], "developer@example.com");
-    let tokens = home.path().join(".config/onboarding/tokens.json");
-    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&tokens).unwrap()).unwrap();
+    let tokens = common::state(home.path()).join("tokens");
+    let kept: serde_json::Value = common::vault(home.path()).read(&tokens).unwrap().unwrap();
     assert!(kept["refresh_token"].is_string(), "{kept}");
 }

@@ -20,6 +20,7 @@ fn config(api_url: String) -> Config {
         client_id: "onboarding-cli".into(),
         audience: vec!["onboarding-cli".into()],
         region: None,
+        mfa_max_age_seconds: None,
     }
 }
 
@@ -304,16 +305,14 @@ async fn console_print_asks_the_federation_endpoint_for_a_token_with_the_role_se
     });
 
     let home = tempfile::tempdir().unwrap();
-    let sessions = home.path().join(".config/onboarding/sessions/onboarding");
-    std::fs::create_dir_all(&sessions).unwrap();
-    std::fs::write(
-        sessions.join("ResourceCreatorRole.json"),
-        json!({"credentials": {"Version": 1, "AccessKeyId": "ASIASESSION", "SecretAccessKey": "session-secret",
-            "SessionToken": "session-token", "Expiration": "2099-01-01T00:00:00Z"},
-            "assumed_role_arn": "arn:aws:sts::123456789012:assumed-role/ResourceCreatorRole/dev"})
-        .to_string(),
-    )
-    .unwrap();
+    common::vault(home.path())
+        .write(
+            &common::cache(home.path()).join("sessions/onboarding/ResourceCreatorRole"),
+            &json!({"credentials": {"Version": 1, "AccessKeyId": "ASIASESSION", "SecretAccessKey": "session-secret",
+                "SessionToken": "session-token", "Expiration": "2099-01-01T00:00:00Z"},
+                "assumed_role_arn": "arn:aws:sts::123456789012:assumed-role/ResourceCreatorRole/dev"}),
+        )
+        .unwrap();
     let ca = home.path().join("ca.pem");
     std::fs::write(&ca, cert.pem()).unwrap();
     let mut console = onboarding(home.path());
@@ -355,4 +354,133 @@ async fn console_print_asks_the_federation_endpoint_for_a_token_with_the_role_se
         session,
         json!({"sessionId": "ASIASESSION", "sessionKey": "session-secret", "sessionToken": "session-token"})
     );
+}
+
+/// STS behind a TLS-inspecting proxy: the SDK's own client, which makes the role session, trusts the CA
+/// `AWS_CA_BUNDLE` names as the CLI's other calls do, and refuses the stand-in without it.
+#[tokio::test]
+async fn sts_calls_trust_the_ca_bundle_too() {
+    let (cert, acceptor) = tls_acceptor("localhost");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let (asked, mut actions) = tokio::sync::mpsc::unbounded_channel();
+    let stand_in = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                continue;
+            };
+            // The whole request (headers and form body) before the answer: the SDK is still writing.
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !whole_request(&request) {
+                match tls.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => request.extend_from_slice(&chunk[..read]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request).into_owned();
+            let _ = asked.send(text.contains("Action=AssumeRole"));
+            let body = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+                <Credentials><AccessKeyId>ASIASTANDIN</AccessKeyId><SecretAccessKey>stand-in-secret</SecretAccessKey>\
+                <SessionToken>stand-in-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+                <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/ResourceCreatorRole/dev</Arn>\
+                <AssumedRoleId>AROAEXAMPLE:dev</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
+                <ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></AssumeRoleResponse>";
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(answer.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/onboarding/profiles");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("onboarding.json"),
+        r#"{"username":"dev","user_arn":"arn:aws:iam::123456789012:user/dev",
+            "roles":[{"name":"ResourceCreatorRole","arn":"arn:aws:iam::123456789012:role/ResourceCreatorRole"}],
+            "mfa_serial":"arn:aws:iam::123456789012:mfa/dev"}"#,
+    )
+    .unwrap();
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    common::vault(home.path())
+        .write(
+            &common::cache(home.path()).join("sessions/onboarding.mfa-session"),
+            &json!({"credentials": {"Version": 1, "AccessKeyId": "ASIAMFASESSION", "SecretAccessKey": "mfa-secret",
+                "SessionToken": "mfa-token", "Expiration": "2099-01-01T00:00:00Z"}, "started_at": started_at}),
+        )
+        .unwrap();
+    let ca = home.path().join("corporate-ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let role = |trusted: bool| {
+        let mut command = onboarding(home.path());
+        command
+            .args(["credential-process", "--role", "ResourceCreatorRole"])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("AWS_CA_BUNDLE")
+            .stdin(std::process::Stdio::null());
+        if trusted {
+            command.env("AWS_CA_BUNDLE", &ca);
+        }
+        command
+    };
+
+    let mut untrusted = role(false);
+    let out = tokio::task::spawn_blocking(move || untrusted.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::AWS_REFUSED)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut trusted = role(true);
+    let out = tokio::task::spawn_blocking(move || trusted.output().unwrap())
+        .await
+        .unwrap();
+    stand_in.abort();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let session: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(session["AccessKeyId"], "ASIASTANDIN");
+    assert_eq!(
+        actions.recv().await,
+        Some(true),
+        "an AssumeRole reached the stand-in"
+    );
+}
+
+/// Whether `request` holds its headers and as much body as its `content-length` says.
+fn whole_request(request: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(request);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= length
 }

@@ -181,6 +181,7 @@ async fn run(args: Args) -> Result<(), StartError> {
     // The routes it serves are the self-service ones: it refuses to start without a rule, as they do.
     let config = Config::from_env()?;
     config.eligibility.require_a_rule()?;
+    let mfa_max_age_seconds = config.mfa_max_age_seconds;
     let app = App::new(config, &sdk_config).await?;
     let app = App {
         drift: DriftSettings::from_env()?,
@@ -211,6 +212,7 @@ async fn run(args: Args) -> Result<(), StartError> {
             .unwrap_or_default(),
         audience: args.audience,
         region: sdk_config.region().map(ToString::to_string),
+        mfa_max_age_seconds,
     };
     let lambda = match args.lambda_endpoint {
         None => None,

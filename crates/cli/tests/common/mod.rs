@@ -63,16 +63,47 @@ pub fn provider() -> Server {
     Server::start(command)
 }
 
-/// The binary, with HOME and the config directory in `home`, and no OS keyring.
+/// The passphrase the tests' CLI encrypts its files with: no keyring here, as on a headless box.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// The binary, with HOME and its config, state and cache directories in `home`, no OS keyring, and
+/// the file passphrase in its environment.
 pub fn onboarding(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_onboarding"));
     command
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("ONBOARDING_FILE_PASSPHRASE", PASSPHRASE)
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("AWS_CONFIG_FILE")
         .env_remove("AWS_PROFILE");
     command
+}
+
+/// The CLI's state directory in `home` (tokens, the file key, a key without a keyring).
+pub fn state(home: &Path) -> PathBuf {
+    home.join(".local/state/onboarding")
+}
+
+/// The CLI's cache directory in `home` (sessions).
+pub fn cache(home: &Path) -> PathBuf {
+    home.join(".cache/onboarding")
+}
+
+/// The vault the binary run by [`onboarding`] opens, for a test to put files there or read them.
+pub fn vault(home: &Path) -> onboarding_cli::vault::Vault {
+    onboarding_cli::vault::Vault::with_passphrase(state(home).join("file-key.age"), PASSPHRASE)
+}
+
+/// The key store of `profile` as the binary run by [`onboarding`] finds it on a machine without a keyring.
+pub fn key_store(home: &Path, profile: &str) -> onboarding_cli::secrets::KeyStore {
+    onboarding_cli::secrets::KeyStore::with_entry(
+        None,
+        state(home).join(format!("keys/{profile}")),
+        vault(home),
+    )
 }
 
 pub fn write_config(home: &Path, api_url: &str, issuer: &str) {
