@@ -116,6 +116,7 @@ impl Discovery {
             header::CACHE_CONTROL,
             HeaderValue::from_static(CACHE_CONTROL),
         );
+        crate::http::security_headers(&mut headers);
         let mut response = ApiGatewayV2httpResponse::default();
         response.status_code = 200;
         response.headers = headers;
@@ -201,6 +202,7 @@ mod tests {
             discovery.respond(&json!({"requestContext": {"domainName": "api.example.com"}}));
         assert_eq!(response.status_code, 200);
         assert_eq!(response.headers[header::CACHE_CONTROL], CACHE_CONTROL);
+        assert_eq!(response.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         let Some(Body::Text(text)) = response.body else {
             panic!("a text body")
         };

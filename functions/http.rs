@@ -162,6 +162,24 @@ pub fn status_of(error: &Error) -> u16 {
     }
 }
 
+/// What every answer says to a browser that loads it: it is data, never a page (nothing in it runs, no
+/// page may frame it, no type is guessed) and it sends no referrer onward. A JSON body carrying an access
+/// key must not become a document an attacker can frame or script.
+pub fn security_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
 /// Every response may carry a secret or say something about a person: none of them is cached.
 pub fn json_response(status: u16, body: &impl serde::Serialize) -> ApiGatewayV2httpResponse {
     let mut headers = HeaderMap::new();
@@ -170,6 +188,7 @@ pub fn json_response(status: u16, body: &impl serde::Serialize) -> ApiGatewayV2h
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    security_headers(&mut headers);
     let text = serde_json::to_string(body).unwrap_or_else(|_| {
         r#"{"error":{"code":"internal","message":"response encoding failed"}}"#.into()
     });

@@ -8,6 +8,7 @@
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use provisioning::Result;
 use provisioning::rotation::{KeyDeletion, KeyRotation, delete_inactive_key, rotate_key};
+use provisioning::sealed::SecretRecipient;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -20,6 +21,9 @@ use crate::runtime::within_deadline;
 struct IssueKeyRequest {
     #[serde(default)]
     wait_until_usable: bool,
+    /// An age X25519 recipient: the new secret is answered encrypted to it.
+    #[serde(default)]
+    encrypt_to: Option<String>,
 }
 
 /// A DELETE carries no body; anything in one is refused rather than ignored.
@@ -68,8 +72,20 @@ async fn run(app: &App, request: &HttpApiRequest) -> Result<KeyRotation> {
     let caller = request.caller(&app.config)?;
     let username = request.username_parameter()?;
     let body: IssueKeyRequest = request.json_body()?;
+    let encrypt_to = body
+        .encrypt_to
+        .as_deref()
+        .map(SecretRecipient::parse)
+        .transpose()?;
     caller.may_act_on(&username, &app.config)?;
-    rotate_key(&app.iam, &app.config, &username, body.wait_until_usable).await
+    rotate_key(
+        &app.iam,
+        &app.config,
+        &username,
+        body.wait_until_usable,
+        encrypt_to.as_ref(),
+    )
+    .await
 }
 
 async fn run_deletion(app: &App, request: &HttpApiRequest, key_id: &str) -> Result<KeyDeletion> {

@@ -16,6 +16,12 @@ async fn the_seed_end_to_end_onboard_enrol_mfa_and_assume_the_role_with_mfa() {
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.header("cache-control"), "no-store");
     assert_eq!(created.header("content-type"), "application/json");
+    assert_eq!(created.header("x-content-type-options"), "nosniff");
+    assert_eq!(created.header("referrer-policy"), "no-referrer");
+    assert_eq!(
+        created.header("content-security-policy"),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     let body = &created.body;
     let user_arn = format!("arn:aws:iam::{ACCOUNT}:user/onboarded/{me}");
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/ResourceCreatorRole");
@@ -965,4 +971,95 @@ async fn a_second_stack_in_the_account_never_acts_on_what_the_first_one_manages(
             .await
             .contains(&("onboarding:stack".into(), "iam-onboarding".into()))
     );
+}
+
+/// Opens an armored age file with `identity`, as the page (the age JavaScript library) and the CLI do.
+#[allow(deprecated)] // X25519: the kind the page makes
+fn open_sealed(identity: &age::x25519::Identity, armored: &str) -> String {
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(armored.as_bytes()))
+        .expect("an age file");
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .expect("encrypted to this identity");
+    let mut opened = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut opened).unwrap();
+    opened
+}
+
+fn issue_key_event(me: &str, body: serde_json::Value) -> serde_json::Value {
+    let mut event = http_event(self_service(me), body, Some(me));
+    event["routeKey"] = json!("POST /users/{username}/access-keys");
+    event
+}
+
+#[tokio::test]
+#[allow(deprecated)] // X25519 identities: the kind the page makes
+async fn with_encrypt_to_the_secret_is_answered_only_encrypted_and_a_bad_recipient_changes_nothing()
+{
+    let moto = Moto::start();
+    let app = moto.app(&[]).await;
+    let iam = moto.iam().await;
+    let me = "developer@example.com";
+
+    let refused = onboard_as(
+        &app,
+        self_service(me),
+        json!({"encrypt_to": "age1notarecipient"}),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.error_code(), "invalid_recipient");
+    assert!(
+        iam.get_user().user_name(me).send().await.is_err(),
+        "no user was made"
+    );
+
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let created = onboard_as(&app, self_service(me), json!({"encrypt_to": recipient})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let key = &created.body["access_key"];
+    assert!(
+        key.get("secret_access_key").is_none(),
+        "no plain secret: {key}"
+    );
+    let secret = open_sealed(&identity, key["secret_access_key_age"].as_str().unwrap());
+    assert!(
+        !created.body.to_string().contains(&secret),
+        "the secret is nowhere in the answer in clear"
+    );
+    let key_id = key["access_key_id"].as_str().unwrap().to_string();
+    let sts = aws_sdk_sts::Client::new(
+        &moto
+            .sdk_config_as(Credentials::new(&key_id, &secret, None, None, "sealed"))
+            .await,
+    );
+    let caller = sts.get_caller_identity().send().await.unwrap();
+    assert!(
+        caller
+            .arn()
+            .unwrap_or_default()
+            .ends_with(&format!("user/onboarded/{me}"))
+    );
+
+    // A rotation: the same, and a bad recipient makes no key.
+    let refused = reply(
+        functions::issue_key::handle(&app, issue_key_event(me, json!({"encrypt_to": "age1x"})))
+            .await,
+    );
+    assert_eq!(refused.error_code(), "invalid_recipient");
+    let keys = iam.list_access_keys().user_name(me).send().await.unwrap();
+    assert_eq!(keys.access_key_metadata().len(), 1, "no key was made");
+    let rotated = reply(
+        functions::issue_key::handle(&app, issue_key_event(me, json!({"encrypt_to": recipient})))
+            .await,
+    );
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let new_key = &rotated.body["access_key"];
+    assert!(new_key.get("secret_access_key").is_none());
+    let new_secret = open_sealed(
+        &identity,
+        new_key["secret_access_key_age"].as_str().unwrap(),
+    );
+    assert_eq!(new_secret.len(), 40, "an access key secret");
 }

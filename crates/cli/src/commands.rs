@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::profile::{Profile, Role};
 use crate::prompt;
 use crate::role_env;
-use crate::secrets::{AccessKey, KeyStore, Stored};
+use crate::secrets::{AccessKey, KeyStore, Receiver, Stored};
 use crate::sts::{self, MfaSession, ProcessCredentials, Session};
 
 pub struct Outcome {
@@ -150,7 +150,8 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
     let api = Api::new(&http, &config, &tokens.id_token);
     let keys = KeyStore::open(&options.profile)?;
 
-    let mut body = json!({"wait_until_usable": true});
+    let receiver = Receiver::default();
+    let mut body = json!({"wait_until_usable": true, "encrypt_to": receiver.recipient()});
     if !options.roles.is_empty() {
         body["roles"] = json!(options.roles);
     }
@@ -162,7 +163,7 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
     let profile = Profile::from_answer(&answer)?;
     let username = profile.username.clone();
 
-    let (key, stored, mut usable) = collect_key(&api, &keys, &username, &answer).await?;
+    let (key, stored, mut usable) = collect_key(&api, &keys, &receiver, &username, &answer).await?;
     if let Some(Stored::File(path)) = &stored {
         eprintln!(
             "warning: no OS keyring here; the secret key is in {} (readable by you only)",
@@ -260,22 +261,14 @@ fn text(answer: &Value, pointer: &str) -> Result<String> {
 async fn collect_key(
     api: &Api<'_>,
     keys: &KeyStore,
+    receiver: &Receiver,
     username: &str,
     answer: &Value,
 ) -> Result<(AccessKey, Option<Stored>, bool)> {
     let id = answer
         .pointer("/access_key/access_key_id")
         .and_then(Value::as_str);
-    if let (Some(id), Some(secret)) = (
-        id,
-        answer
-            .pointer("/access_key/secret_access_key")
-            .and_then(Value::as_str),
-    ) {
-        let key = AccessKey {
-            access_key_id: id.to_string(),
-            secret_access_key: secret.to_string(),
-        };
+    if let Some(key) = receiver.key_in(answer)? {
         let stored = keys.save(&key)?;
         return Ok((key, Some(stored), usable(answer)));
     }
@@ -289,15 +282,17 @@ async fn collect_key(
     let fresh = api
         .post(
             &user_path(username, "/access-keys"),
-            &json!({"wait_until_usable": true}),
+            &json!({"wait_until_usable": true, "encrypt_to": receiver.recipient()}),
         )
         .await;
     spinner.finish_and_clear();
     let (_, fresh) = fresh?;
-    let key = AccessKey {
-        access_key_id: text(&fresh, "/access_key/access_key_id")?,
-        secret_access_key: text(&fresh, "/access_key/secret_access_key")?,
-    };
+    let key = receiver.key_in(&fresh)?.ok_or_else(|| {
+        Error::Protocol(
+            "the API".into(),
+            "a new access key without its secret".into(),
+        )
+    })?;
     let stored = keys.save(&key)?;
     Ok((key, Some(stored), usable(&fresh)))
 }
@@ -612,18 +607,21 @@ pub async fn rotate(profile: &str, login: &LoginOptions) -> Result<Outcome> {
     let tokens = token_or_login(&config, &http, login).await?;
     let api = Api::new(&http, &config, &tokens.id_token);
     let spinner = prompt::spinner("Asking for a new access key…");
+    let receiver = Receiver::default();
     let answer = api
         .post(
             &user_path(&state.username, "/access-keys"),
-            &json!({"wait_until_usable": true}),
+            &json!({"wait_until_usable": true, "encrypt_to": receiver.recipient()}),
         )
         .await;
     spinner.finish_and_clear();
     let (_, answer) = answer?;
-    let key = AccessKey {
-        access_key_id: text(&answer, "/access_key/access_key_id")?,
-        secret_access_key: text(&answer, "/access_key/secret_access_key")?,
-    };
+    let key = receiver.key_in(&answer)?.ok_or_else(|| {
+        Error::Protocol(
+            "the API".into(),
+            "a new access key without its secret".into(),
+        )
+    })?;
     // The secret exists only in this answer: stored before anything else can fail.
     let stored = keys.save(&key)?;
     if let Stored::File(path) = &stored {

@@ -123,3 +123,52 @@ impl KeyStore {
         Ok(in_file || in_keyring)
     }
 }
+
+/// The identity a new secret is encrypted to on its way here (`encrypt_to`): made for one request and
+/// never stored, so the secret is readable only by this process, whatever sits between it and the API.
+pub struct Receiver(#[allow(deprecated)] age::x25519::Identity);
+
+impl Default for Receiver {
+    fn default() -> Receiver {
+        #[allow(deprecated)]
+        // X25519: the kind `encrypt_to` takes (the page's JavaScript makes no other)
+        Receiver(age::x25519::Identity::generate())
+    }
+}
+
+impl Receiver {
+    /// What the request's `encrypt_to` names.
+    pub fn recipient(&self) -> String {
+        self.0.to_public().to_string()
+    }
+
+    /// The access key in an answer (`/access_key`): its sealed secret opened. `None` when the answer holds
+    /// no secret (a replay).
+    pub fn key_in(&self, answer: &serde_json::Value) -> Result<Option<AccessKey>> {
+        let key = |field: &str| {
+            answer
+                .pointer(&format!("/access_key/{field}"))
+                .and_then(serde_json::Value::as_str)
+        };
+        let (Some(id), Some(sealed)) = (key("access_key_id"), key("secret_access_key_age")) else {
+            return Ok(None);
+        };
+        let refused = |message: String| Error::Protocol("the API".into(), message);
+        let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(sealed.as_bytes()))
+            .map_err(|e| refused(format!("secret_access_key_age is not an age file: {e}")))?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&self.0 as &dyn age::Identity))
+            .map_err(|e| {
+                refused(format!(
+                    "secret_access_key_age is not for this request: {e}"
+                ))
+            })?;
+        let mut secret = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut secret)
+            .map_err(|e| refused(format!("secret_access_key_age: {e}")))?;
+        Ok(Some(AccessKey {
+            access_key_id: id.to_string(),
+            secret_access_key: secret,
+        }))
+    }
+}

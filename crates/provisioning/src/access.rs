@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use crate::config::{CatalogRole, Config};
 use crate::error::{Error, Result};
 use crate::names::is_valid_username;
+use crate::sealed::SecretRecipient;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -143,6 +144,9 @@ pub struct OnboardRequest {
     pub mfa: MfaChoice,
     #[serde(default)]
     pub wait_until_usable: bool,
+    /// An age X25519 recipient: the access key's secret is answered encrypted to it (crate::sealed).
+    #[serde(default)]
+    pub encrypt_to: Option<String>,
 }
 
 /// A validated, authorised onboarding: what the domain will make real.
@@ -152,6 +156,7 @@ pub struct OnboardingOrder {
     pub roles: Vec<CatalogRole>,
     pub mfa: MfaChoice,
     pub wait_until_usable: bool,
+    pub encrypt_to: Option<SecretRecipient>,
     pub requested_by: String,
     /// False when nobody is there to receive a secret (an EventBridge request): no access key and no MFA
     /// seed is created; the person collects them later with `issue-key` and `enroll-mfa`.
@@ -175,6 +180,11 @@ pub fn authorize_onboarding(
     request: OnboardRequest,
     config: &Config,
 ) -> Result<OnboardingOrder> {
+    let encrypt_to = request
+        .encrypt_to
+        .as_deref()
+        .map(SecretRecipient::parse)
+        .transpose()?;
     let username = request.username.unwrap_or_else(|| caller.username.clone());
     if !is_valid_username(&username) {
         return Err(Error::InvalidUsername(format!(
@@ -225,6 +235,7 @@ pub fn authorize_onboarding(
         roles,
         mfa: request.mfa,
         wait_until_usable: request.wait_until_usable,
+        encrypt_to,
         requested_by: caller.username.clone(),
         issue_secrets: true,
         by_admin: caller.is_admin(config),

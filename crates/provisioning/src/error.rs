@@ -7,6 +7,8 @@ use std::fmt;
 pub enum Error {
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("{0}")]
+    InvalidRecipient(String),
     #[error("the request body is {size} bytes, above the limit of {limit}")]
     RequestTooLarge { size: usize, limit: usize },
     #[error("{0}")]
@@ -109,6 +111,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidRequest(_) => "invalid_request",
+            Error::InvalidRecipient(_) => "invalid_recipient",
             Error::RequestTooLarge { .. } => "request_too_large",
             Error::InvalidUsername(_) => "invalid_username",
             Error::UnknownRole(_) => "unknown_role",

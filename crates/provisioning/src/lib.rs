@@ -26,6 +26,7 @@ pub mod revocation;
 pub mod revoked_sessions;
 pub mod rotation;
 pub mod sdk_error;
+pub mod sealed;
 pub mod secret;
 pub mod state;
 pub mod status;

@@ -371,7 +371,8 @@ fn answer(
     let mfa = mfa_view(observed, new_device.as_ref(), order, config, account)?;
     // A request that lost the race to create the user cannot tell a lost secret from one the winner is
     // about to answer with; it says nothing about it.
-    let access_key = access_key_view(observed, new_key.as_ref(), usable, secrets);
+    let access_key = access_key_view(observed, new_key.as_ref(), usable, secrets)
+        .sealed_to(order.encrypt_to.as_ref())?;
     let roles = &prepared.roles;
     let source_identity = config
         .require_source_identity
@@ -524,8 +525,7 @@ fn access_key_view(
             secret_access_key: Some(key.secret.clone()),
             usable_after_seconds: (usable != Some(true)).then_some(KEY_USABLE_AFTER_SECONDS),
             usable,
-            secret_lost: false,
-            recover_with: None,
+            ..AccessKeyView::default()
         };
     }
     let Some(user) = observed else {
@@ -618,6 +618,7 @@ mod tests {
                 roles: vec![config.catalog[0].clone()],
                 mfa: MfaChoice::Virtual,
                 wait_until_usable: false,
+                encrypt_to: None,
                 requested_by: "dev".into(),
                 issue_secrets: true,
                 by_admin: *by_admin,

@@ -86,6 +86,8 @@ pub fn onboarding_order(
             roles: request.roles,
             mfa: MfaChoice::Virtual,
             wait_until_usable: false,
+            // No secret is made for an EventBridge request: nothing to encrypt.
+            encrypt_to: None,
         },
         config,
     )?;

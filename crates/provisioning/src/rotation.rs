@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::iam::{Iam, NewAccessKey};
 use crate::key_handover::{KEY_USABLE_AFTER_SECONDS, KEY_WAIT_LIMIT, record_key_shown};
+use crate::sealed::SecretRecipient;
 use crate::state::AccessKey;
 use crate::status::{KeyStatus, managed_user};
 use crate::views::{AccessKeyView, Named};
@@ -62,6 +63,7 @@ pub async fn rotate_key(
     config: &Config,
     username: &str,
     wait_until_usable: bool,
+    encrypt_to: Option<&SecretRecipient>,
 ) -> Result<KeyRotation> {
     let user = managed_user(iam, config, username).await?;
     let keys = iam.access_keys(username).await?;
@@ -106,7 +108,7 @@ pub async fn rotate_key(
             name: user.name,
             arn: user.arn,
         },
-        access_key: new_key_view(&key, usable),
+        access_key: new_key_view(&key, usable).sealed_to(encrypt_to)?,
         previous_access_key,
         deleted_access_key_id: plan.delete,
     })

@@ -203,6 +203,7 @@ async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
         roles: config.catalog.clone(),
         mfa: MfaChoice::Virtual,
         wait_until_usable: false,
+        encrypt_to: None,
         requested_by: "admin@example.com".into(),
         issue_secrets: true,
         by_admin: true,
@@ -225,7 +226,7 @@ async fn a_user_iam_holds_under_another_case_is_never_acted_on() {
         ),
         (
             "issue-key",
-            crate::rotation::rotate_key(&iam, &config, "Alice", false)
+            crate::rotation::rotate_key(&iam, &config, "Alice", false, None)
                 .await
                 .map(|_| ()),
         ),

@@ -85,19 +85,22 @@ fn onboard_request(caller: &Caller) -> impl Strategy<Value = OnboardRequest> + u
         text().prop_map(Some),
     ];
     let mfa = prop_oneof![Just(MfaChoice::Virtual), Just(MfaChoice::None)];
-    (username, role_names(), mfa, any::<bool>()).prop_map(
-        |(username, roles, mfa, wait_until_usable)| OnboardRequest {
+    // A recipient that is no age key, or none: authorisation's answer must not depend on it.
+    let encrypt_to = prop_oneof![Just(None), text().prop_map(Some)];
+    (username, role_names(), mfa, any::<bool>(), encrypt_to).prop_map(
+        |(username, roles, mfa, wait_until_usable, encrypt_to)| OnboardRequest {
             username,
             roles,
             mfa,
             wait_until_usable,
+            encrypt_to,
         },
     )
 }
 
 fn onboard_body() -> impl Strategy<Value = Value> {
     let field = prop_oneof![
-        3 => one_of(&["username", "roles", "mfa", "wait_until_usable"]),
+        3 => one_of(&["username", "roles", "mfa", "wait_until_usable", "encrypt_to"]),
         1 => one_of(&["Username", "role_arn", "groups", "email"]),
         1 => text(),
     ];
@@ -148,6 +151,7 @@ proptest! {
             "roles" => value.is_null() || value.as_array().is_some_and(|r| r.iter().all(Value::is_string)),
             "mfa" => *value == "virtual" || *value == "none",
             "wait_until_usable" => value.is_boolean(),
+            "encrypt_to" => value.is_null() || value.is_string(),
             _ => false,
         });
         match serde_json::from_value::<OnboardRequest>(body.clone()) {
@@ -188,7 +192,10 @@ proptest! {
             }
             Err(error) => {
                 let code = error.code();
-                prop_assert!(["invalid_username", "invalid_request", "unknown_role", "forbidden", "username_case_mismatch"].contains(&code), "{}", code);
+                prop_assert!(["invalid_username", "invalid_request", "invalid_recipient", "unknown_role", "forbidden", "username_case_mismatch"].contains(&code), "{}", code);
+                if code == "invalid_recipient" {
+                    prop_assert!(asked.encrypt_to.is_some());
+                }
                 // An admin asking for a valid user and catalog roles is never refused.
                 let target = asked.username.clone().unwrap_or(caller.username.clone());
                 // IAM's spelling of one user name in another case is told apart from someone else's name.
@@ -196,7 +203,7 @@ proptest! {
                     prop_assert!(!admin && target != caller.username && target.eq_ignore_ascii_case(&caller.username));
                 }
                 let roles_ok = asked.roles.as_ref().is_none_or(|r| !r.is_empty() && r.iter().all(|n| ROLE_NAMES.contains(&n.as_str())));
-                prop_assert!(!(admin && iam_user_name(&target) && roles_ok), "{} refused: {}", target, error);
+                prop_assert!(!(admin && iam_user_name(&target) && roles_ok && asked.encrypt_to.is_none()), "{} refused: {}", target, error);
             }
         }
     }
