@@ -11,6 +11,10 @@ use serde_json::Value;
 
 pub const ROUTE_KEY: &str = "GET /.well-known/onboarding";
 
+/// The API's contract version (semver): a client refuses an API whose major version is not its own. Bumped
+/// with CHANGELOG.md; a new optional field is a minor change, a removed or renamed one a major.
+pub const API_VERSION: &str = "1.0.0";
+
 /// Long enough that a client need not ask on every run, short enough that a changed issuer is seen soon.
 const CACHE_CONTROL: &str = "public, max-age=300";
 
@@ -18,6 +22,8 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 pub struct Discovery {
     /// The API's base URL; `None` derives it from the request (`https://` and API Gateway's domain name).
     pub api_url: Option<String>,
+    /// [`API_VERSION`].
+    pub api_version: &'static str,
     pub issuer: String,
     pub client_id: String,
     pub audience: Vec<String>,
@@ -79,6 +85,7 @@ impl Discovery {
         }
         Ok(Some(Discovery {
             api_url: None,
+            api_version: API_VERSION,
             issuer,
             client_id,
             audience,
@@ -192,6 +199,7 @@ mod tests {
     fn the_api_url_is_configured_or_the_requests_domain() {
         let discovery = Discovery {
             api_url: None,
+            api_version: API_VERSION,
             issuer: "https://issuer.example".into(),
             client_id: "cli".into(),
             audience: vec!["cli".into()],
@@ -209,8 +217,8 @@ mod tests {
         let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             body,
-            json!({"api_url": "https://api.example.com", "issuer": "https://issuer.example",
-                   "client_id": "cli", "audience": ["cli"]})
+            json!({"api_url": "https://api.example.com", "api_version": API_VERSION,
+                   "issuer": "https://issuer.example", "client_id": "cli", "audience": ["cli"]})
         );
         let configured = Discovery {
             api_url: Some("http://127.0.0.1:9".into()),

@@ -912,6 +912,7 @@ async fn live(stack: &mut Stack) {
     assert_eq!(
         advertised,
         json!({"api_url": "https://apistandin.execute-api.us-east-1.amazonaws.com",
+               "api_version": functions::discovery::API_VERSION,
                "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"],
                "region": "us-east-1"})
     );

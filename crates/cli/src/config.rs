@@ -31,7 +31,12 @@ struct Discovered {
     audience: Audience,
     region: Option<String>,
     mfa_max_age_seconds: Option<u64>,
+    /// Absent from APIs before it was stated, which are 1.x.
+    api_version: Option<String>,
 }
+
+/// The major version of the API contract this CLI speaks (`api_version` in the discovery document).
+pub const API_MAJOR: &str = "1";
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -104,6 +109,13 @@ impl Config {
                     format!("its api_url {named:?} is on another host than {api_url:?}"),
                 ));
             }
+        }
+        if let Some(version) = &found.api_version
+            && version.split('.').next() != Some(API_MAJOR)
+        {
+            return Err(Error::IncompatibleApi {
+                api_version: version.clone(),
+            });
         }
         // Written into ~/.aws/config: anything but a region name (a newline, a `credential_process`) is refused.
         if let Some(region) = found.region.as_deref().filter(|region| !is_region(region)) {

@@ -36,6 +36,11 @@ pub enum Error {
     },
     #[error("{0} answered something that is not what this CLI expects: {1}")]
     Protocol(String, String),
+    #[error(
+        "the API speaks version {api_version}, and this CLI speaks {}.x",
+        crate::config::API_MAJOR
+    )]
+    IncompatibleApi { api_version: String },
     #[error("sign-in failed: {0}")]
     Login(String),
     #[error("a code is needed for role {role} and there is no terminal to ask for it")]
@@ -107,7 +112,9 @@ impl Error {
             Error::NotConfigured | Error::NotLoggedIn | Error::NoKey(_) => exit::NOT_SET_UP,
             Error::Api { status, .. } if *status >= 500 => exit::UNREACHABLE,
             Error::Api { .. } | Error::UnknownRole { .. } => exit::API_REFUSED,
-            Error::Http { .. } | Error::Protocol(..) => exit::UNREACHABLE,
+            Error::Http { .. } | Error::Protocol(..) | Error::IncompatibleApi { .. } => {
+                exit::UNREACHABLE
+            }
             Error::TimedOut { .. } => exit::TIMED_OUT,
             Error::NoTerminal { .. } | Error::NoPassphrase => exit::NEEDS_TERMINAL,
             Error::Aws(_) | Error::KeyNotVerified { .. } => exit::AWS_REFUSED,
@@ -130,6 +137,7 @@ impl Error {
             Error::Http { .. } => "unreachable",
             Error::TimedOut { .. } => "timed_out",
             Error::Protocol(..) => "unexpected_answer",
+            Error::IncompatibleApi { .. } => "incompatible_api",
             Error::Login(_) => "login_failed",
             Error::NoTerminal { .. } => "needs_terminal",
             Error::NoPassphrase => "needs_passphrase",
@@ -183,6 +191,11 @@ impl Error {
             Error::TimedOut { url, .. } => format!(
                 "run the command again in a minute: {url} was reached but did not answer in time, and \
                  the service may be starting or busy; if it persists, tell your platform team"
+            ),
+            Error::IncompatibleApi { api_version } => format!(
+                "get the onboarding CLI for API {}.x from your platform team (the release that \
+                 matches their stack), or `cargo install --locked --path crates/cli` from it",
+                api_version.split('.').next().unwrap_or(api_version)
             ),
             Error::Login(_) => "run `onboarding login` again".into(),
             Error::NoTerminal { role } => format!(

@@ -192,6 +192,34 @@ async fn the_discovery_documents_region_is_a_region_name_or_refused() {
     }
 }
 
+#[tokio::test]
+async fn an_api_of_another_major_version_is_refused_naming_the_cli_to_get() {
+    let http = reqwest::Client::new();
+    for (api_version, taken) in [
+        (Some("1.0.0"), true),
+        (Some("1.7.2"), true),
+        (None, true),
+        (Some("2.0.0"), false),
+    ] {
+        let mut document = json!({"issuer": "https://idp.example.com", "client_id": "onboarding-cli",
+            "audience": "onboarding-cli"});
+        if let Some(version) = api_version {
+            document["api_version"] = json!(version);
+        }
+        let (url, server) = discovery_at(document).await;
+        let found = Config::discover(&http, &url).await;
+        server.abort();
+        match found {
+            Ok(_) => assert!(taken, "{api_version:?} was taken"),
+            Err(error) => {
+                assert!(!taken, "{api_version:?}: {error}");
+                assert_eq!(error.code(), "incompatible_api");
+                assert!(error.hint().contains("CLI for API 2.x"), "{}", error.hint());
+            }
+        }
+    }
+}
+
 /// A TLS server's side for `host`: its certificate (self-signed, so also the CA a client must be told to
 /// trust) and the acceptor that presents it.
 fn tls_acceptor(host: &str) -> (rcgen::Certificate, tokio_rustls::TlsAcceptor) {

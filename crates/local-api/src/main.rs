@@ -205,6 +205,7 @@ async fn run(args: Args) -> Result<(), StartError> {
     let api_url = args.api_url.unwrap_or_else(|| format!("http://{address}"));
     let discovery = Discovery {
         api_url: Some(api_url.clone()),
+        api_version: functions::discovery::API_VERSION,
         issuer: args.issuer,
         client_id: args
             .client_id

@@ -286,7 +286,8 @@ async fn tokens_from_the_provider_are_accepted_and_forged_ones_refused() {
     let discovery: Value = answer.json().await.unwrap();
     assert_eq!(
         discovery,
-        json!({"api_url": stack.api, "issuer": stack.issuer, "client_id": CLIENT_ID,
+        json!({"api_url": stack.api, "api_version": functions::discovery::API_VERSION,
+               "issuer": stack.issuer, "client_id": CLIENT_ID,
                "audience": [CLIENT_ID], "region": "us-east-1"})
     );
 
