@@ -164,11 +164,8 @@ pub async fn setup(options: &SetupOptions) -> Result<Outcome> {
     let username = profile.username.clone();
 
     let (key, stored, mut usable) = collect_key(&api, &keys, &receiver, &username, &answer).await?;
-    if let Some(Stored::File(path)) = &stored {
-        eprintln!(
-            "warning: no OS keyring here; the secret key is in {} (readable by you only)",
-            path.display()
-        );
+    if let Some(stored) = &stored {
+        warn_without_keyring(stored)?;
     }
     profile.save(&options.profile)?;
 
@@ -253,6 +250,22 @@ fn text(answer: &Value, pointer: &str) -> Result<String> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| Error::Protocol("the API".into(), format!("no {pointer} in its answer")))
+}
+
+/// Tells the person where a secret went when there was no keyring to take it, and how it is kept there.
+fn warn_without_keyring(stored: &Stored) -> Result<()> {
+    if let Stored::File(path) = stored {
+        let kept = if crate::vault::this_process()?.is_plaintext() {
+            "unencrypted: --insecure-plaintext-store"
+        } else {
+            "encrypted, readable by you only"
+        };
+        eprintln!(
+            "warning: no OS keyring here; the secret key is in {} ({kept})",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The key this machine will use: the one in the answer, the one already stored when the API replays
@@ -624,12 +637,7 @@ pub async fn rotate(profile: &str, login: &LoginOptions) -> Result<Outcome> {
     })?;
     // The secret exists only in this answer: stored before anything else can fail.
     let stored = keys.save(&key)?;
-    if let Stored::File(path) = &stored {
-        eprintln!(
-            "warning: no OS keyring here; the secret key is in {} (readable by you only)",
-            path.display()
-        );
-    }
+    warn_without_keyring(&stored)?;
     if !usable(&answer) && !wait_usable(&key).await {
         return Err(Error::KeyNotVerified {
             new_key: key.access_key_id,
