@@ -150,10 +150,7 @@ fn default_profile() -> String {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    if let Err(error) = onboarding_cli::vault::choose(cli.insecure_plaintext_store) {
-        report(&error, json);
-        return ExitCode::from(error.exit_code());
-    }
+    onboarding_cli::vault::choose(cli.insecure_plaintext_store);
     match run(cli.command).await {
         Ok(Ran::Child(code)) => ExitCode::from(code),
         Ok(Ran::Outcome(Some(outcome))) => {

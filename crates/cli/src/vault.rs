@@ -41,19 +41,19 @@ struct Inner {
     file_key: Mutex<Option<pq::Identity>>,
 }
 
+static PLAINTEXT: OnceLock<bool> = OnceLock::new();
 static THIS_PROCESS: OnceLock<Vault> = OnceLock::new();
 
 /// Chooses, once, how this process stores secrets; `main` calls it with `--insecure-plaintext-store`.
-pub fn choose(plaintext: bool) -> Result<()> {
+/// Nothing is opened until a secret is read or written (`completions` needs no home directory).
+pub fn choose(plaintext: bool) {
     if plaintext {
         eprintln!(
             "warning: --insecure-plaintext-store: sign-in tokens, sessions and (without a keyring) the \
              access key's secret are written unencrypted"
         );
     }
-    let vault = Vault::for_this_user(plaintext)?;
-    let _ = THIS_PROCESS.set(vault);
-    Ok(())
+    let _ = PLAINTEXT.set(plaintext);
 }
 
 /// The vault this process chose; encrypted when nothing chose.
@@ -61,7 +61,7 @@ pub fn this_process() -> Result<Vault> {
     if let Some(vault) = THIS_PROCESS.get() {
         return Ok(vault.clone());
     }
-    let vault = Vault::for_this_user(false)?;
+    let vault = Vault::for_this_user(PLAINTEXT.get().copied().unwrap_or(false))?;
     Ok(THIS_PROCESS.get_or_init(|| vault).clone())
 }
 
