@@ -106,11 +106,45 @@ pub async fn init(serves: Serves) -> Result<App, InitError> {
         .inspect_err(|error| tracing::error!(error = %error, "init failed"))
 }
 
-/// JSON logs, one object per line, as CloudWatch Logs Insights reads them. `RUST_LOG` sets the level.
+/// JSON logs, one object per line, as CloudWatch Logs Insights reads them, at the level `log_level` picks;
+/// plain text when the function's log format is set to Text in Lambda's logging configuration.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = json_logs(filter, std::io::stdout).try_init();
+    let lookup = |name: &str| std::env::var(name).ok();
+    let filter = tracing_subscriber::EnvFilter::new(log_level(lookup));
+    let _ = if lookup("AWS_LAMBDA_LOG_FORMAT")
+        .is_some_and(|format| format.eq_ignore_ascii_case("text"))
+    {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(false)
+            .finish()
+            .try_init()
+    } else {
+        json_logs(filter, std::io::stdout).try_init()
+    };
+}
+
+/// The log level: the one an operator set in Lambda's logging configuration (`AWS_LAMBDA_LOG_LEVEL`,
+/// which Lambda sets only then: it wins over the template's default), else `RUST_LOG`, else `info`.
+pub fn log_level(lookup: impl Fn(&str) -> Option<String>) -> String {
+    let from_lambda = lookup("AWS_LAMBDA_LOG_LEVEL").and_then(|level| {
+        match level.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => Some("trace"),
+            "DEBUG" => Some("debug"),
+            "INFO" => Some("info"),
+            "WARN" => Some("warn"),
+            // tracing has no level above error.
+            "ERROR" | "FATAL" => Some("error"),
+            _ => None,
+        }
+    });
+    match from_lambda {
+        Some(level) => level.to_string(),
+        None => lookup("RUST_LOG")
+            .filter(|directives| !directives.trim().is_empty())
+            .unwrap_or_else(|| "info".to_string()),
+    }
 }
 
 /// The functions' log format, writing to `writer` (tests read it back).
@@ -141,5 +175,37 @@ pub fn diagnostic(error: provisioning::Error) -> lambda_runtime::Diagnostic {
     lambda_runtime::Diagnostic {
         error_type: format!("{kind}.{}", error.code()),
         error_message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_log_level_set_in_lambdas_console_wins_over_the_templates_default() {
+        assert_eq!(log_level(env(&[])), "info");
+        assert_eq!(log_level(env(&[("RUST_LOG", "debug")])), "debug");
+        let both = [("RUST_LOG", "info"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")];
+        assert_eq!(log_level(env(&both)), "debug");
+        assert_eq!(
+            log_level(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
+            "error"
+        );
+        assert_eq!(log_level(env(&[("AWS_LAMBDA_LOG_LEVEL", "warn")])), "warn");
+        let unknown = [("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_LEVEL", "LOUD")];
+        assert_eq!(
+            log_level(env(&unknown)),
+            "trace",
+            "an unknown level is ignored"
+        );
     }
 }

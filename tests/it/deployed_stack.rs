@@ -909,13 +909,15 @@ async fn live(stack: &mut Stack) {
     );
     let advertised: Value =
         serde_json::from_str(discovery["body"].as_str().expect("a body")).expect("JSON");
-    assert_eq!(
-        advertised,
-        json!({"api_url": "https://apistandin.execute-api.us-east-1.amazonaws.com",
-               "api_version": functions::discovery::API_VERSION,
-               "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"],
-               "region": "us-east-1"})
-    );
+    let mut expected = json!({"api_url": "https://apistandin.execute-api.us-east-1.amazonaws.com",
+           "api_version": functions::discovery::API_VERSION,
+           "issuer": "https://idp.example.com", "client_id": "onboarding", "audience": ["onboarding"],
+           "region": "us-east-1"});
+    // The users-mode stack is deployed with MfaMaxAgeSeconds=3600, which clients are told.
+    if stack.mode == "users" {
+        expected["mfa_max_age_seconds"] = json!(3600);
+    }
+    assert_eq!(advertised, expected);
     assert_eq!(stack.proxy.exchanges().len(), calls_before, "no AWS call");
 
     // Status of someone who exists and of someone who does not.
