@@ -194,16 +194,23 @@ mod tests {
     fn the_log_level_set_in_lambdas_console_wins_over_the_templates_default() {
         assert_eq!(log_level(env(&[])), "info");
         assert_eq!(log_level(env(&[("RUST_LOG", "debug")])), "debug");
-        let both = [("RUST_LOG", "info"), ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")];
-        assert_eq!(log_level(env(&both)), "debug");
+        assert_eq!(
+            log_level(env(&[
+                ("RUST_LOG", "info"),
+                ("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            ])),
+            "debug"
+        );
         assert_eq!(
             log_level(env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")])),
             "error"
         );
         assert_eq!(log_level(env(&[("AWS_LAMBDA_LOG_LEVEL", "warn")])), "warn");
-        let unknown = [("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_LEVEL", "LOUD")];
         assert_eq!(
-            log_level(env(&unknown)),
+            log_level(env(&[
+                ("RUST_LOG", "trace"),
+                ("AWS_LAMBDA_LOG_LEVEL", "LOUD")
+            ])),
             "trace",
             "an unknown level is ignored"
         );
