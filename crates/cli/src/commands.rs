@@ -10,7 +10,7 @@ use crate::awsconfig::{self, Section};
 use crate::config::Config;
 use crate::console;
 use crate::error::{Error, Result};
-use crate::profile::{Profile, Role};
+use crate::profile::{DEFAULT_PROFILE, Profile, Role};
 use crate::prompt;
 use crate::role_env;
 use crate::secrets::{AccessKey, KeyStore, Receiver, Stored};
@@ -393,14 +393,18 @@ pub fn account_of(arn: &str) -> Option<&str> {
 /// The base profile gets its key from this binary, and so does each role profile: a `role_arn` profile
 /// cannot set the source identity the catalog roles require (botocore #2486), and through this binary the
 /// AWS CLI, Terraform and every SDK share one session cache and one prompt.
-/// `--profile` is written even for the default profile: the AWS CLI hands its environment to the process,
-/// and an `AWS_PROFILE` naming another of our profiles would otherwise choose its key.
+/// `--profile` is written for every profile but the default one.
 fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<Section>> {
     let mut exe = this_binary()?;
     // Said on every use, so a profile written by a plaintext run goes on being one, visibly.
     if crate::vault::this_process()?.is_plaintext() {
         exe.push_str(" --insecure-plaintext-store");
     }
+    let command = if name == DEFAULT_PROFILE {
+        format!("{exe} credential-process")
+    } else {
+        format!("{exe} credential-process --profile {name}")
+    };
     // The stack's region where the API names it: a tool run with the profile works without AWS_REGION.
     let settings = |credential_process: String| {
         let mut settings = vec![("credential_process".to_string(), credential_process)];
@@ -409,10 +413,7 @@ fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<S
         }
         settings
     };
-    let mut sections = vec![Section::profile(
-        name,
-        settings(format!("{exe} credential-process --profile {name}")),
-    )];
+    let mut sections = vec![Section::profile(name, settings(command.clone()))];
     for role in &profile.roles {
         sections.push(Section::profile(
             &role_profile(
@@ -420,10 +421,7 @@ fn sections(name: &str, profile: &Profile, region: Option<&str>) -> Result<Vec<S
                 role,
                 account_of(&profile.user_arn).unwrap_or_default(),
             ),
-            settings(format!(
-                "{exe} credential-process --profile {name} --role {}",
-                role.name
-            )),
+            settings(format!("{command} --role {}", role.name)),
         ));
     }
     Ok(sections)
@@ -807,4 +805,65 @@ pub async fn logout(profile: &str, forget_keys: bool) -> Result<Outcome> {
             "sessions_removed": had_sessions, "key_removed": keys}),
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each written profile's `credential_process` after the binary's name, and its region.
+    fn written(name: &str) -> Vec<(String, String)> {
+        let profile = Profile {
+            username: "dev".into(),
+            user_arn: "arn:aws:iam::123456789012:user/dev".into(),
+            roles: vec![Role {
+                name: "ResourceCreatorRole".into(),
+                arn: "arn:aws:iam::123456789012:role/ResourceCreatorRole".into(),
+            }],
+            mfa_serial: None,
+            source_identity: None,
+        };
+        let value = |section: &Section, key: &str| {
+            section
+                .entries
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        sections(name, &profile, Some("eu-west-1"))
+            .unwrap()
+            .iter()
+            .map(|section| {
+                let command = value(section, "credential_process");
+                let arguments = command
+                    .split_once(" credential-process")
+                    .map(|(_, rest)| rest.to_string())
+                    .unwrap_or(command);
+                (arguments, value(section, "region"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_default_profile_is_not_named_and_any_other_is() {
+        let region = || "eu-west-1".to_string();
+        assert_eq!(
+            written(DEFAULT_PROFILE),
+            [
+                (String::new(), region()),
+                (" --role ResourceCreatorRole".to_string(), region())
+            ]
+        );
+        assert_eq!(
+            written("team"),
+            [
+                (" --profile team".to_string(), region()),
+                (
+                    " --profile team --role ResourceCreatorRole".to_string(),
+                    region()
+                )
+            ]
+        );
+    }
 }

@@ -143,7 +143,7 @@ fn default_profile() -> String {
     std::env::var("AWS_PROFILE")
         .ok()
         .filter(|name| matches!(Profile::load(name), Ok(Some(_))))
-        .unwrap_or_else(|| "onboarding".to_string())
+        .unwrap_or_else(|| onboarding_cli::profile::DEFAULT_PROFILE.to_string())
 }
 
 #[tokio::main(flavor = "current_thread")]

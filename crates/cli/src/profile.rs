@@ -1,6 +1,9 @@
 //! What setup learned about the person's AWS identity, per profile: enough for `credential-process`,
 //! `assume` and `status` to work without calling the API.
 
+/// The profile every command uses when neither `--profile` nor `AWS_PROFILE` names another.
+pub const DEFAULT_PROFILE: &str = "onboarding";
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

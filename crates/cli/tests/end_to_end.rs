@@ -104,9 +104,7 @@ fn sign_in_set_up_and_use_the_role_through_credential_process() {
     // Every profile through this binary: a role_arn profile cannot send the source identity.
     // … with the stack's region, from the API's discovery document.
     assert!(
-        written.contains(
-            " credential-process --profile onboarding --role ResourceCreatorRole\nregion = us-east-1\n"
-        ),
+        written.contains(" credential-process --role ResourceCreatorRole\nregion = us-east-1\n"),
         "{written}"
     );
     assert!(!written.contains("role_arn"), "{written}");
