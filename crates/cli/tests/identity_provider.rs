@@ -1,4 +1,4 @@
-//! The README's Cognito example, run as written: every `aws cognito-idp` command of its "Identity
+//! The Cognito example of docs/deploy.md, run as written: every `aws cognito-idp` command of its "Identity
 //! provider" block, through the pinned AWS CLI (its own parameter model checks each command) against moto's
 //! Cognito. The app client it makes must be one the CLI can sign in with: its callback URLs, flows and
 //! scopes are checked against what `onboarding login` uses.
@@ -11,14 +11,14 @@ use common::{moto, workspace};
 use onboarding_cli::auth::CALLBACK_PORTS;
 use serde_json::Value;
 
-/// The README's `aws cognito-idp` commands, continuation lines joined.
+/// docs/deploy.md's `aws cognito-idp` commands, continuation lines joined.
 fn readme_commands() -> Vec<String> {
-    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(workspace().join("docs/deploy.md")).unwrap();
     let block = readme
         .split("**Identity provider**")
         .nth(1)
         .and_then(|rest| rest.split("```").nth(1))
-        .expect("the README's identity provider block");
+        .expect("docs/deploy.md's identity provider block");
     block
         .replace("\\\n", " ")
         .lines()
