@@ -96,11 +96,6 @@ impl Discovery {
         }))
     }
 
-    /// Is `event` a request for the discovery route? API Gateway names the route it matched.
-    pub fn is_requested_by(event: &Value) -> bool {
-        event.get("routeKey").and_then(Value::as_str) == Some(ROUTE_KEY)
-    }
-
     /// The answer to `event`, a payload 2.0 event of the discovery route.
     pub fn respond(&self, event: &Value) -> ApiGatewayV2httpResponse {
         let api_url = self.api_url.clone().or_else(|| {
@@ -189,10 +184,6 @@ mod tests {
             let refused = Discovery::from_lookup(env(vars)).unwrap_err();
             assert_eq!(refused.variable, variable);
         }
-        assert!(Discovery::is_requested_by(&json!({"routeKey": ROUTE_KEY})));
-        assert!(!Discovery::is_requested_by(
-            &json!({"routeKey": "GET /users/{username}"})
-        ));
     }
 
     #[test]

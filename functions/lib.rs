@@ -15,5 +15,6 @@ pub mod http;
 pub mod issue_key;
 pub mod offboard;
 pub mod onboard;
+pub mod page;
 pub mod runtime;
 pub mod status;

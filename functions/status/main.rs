@@ -1,18 +1,27 @@
 use functions::discovery::Discovery;
+use functions::page::Page;
+use functions::status::Public;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // This read-only function also answers the unauthenticated GET /.well-known/onboarding
+    // This read-only function also answers the unauthenticated GET /.well-known/onboarding and GET /
     // (template.yaml): a client reads there where to sign in before it has a token.
-    let discovery: &'static Option<Discovery> =
-        Box::leak(Box::new(Discovery::from_lookup(|name| {
-            std::env::var(name).ok()
-        })?));
+    let public = match Discovery::from_lookup(|name| std::env::var(name).ok())? {
+        Some(discovery) => {
+            let page = Page::new(
+                &discovery,
+                std::env::var("IDP_TOKEN_ORIGIN").ok().as_deref(),
+            )?;
+            Some(Public { discovery, page })
+        }
+        None => None,
+    };
+    let public: &'static Option<Public> = Box::leak(Box::new(public));
     functions::runtime::serve(
         functions::app::Serves::SelfService,
         move |app, event| async move {
             Ok::<_, lambda_runtime::Error>(
-                functions::status::invoke(app, discovery.as_ref(), event).await,
+                functions::status::invoke(app, public.as_ref(), event).await,
             )
         },
     )

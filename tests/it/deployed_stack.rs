@@ -880,25 +880,25 @@ async fn live(stack: &mut Stack) {
     // GET /.well-known/onboarding, as API Gateway delivers it without an authorizer: the status
     // function answers from its deployed environment, cacheable, with no AWS call of its own.
     let calls_before = stack.proxy.exchanges().len();
+    let unauthenticated = |path: &str| {
+        json!({
+            "version": "2.0",
+            "routeKey": format!("GET {path}"),
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {
+                "accountId": ACCOUNT, "apiId": "apistandin", "requestId": "unauthenticated",
+                "domainName": "apistandin.execute-api.us-east-1.amazonaws.com",
+                "routeKey": format!("GET {path}"), "stage": "$default",
+                "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.10", "userAgent": "test"}
+            },
+            "isBase64Encoded": false
+        })
+    };
     let discovery = stack
-        .invoke(
-            "status",
-            json!({
-                "version": "2.0",
-                "routeKey": "GET /.well-known/onboarding",
-                "rawPath": "/.well-known/onboarding",
-                "rawQueryString": "",
-                "headers": {},
-                "requestContext": {
-                    "accountId": ACCOUNT, "apiId": "apistandin", "requestId": "discovery",
-                    "domainName": "apistandin.execute-api.us-east-1.amazonaws.com",
-                    "routeKey": "GET /.well-known/onboarding", "stage": "$default",
-                    "http": {"method": "GET", "path": "/.well-known/onboarding", "protocol": "HTTP/1.1",
-                             "sourceIp": "203.0.113.10", "userAgent": "test"}
-                },
-                "isBase64Encoded": false
-            }),
-        )
+        .invoke("status", unauthenticated("/.well-known/onboarding"))
         .await;
     assert_eq!(discovery["statusCode"], 200, "{discovery}");
     assert!(
@@ -918,6 +918,37 @@ async fn live(stack: &mut Stack) {
         expected["mfa_max_age_seconds"] = json!(3600);
     }
     assert_eq!(advertised, expected);
+    // GET /, the page, from the same environment: its script may call the API and the issuer only.
+    let page = stack.invoke("status", unauthenticated("/")).await;
+    assert_eq!(page["statusCode"], 200, "{page}");
+    let policy = page["headers"]["content-security-policy"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        policy.contains("connect-src 'self' https://idp.example.com;"),
+        "{policy}"
+    );
+    assert!(
+        page["body"]
+            .as_str()
+            .is_some_and(|html| html.starts_with("<!DOCTYPE html>")),
+        "{page}"
+    );
+    assert_eq!(stack.proxy.exchanges().len(), calls_before, "no AWS call");
+
+    // GET /me: who the token names and the roles the catalog lets them ask for, with no AWS call either.
+    let (status, me) = stack
+        .http("status", "GET /me", person(ALICE), None, Value::Null)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["username"], ALICE, "{me}");
+    assert_eq!(me["admin"], false, "{me}");
+    assert!(
+        me["roles"].as_array().is_some_and(
+            |roles| !roles.is_empty() && roles.iter().all(|role| role["self_service"] == true)
+        ),
+        "{me}"
+    );
     assert_eq!(stack.proxy.exchanges().len(), calls_before, "no AWS call");
 
     // Status of someone who exists and of someone who does not.

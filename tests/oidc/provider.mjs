@@ -25,6 +25,10 @@
 //
 // OIDC_SIGNING_KEY_FILE: sign with this RSA private key (PEM) instead of a fresh one; the kid stays
 // random, read it from the JWKS.
+// OIDC_PAGE_REDIRECT_URIS: more redirect URIs of the same client, comma-separated: the page's own URL
+// (<api>/, trailing slash), as the README's IdP examples register it. oidc-provider then also answers
+// that origin's CORS requests to the token endpoint, as a provider does for a redirect URI registered as a
+// single-page application's.
 // OIDC_ID_TOKEN_TTL sets the ID token's lifetime in seconds (default 3600).
 //
 // ID tokens carry what Cognito's do and what the API reads: email, email_verified (true),
@@ -90,7 +94,10 @@ function configuration() {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: ['code'],
-      redirect_uris: [47951, 47952, 47953].map((port) => `http://localhost:${port}/callback`),
+      redirect_uris: [
+        ...[47951, 47952, 47953].map((port) => `http://localhost:${port}/callback`),
+        ...(process.env.OIDC_PAGE_REDIRECT_URIS || '').split(',').map((uri) => uri.trim()).filter(Boolean),
+      ],
     }],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },

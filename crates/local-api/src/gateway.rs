@@ -22,11 +22,14 @@ pub enum Function {
     Offboard,
     /// `GET /.well-known/onboarding`, unauthenticated (the status function answers it when deployed).
     Discovery,
+    /// `GET /`, the page, unauthenticated (the status function answers it when deployed).
+    Page,
 }
 
 impl Function {
     /// The binary (template.yaml's `BuildProperties: Binary`, `cargo lambda watch`'s function name)
-    /// behind the route; `None` for the discovery route, which local-api answers itself.
+    /// behind the route; `None` for the unauthenticated routes, which local-api answers itself: only this
+    /// process knows the URL it serves.
     pub fn binary(self) -> Option<&'static str> {
         match self {
             Function::Onboard => Some("onboard"),
@@ -34,8 +37,13 @@ impl Function {
             Function::Status => Some("status"),
             Function::IssueKey => Some("issue-key"),
             Function::Offboard => Some("offboard"),
-            Function::Discovery => None,
+            Function::Discovery | Function::Page => None,
         }
+    }
+
+    /// The routes without the JWT authorizer (template.yaml's `Auth: Authorizer: NONE`).
+    pub fn is_public(self) -> bool {
+        matches!(self, Function::Discovery | Function::Page)
     }
 }
 
@@ -45,6 +53,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/users", Function::Onboard),
     ("POST", "/users/{username}/mfa", Function::EnrollMfa),
     ("GET", "/users/{username}", Function::Status),
+    ("GET", "/me", Function::Status),
     ("POST", "/users/{username}/access-keys", Function::IssueKey),
     (
         "DELETE",
@@ -58,6 +67,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::Offboard,
     ),
     ("GET", "/.well-known/onboarding", Function::Discovery),
+    ("GET", "/", Function::Page),
 ];
 
 pub struct Route {
@@ -344,6 +354,7 @@ mod tests {
             }
         }
         assert_eq!(Function::Discovery.binary(), None);
+        assert_eq!(Function::Page.binary(), None);
     }
 
     #[test]

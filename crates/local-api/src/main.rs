@@ -23,6 +23,7 @@ use axum::response::Response;
 use clap::Parser;
 use functions::app::{App, InitError};
 use functions::discovery::Discovery;
+use functions::page::{Page, PageConfigError};
 use provisioning::config::{Config, ConfigError, DriftSettings};
 use provisioning::iam::events::EventBus;
 use provisioning::outcomes::event_bus_name;
@@ -68,6 +69,9 @@ struct Args {
     /// this process knows the URL it serves.
     #[arg(long, env = "LAMBDA_ENDPOINT")]
     lambda_endpoint: Option<String>,
+    /// The identity provider's token endpoint origin when it is not the issuer's (the page may call it).
+    #[arg(long, env = "IDP_TOKEN_ORIGIN")]
+    idp_token_origin: Option<String>,
 }
 
 /// The Lambda functions behind the routes, invoked as Lambda invokes them.
@@ -119,6 +123,8 @@ enum StartError {
     Init(#[from] InitError),
     #[error("the issuer cannot be used: {0}")]
     Issuer(#[from] DiscoveryError),
+    #[error(transparent)]
+    Page(#[from] PageConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -135,6 +141,7 @@ struct Gateway {
     app: App,
     authorizer: Authorizer,
     discovery: Discovery,
+    page: Page,
     lambda: Option<Lambda>,
     requests: AtomicU64,
 }
@@ -215,6 +222,7 @@ async fn run(args: Args) -> Result<(), StartError> {
         region: sdk_config.region().map(ToString::to_string),
         mfa_max_age_seconds,
     };
+    let page = Page::new(&discovery, args.idp_token_origin.as_deref())?;
     let lambda = match args.lambda_endpoint {
         None => None,
         Some(endpoint) => Some(Lambda {
@@ -229,6 +237,7 @@ async fn run(args: Args) -> Result<(), StartError> {
         app,
         authorizer,
         discovery,
+        page,
         lambda,
         requests: AtomicU64::new(0),
     });
@@ -256,7 +265,7 @@ async fn serve(
     let Some(route) = gateway::route(&method, uri.path()) else {
         return gateway::message(StatusCode::NOT_FOUND, "Not Found");
     };
-    let claims = if route.function == Function::Discovery {
+    let claims = if route.function.is_public() {
         None
     } else {
         let authorization = headers
@@ -305,10 +314,11 @@ async fn serve(
         match route.function {
             Function::Onboard => functions::onboard::handle(app, event).await,
             Function::EnrollMfa => functions::enroll_mfa::handle(app, event).await,
-            Function::Status => functions::status::handle(app, event).await,
+            Function::Status => functions::status::invoke(app, None, event).await,
             Function::IssueKey => functions::issue_key::handle(app, event).await,
             Function::Offboard => functions::offboard::handle(app, event).await,
             Function::Discovery => gateway.discovery.respond(&event),
+            Function::Page => gateway.page.respond(),
         }
     })
     .await;

@@ -100,11 +100,15 @@ fn throwaway_key() -> String {
 struct Stack {
     issuer: String,
     api: String,
+    aws_endpoint: String,
     provider_key: String,
     _processes: Vec<Running>,
 }
 
+/// The provider, moto and local-api, on a port known before local-api starts: the provider registers the
+/// page's URL (`<api>/`) as a redirect URI, as the README's IdP examples do.
 fn start_stack() -> Stack {
+    let api_port = free_port();
     let provider_key = throwaway_key();
     let key_file = std::env::temp_dir().join(format!(
         "local-api-test-{}-{}.pem",
@@ -116,7 +120,11 @@ fn start_stack() -> Stack {
     provider
         .arg(workspace().join("tests/oidc/provider.mjs"))
         .args(["--port", "0"])
-        .env("OIDC_SIGNING_KEY_FILE", &key_file);
+        .env("OIDC_SIGNING_KEY_FILE", &key_file)
+        .env(
+            "OIDC_PAGE_REDIRECT_URIS",
+            format!("http://127.0.0.1:{api_port}/"),
+        );
     let (provider, issuer) = start_listening(provider, "the OpenID provider (scripts/setup)");
     let _ = std::fs::remove_file(&key_file);
     let (moto, endpoint) = start_moto();
@@ -125,13 +133,14 @@ fn start_stack() -> Stack {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("JWT_ISSUER", &issuer)
         .env("JWT_AUDIENCE", CLIENT_ID)
-        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{api_port}"))
         .env("ELIGIBLE_EMAIL_DOMAINS", r#"["example.com"]"#)
         .env("AWS_ENDPOINT_URL", &endpoint);
     let (api, api_url) = start_listening(api, "local-api");
     Stack {
         issuer,
         api: api_url,
+        aws_endpoint: endpoint,
         provider_key,
         _processes: vec![api, moto, provider],
     }
@@ -400,4 +409,32 @@ async fn tokens_from_the_provider_are_accepted_and_forged_ones_refused() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 404);
+}
+
+/// The page in Debian's chromium, as a person uses it (tests/browser/page.mjs): sign in through the
+/// provider's form, pick a role, read the QR code off the screen, enable MFA, take the key from the page and
+/// assume the role with it; the secret encrypted on the wire and gone from storage, the CSP refusing an
+/// injected script, no CORS grant to another origin, axe-core on every step, an admin revoking and
+/// offboarding. Screenshots of each step in target/page-screenshots.
+#[test]
+fn the_page_onboards_a_person_in_a_real_browser() {
+    let stack = start_stack();
+    let venv = workspace().join(".venv/bin");
+    let path = std::env::join_paths(std::iter::once(venv).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let status = Command::new("node")
+        .arg(workspace().join("tests/browser/page.mjs"))
+        .current_dir(workspace())
+        .env("PATH", path)
+        .env("API_URL", &stack.api)
+        .env("AWS_ENDPOINT_URL", &stack.aws_endpoint)
+        .env("SCREENSHOTS", workspace().join("target/page-screenshots"))
+        .status()
+        .expect("node (scripts/setup installs tests/browser)");
+    assert!(
+        status.success(),
+        "the browser test failed (its output names the step)"
+    );
 }

@@ -1,6 +1,6 @@
 //! Who is calling, and what they may ask for. Identity comes only from the authorizer's JWT claims.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{CatalogRole, Config};
@@ -83,6 +83,48 @@ impl Caller {
                 "{:?} may act only on their own user",
                 self.username
             )))
+        }
+    }
+}
+
+/// `GET /me`: who the token says the caller is and which catalog roles they may ask for, so that a client
+/// (the page) offers exactly what `POST /users` would accept from them. Read from the claims and the
+/// catalog alone: no AWS call, and nothing about anyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WhoAmI {
+    pub username: String,
+    pub admin: bool,
+    pub roles: Vec<RequestableRole>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestableRole {
+    pub name: String,
+    pub self_service: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The member account the role lives in; absent for the hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+impl WhoAmI {
+    pub fn of(caller: &Caller, config: &Config) -> WhoAmI {
+        let admin = caller.is_admin(config);
+        WhoAmI {
+            username: caller.username.clone(),
+            admin,
+            roles: config
+                .catalog
+                .iter()
+                .filter(|role| admin || role.self_service)
+                .map(|role| RequestableRole {
+                    name: role.name.clone(),
+                    self_service: role.self_service,
+                    description: role.description.clone(),
+                    account: role.account.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -269,6 +311,42 @@ mod tests {
 
     fn request(body: Value) -> OnboardRequest {
         serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn a_person_is_offered_the_self_service_roles_and_an_admin_every_role() {
+        let config = config();
+        let person = WhoAmI::of(&caller("dev@example.com", &[]), &config);
+        assert_eq!(person.username, "dev@example.com");
+        assert!(!person.admin);
+        let names = |who: &WhoAmI| who.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&person), ["ResourceCreatorRole", "ReadOnly"]);
+        let admin = WhoAmI::of(
+            &caller("boss@example.com", &[config.admin_group.as_str()]),
+            &config,
+        );
+        assert!(admin.admin);
+        assert_eq!(
+            names(&admin),
+            ["ResourceCreatorRole", "ReadOnly", "BreakGlass"]
+        );
+        // What the page offers is what POST /users accepts from the same caller.
+        for role in &person.roles {
+            let order = authorize_onboarding(
+                &caller("dev@example.com", &[]),
+                request(json!({"roles": [role.name]})),
+                &config,
+            );
+            assert!(order.is_ok(), "{} offered but refused", role.name);
+        }
+        assert!(
+            authorize_onboarding(
+                &caller("dev@example.com", &[]),
+                request(json!({"roles": ["BreakGlass"]})),
+                &config
+            )
+            .is_err()
+        );
     }
 
     /// One rule at a time, and the look-alikes each must not admit.
