@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import webbrowser
 
 import boto3
 import botocore.exceptions
@@ -198,6 +199,22 @@ MEMBER_ACCOUNT_CATALOG = json.dumps([{
 }], separators=(",", ":"))
 
 
+def serve_the_page(page_url):
+    """Waits while a person tries the page; the services stop with Ctrl-C."""
+    step(f"the page: open {page_url} in a browser on this machine")
+    print(f"Sign in as {' or '.join(TEST_ACCOUNTS)} (the second is an admin), password "
+          f"{os.environ.get('OIDC_TEST_PASSWORD', 'onboarding-test-password')}.")
+    print("For the MFA step, an authenticator app on your phone can scan the QR code; or type the secret shown "
+          "beside it into:  .venv/bin/python -c 'import pyotp,sys; print(pyotp.TOTP(sys.argv[1]).now())' <secret>")
+    print("Ctrl-C stops the emulator, the provider, the functions and local-api.")
+    webbrowser.open(page_url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print()
+
+
 def main():
     parser = argparse.ArgumentParser(
         prog="scripts/demo",
@@ -208,6 +225,9 @@ def main():
     parser.add_argument("--member-account", action="store_true",
                         help="grant a role that lives in another account of the organisation (a second moto "
                              "account, reached through its spoke role) instead of one in the hub")
+    parser.add_argument("--browser", action="store_true",
+                        help="instead of the CLI, serve the page (GET /) for a person to try in a browser: print its "
+                             "URL and the test accounts, open it if this machine has a browser, run until Ctrl-C")
     parser.add_argument("username", nargs="?", default=TEST_ACCOUNTS[0], choices=TEST_ACCOUNTS,
                         help="an account of the local identity provider")
     args = parser.parse_args()
@@ -238,8 +258,11 @@ def main():
             ))
             wait_for_port(port, 30)
 
+        # Known before local-api starts: the provider registers the page's URL (<api>/) as a redirect URI.
+        api_port = free_port()
+        page_url = f"http://127.0.0.1:{api_port}/"
         provider, issuer = start_listening(["node", "tests/oidc/provider.mjs", "--port", "0"],
-                                           without_aws_settings(env))
+                                           {**without_aws_settings(env), "OIDC_PAGE_REDIRECT_URIS": page_url})
         processes.append(provider)
         step(f"identity provider: node's oidc-provider (tests/oidc/provider.mjs) at {issuer}")
 
@@ -270,7 +293,7 @@ def main():
              f"compiles the AWS SDK: minutes on 2 cores, progress every 15 s; later runs take seconds)")
         warm_up(invoke_port, watch_log.name)
 
-        api_env = {**env, "JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT_ID, "LISTEN_ADDR": "127.0.0.1:0",
+        api_env = {**env, "JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT_ID, "LISTEN_ADDR": f"127.0.0.1:{api_port}",
                    "ELIGIBLE_EMAIL_DOMAINS": ELIGIBLE_EMAIL_DOMAINS, "RUST_LOG": "warn"}
         command = [os.path.join(target, "debug", "local-api"), "--lambda-endpoint", f"http://127.0.0.1:{invoke_port}"]
         if real_aws:
@@ -279,6 +302,9 @@ def main():
         processes.append(api)
         step(f"local-api at {api_url}: API Gateway's routes and JWT authorizer; each request invokes its "
              f"function in `cargo lambda watch`")
+        if args.browser:
+            serve_the_page(page_url)
+            return
 
         with tempfile.TemporaryDirectory(prefix="onboarding-demo-home-") as home:
             # A fresh machine: its own HOME, no OS keyring, none of the shell's AWS settings.

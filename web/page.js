@@ -404,7 +404,7 @@ function plainCredentials() {
 function showKey() {
   $('key-id').textContent = shownKey.id;
   $('key-secret').textContent = shownKey.secret;
-  $('setup-command').textContent = `onboarding setup --url ${base.href.replace(/\/$/, '')}`;
+  $('setup-command').textContent = `onboarding setup ${base.href.replace(/\/$/, '')} --profile ${me.username}`;
   $('cli-config').textContent = cliConfig();
   $('plain-credentials').textContent = plainCredentials();
   $('plain-assume').textContent = assumeLines() || 'aws sts assume-role … (see My access for your roles)';
