@@ -174,12 +174,20 @@ try {
   assert.ok(!onboarding.includes('"secret_access_key"'), 'and no plain one');
   assert.ok(!onboarding.includes(secret), 'the secret the page shows is not in the answer');
 
-  at('the files for a person without the CLI');
+  at('copying the key, and the files for a person without the CLI');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(PAGE).origin });
+  await page.getByRole('button', { name: 'Copy secret' }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'the copy button copies the secret');
   await page.getByLabel('With the AWS CLI alone').check();
-  const credentials = await page.locator('#plain-credentials').innerText();
-  assert.ok(credentials.includes(secret) && credentials.includes(keyId));
   const assumeLine = (await page.locator('#plain-assume').innerText()).split('\n')[0];
   assert.match(assumeLine, /--source-identity \S+ --serial-number \S+ --token-code <code>$/);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download credentials' }).click(),
+  ]);
+  const credentials = readFileSync(await download.path(), 'utf8');
+  assert.ok(credentials.includes(secret) && credentials.includes(keyId), 'the downloaded credentials hold the key');
+  await page.locator('#access').waitFor();
 
   at('assuming the role with the AWS CLI, the page\'s line and a third code');
   const home = mkdtempSync(join(tmpdir(), 'page-test-'));
@@ -198,9 +206,7 @@ try {
   }));
   assert.match(assumed.AssumedRoleUser.Arn, /:assumed-role\/ResourceCreatorRole\//);
 
-  at('the page forgets the secret');
-  await page.getByRole('button', { name: 'Done: forget the key' }).click();
-  await page.locator('#access').waitFor();
+  at('the page forgot the secret after the download');
   const afterwards = await stored(page);
   for (const [what, value] of [['the secret', secret], ['the ID token', idToken]]) {
     assert.ok(!afterwards.includes(value), `${what} is not in storage, cookies or the URL: ${afterwards}`);

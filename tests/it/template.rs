@@ -917,10 +917,32 @@ fn api_entry_points(template: &Yaml, scenario: &Scenario) -> Vec<Finding> {
                     ),
                 ));
             }
+            let properties = event.get("Properties");
+            let authorizer = properties
+                .and_then(|p| p.get("Auth"))
+                .and_then(|auth| auth.get("Authorizer"))
+                .and_then(Yaml::as_str);
+            let path = properties
+                .and_then(|p| p.get("Path"))
+                .and_then(Yaml::as_str)
+                .unwrap_or_default();
+            if authorizer == Some("NONE")
+                && !(id == "StatusFunction" && UNAUTHENTICATED_PATHS.contains(&path))
+            {
+                findings.push(finding(
+                    "unauthenticated-route",
+                    id,
+                    format!("{path:?} without the JWT authorizer"),
+                ));
+            }
         }
     }
     findings
 }
+
+/// The only routes anyone may call without a token: the discovery document and the page, both answered by
+/// the read-only status function from its environment, without an AWS call (functions/status).
+const UNAUTHENTICATED_PATHS: [&str; 2] = ["/.well-known/onboarding", "/"];
 
 /// Functions that anyone outside the stack can trigger: HTTP routes and EventBridge rules that match an
 /// event pattern (a schedule is not theirs to trigger).
@@ -1314,6 +1336,29 @@ fn the_scope_is_the_user_path_the_catalog_roles_and_their_grant_groups() {
     for arn in outside {
         assert!(!scope.contains(arn), "{arn} should be outside");
     }
+}
+
+#[test]
+fn a_route_without_the_jwt_authorizer_is_reported_unless_it_is_discovery_or_the_page() {
+    let mut template = real_template();
+    let events = properties_mut(&mut template, "OnboardFunction")
+        .get_mut("Events")
+        .and_then(Yaml::as_mapping_mut)
+        .expect("OnboardFunction has events");
+    for event in events.values_mut() {
+        if let Some(properties) = event.get_mut("Properties").and_then(Yaml::as_mapping_mut) {
+            properties.insert(yaml("Auth"), yaml("{Authorizer: NONE}"));
+        }
+    }
+    let findings = check(&template);
+    assert!(
+        reported(&findings, "unauthenticated-route", "OnboardFunction"),
+        "{findings:#?}"
+    );
+    assert!(
+        !reported(&check(&real_template()), "unauthenticated-route", ""),
+        "discovery and the page are the deployed template's only unauthenticated routes"
+    );
 }
 
 #[test]
