@@ -28,14 +28,20 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error("could not discover the AWS account: {0}")]
     Account(#[from] provisioning::Error),
+    #[error("could not read the role catalog from ROLE_CATALOG_PARAMETER {name}: {source}")]
+    CatalogParameter {
+        name: String,
+        #[source]
+        source: provisioning::Error,
+    },
 }
 
 impl App {
     pub async fn from_env() -> Result<Self, InitError> {
-        let config = Config::from_env()?;
+        let sdk_config = load_sdk_config().await;
+        let config = config_from(&sdk_config, |name| std::env::var(name).ok()).await?;
         let drift = DriftSettings::from_env()?;
         let bus = event_bus_name(|name| std::env::var(name).ok())?;
-        let sdk_config = load_sdk_config().await;
         let app = App {
             drift,
             ..Self::new(config, &sdk_config).await?
@@ -66,6 +72,31 @@ impl App {
             drift: DriftSettings::default(),
         })
     }
+}
+
+/// The configuration from `lookup` (the environment), the catalog from the SSM parameter
+/// `ROLE_CATALOG_PARAMETER` names when it is set (it then wins over `ROLE_CATALOG`): read once, here, so
+/// that a catalog the functions cannot use fails the init, never a request.
+pub async fn config_from(
+    sdk_config: &SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, InitError> {
+    let parameter = lookup("ROLE_CATALOG_PARAMETER").filter(|name| !name.trim().is_empty());
+    let catalog = match &parameter {
+        Some(name) => Some(
+            provisioning::iam::catalog_parameter::read(sdk_config, name.trim())
+                .await
+                .map_err(|source| InitError::CatalogParameter {
+                    name: name.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Config::from_lookup(|name| match (name, &catalog) {
+        ("ROLE_CATALOG", Some(catalog)) => Some(catalog.clone()),
+        _ => lookup(name),
+    })?)
 }
 
 impl App {

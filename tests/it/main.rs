@@ -2,6 +2,7 @@
 //! the template's checks and the deployed stack. Each module was a test binary of its own; filter by
 //! module, e.g. `cargo test --test it faults::`. What they share is the `test-support` crate.
 
+mod catalog;
 mod deployed_stack;
 mod drift;
 mod faults;

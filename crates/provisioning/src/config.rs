@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::names::is_valid_iam_name;
@@ -226,6 +226,7 @@ impl Config {
 
         let catalog_json = get("ROLE_CATALOG").unwrap_or_else(|| DEFAULT_ROLE_CATALOG.to_string());
         let catalog = parse_catalog(&catalog_json)?;
+        catalog_within_parameters(&catalog, &get)?;
 
         let user_path = get("USER_PATH").unwrap_or_else(|| "/onboarded/".to_string());
         validate_path(&user_path)?;
@@ -484,7 +485,99 @@ fn is_policy_arn(arn: &str) -> bool {
     parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("policy/")
 }
 
-fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
+/// What CloudFormation must be told about a catalog, since it cannot read one: the parameters that scope
+/// the functions' IAM permissions to the catalog's roles and policies, and the accounts its roles live in.
+/// `onboarding-admin catalog check` prints them, so that they are derived and never typed in step by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogParameters {
+    pub role_names: Vec<String>,
+    pub managed_policy_arns: Vec<String>,
+    pub spoke_account_ids: Vec<String>,
+}
+
+impl CatalogParameters {
+    pub fn of(catalog: &[CatalogRole]) -> CatalogParameters {
+        fn once(items: impl Iterator<Item = String>) -> Vec<String> {
+            let mut seen = Vec::new();
+            for item in items {
+                if !seen.contains(&item) {
+                    seen.push(item);
+                }
+            }
+            seen
+        }
+        CatalogParameters {
+            role_names: once(catalog.iter().map(|role| role.name.clone())),
+            managed_policy_arns: once(
+                catalog
+                    .iter()
+                    .flat_map(|role| role.managed_policy_arns.iter().cloned()),
+            ),
+            spoke_account_ids: once(catalog.iter().filter_map(|role| role.account.clone())),
+        }
+    }
+}
+
+/// `CATALOG_ROLE_NAMES` and `CATALOG_MANAGED_POLICY_ARNS` (the stack's `CatalogRoleNames` and
+/// `CatalogManagedPolicyArns`, comma-separated) bound what the functions' IAM permissions allow. A catalog
+/// naming a role or policy outside them would first show as `AccessDenied` on someone's request: it is
+/// refused at init instead, naming the entry. Unset (local runs, tests), nothing is bounded.
+fn catalog_within_parameters(
+    catalog: &[CatalogRole],
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let list = |variable: &str| {
+        get(variable).map(|text| {
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+    };
+    if let Some(names) = list("CATALOG_ROLE_NAMES")
+        && let Some(role) = catalog.iter().find(|role| !names.contains(&role.name))
+    {
+        return Err(invalid(
+            "ROLE_CATALOG",
+            format!(
+                "role {:?} is not in CATALOG_ROLE_NAMES (the stack's CatalogRoleNames), so the functions \
+                 may not manage it: deploy with the parameters `onboarding-admin catalog check` prints",
+                role.name
+            ),
+        ));
+    }
+    if let Some(arns) = list("CATALOG_MANAGED_POLICY_ARNS") {
+        for role in catalog {
+            if let Some(arn) = role
+                .managed_policy_arns
+                .iter()
+                .find(|arn| !arns.contains(arn))
+            {
+                return Err(invalid(
+                    "ROLE_CATALOG",
+                    format!(
+                        "role {:?}: {arn:?} is not in CATALOG_MANAGED_POLICY_ARNS (the stack's \
+                         CatalogManagedPolicyArns), so the functions may not attach it: deploy with the \
+                         parameters `onboarding-admin catalog check` prints",
+                        role.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// IAM's limits on what a catalog entry makes (IAM and STS quotas): an entry past them would fail at
+/// CreateRole or PutRolePolicy on someone's request, so it is refused with the catalog.
+const MAX_MANAGED_POLICIES_PER_ROLE: usize = 20;
+const MAX_ROLE_INLINE_POLICY_CHARS: usize = 10_240;
+const MAX_ROLE_DESCRIPTION_CHARS: usize = 1_000;
+
+/// A catalog as JSON (`ROLE_CATALOG`, the SSM parameter, or `onboarding-admin`'s file), checked entry by
+/// entry; an error names the entry.
+pub fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
     const VAR: &str = "ROLE_CATALOG";
     let catalog: Vec<CatalogRole> = serde_json::from_str(json)
         .map_err(|error| invalid(VAR, format!("not a JSON list of roles: {error}")))?;
@@ -529,6 +622,41 @@ fn parse_catalog(json: &str) -> Result<Vec<CatalogRole>, ConfigError> {
                     format!("role {:?}: inline_policy has no Statement", role.name),
                 ));
             }
+            // IAM counts the document without its whitespace.
+            let size = document.to_string().len();
+            if size > MAX_ROLE_INLINE_POLICY_CHARS {
+                return Err(invalid(
+                    VAR,
+                    format!(
+                        "role {:?}: inline_policy is {size} characters, over IAM's \
+                         {MAX_ROLE_INLINE_POLICY_CHARS} for a role's inline policies",
+                        role.name
+                    ),
+                ));
+            }
+        }
+        if role.managed_policy_arns.len() > MAX_MANAGED_POLICIES_PER_ROLE {
+            return Err(invalid(
+                VAR,
+                format!(
+                    "role {:?}: {} managed policies, over IAM's {MAX_MANAGED_POLICIES_PER_ROLE} per role",
+                    role.name,
+                    role.managed_policy_arns.len()
+                ),
+            ));
+        }
+        if let Some(description) = &role.description
+            && (description.chars().count() > MAX_ROLE_DESCRIPTION_CHARS
+                || description.chars().any(char::is_control))
+        {
+            return Err(invalid(
+                VAR,
+                format!(
+                    "role {:?}: description must be at most {MAX_ROLE_DESCRIPTION_CHARS} characters, \
+                     without control characters",
+                    role.name
+                ),
+            ));
         }
         if role.managed_policy_arns.is_empty() && role.inline_policy.is_none() {
             return Err(invalid(
@@ -734,6 +862,89 @@ mod tests {
                 .expect_err(&format!("{variable}={value} must be refused"));
             assert_eq!(error.variable, *variable, "{value}");
             assert!(error.to_string().contains(variable));
+        }
+    }
+
+    #[test]
+    fn a_catalog_outside_the_stacks_parameters_is_refused_naming_the_entry() {
+        let catalog = r#"[{"name":"Reader","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+                          {"name":"Builder","managed_policy_arns":["arn:aws:iam::aws:policy/PowerUserAccess"],
+                           "account":"111122223333"}]"#;
+        let with = |names: &'static str, arns: &'static str| {
+            Config::from_lookup(move |name| match name {
+                "ROLE_CATALOG" => Some(catalog.to_string()),
+                "CATALOG_ROLE_NAMES" => Some(names.to_string()),
+                "CATALOG_MANAGED_POLICY_ARNS" => Some(arns.to_string()),
+                _ => None,
+            })
+        };
+        let both =
+            "arn:aws:iam::aws:policy/ReadOnlyAccess, arn:aws:iam::aws:policy/PowerUserAccess";
+        assert!(with("Reader,Builder", both).is_ok());
+        // Unset or empty (SAM passes empty parameters): nothing to bound by.
+        assert!(with("", "").is_ok());
+        let refused = with("Reader", both).unwrap_err();
+        assert_eq!(refused.variable, "ROLE_CATALOG");
+        assert!(
+            refused
+                .reason
+                .contains(r#"role "Builder" is not in CATALOG_ROLE_NAMES"#),
+            "{refused}"
+        );
+        let refused = with("Reader,Builder", "arn:aws:iam::aws:policy/ReadOnlyAccess").unwrap_err();
+        assert!(
+            refused.reason.contains(r#"role "Builder": "arn:aws:iam::aws:policy/PowerUserAccess" is not in CATALOG_MANAGED_POLICY_ARNS"#),
+            "{refused}"
+        );
+
+        let parsed = parse_catalog(catalog).unwrap();
+        assert_eq!(
+            CatalogParameters::of(&parsed),
+            CatalogParameters {
+                role_names: vec!["Reader".into(), "Builder".into()],
+                managed_policy_arns: vec![
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+                    "arn:aws:iam::aws:policy/PowerUserAccess".into()
+                ],
+                spoke_account_ids: vec!["111122223333".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn a_catalog_entry_past_iams_limits_is_refused() {
+        let big_statement = format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":[{}]}}]}}"#,
+            (0..400)
+                .map(|i| format!(r#""arn:aws:s3:::bucket-number-{i}/*""#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let many: Vec<String> = (0..21)
+            .map(|i| format!(r#""arn:aws:iam::123456789012:policy/p{i}""#))
+            .collect();
+        for (catalog, expected) in [
+            (
+                format!(r#"[{{"name":"R","inline_policy":{big_statement}}}]"#),
+                "over IAM's 10240",
+            ),
+            (
+                format!(
+                    r#"[{{"name":"R","managed_policy_arns":[{}]}}]"#,
+                    many.join(",")
+                ),
+                "21 managed policies, over IAM's 20",
+            ),
+            (
+                format!(
+                    r#"[{{"name":"R","managed_policy_arns":["arn:aws:iam::aws:policy/ReadOnlyAccess"],"description":"{}"}}]"#,
+                    "x".repeat(1001)
+                ),
+                "description must be at most 1000",
+            ),
+        ] {
+            let refused = parse_catalog(&catalog).unwrap_err();
+            assert!(refused.reason.contains(expected), "{refused}");
         }
     }
 

@@ -9,11 +9,13 @@
 //! - `keys`, `mfa`, `credentials`: access keys, virtual MFA devices, the other credentials and `DeleteUser`
 //! - `locks`: the users-mode trust lock, and `edit_trust_policy` that holds it
 //! - `organization`: which accounts of the Organization are active (the organisation drift run)
+//! - `catalog_parameter`: the role catalog kept in an SSM parameter, read once at init
 
 pub use crate::secret::Secret;
 
 mod apply;
 mod bulk;
+pub mod catalog_parameter;
 mod client;
 mod credentials;
 pub(crate) mod errors;
