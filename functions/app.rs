@@ -195,9 +195,11 @@ where
         .finish()
 }
 
-/// How a failed invocation (not an HTTP refusal) is reported to Lambda: the error type says whether a
-/// retry can help, so that EventBridge retries and alarms can tell throttling from a broken deployment.
+/// How a failed invocation (not an HTTP refusal) is reported to Lambda, and counted: the error type says
+/// whether a retry can help, so that EventBridge retries and alarms can tell throttling from a broken
+/// deployment.
 pub fn diagnostic(error: provisioning::Error) -> lambda_runtime::Diagnostic {
+    crate::metrics::count_failure(&error);
     let kind = if error.is_retryable() {
         "Retryable"
     } else {

@@ -82,7 +82,8 @@ pub async fn publish(app: &App, event: &OutcomeEvent) {
     tracing::error!(detail_type = event.detail_type, correlation_id = %event.detail["correlation_id"], error = %error, "outcome event not published");
 }
 
-/// Logs a refused or failed EventBridge request, publishes the failure, and says so in the reply.
+/// Logs and counts a refused or failed EventBridge request, publishes the failure, and says so in the
+/// reply.
 pub async fn failed(
     app: &App,
     request: Request,
@@ -90,6 +91,7 @@ pub async fn failed(
     error: &Error,
 ) -> EventReply {
     let correlation_id = envelope.map_or("-", |e| e.id.as_str());
+    crate::metrics::count_failure(error);
     tracing::error!(
         correlation_id,
         source = envelope.map(|e| e.source.as_str()),

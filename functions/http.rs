@@ -199,8 +199,9 @@ pub fn json_response(status: u16, body: &impl serde::Serialize) -> ApiGatewayV2h
     response
 }
 
-/// The error body every function returns, logged once with what the caller is not shown.
+/// The error body every function returns, logged once with what the caller is not shown, and counted.
 pub fn error_response(error: &Error, request_id: &str) -> ApiGatewayV2httpResponse {
+    crate::metrics::count_failure(error);
     let status = status_of(error);
     if status >= 500 {
         tracing::error!(request_id, code = error.code(), error = %error, retryable = error.is_retryable(), "request failed");

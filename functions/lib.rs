@@ -13,6 +13,7 @@ pub mod events;
 pub mod http;
 #[path = "issue-key/mod.rs"]
 pub mod issue_key;
+pub mod metrics;
 pub mod offboard;
 pub mod onboard;
 pub mod page;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{App, Serves};
+use crate::metrics::Metrics;
 
 /// Time kept back to encode the answer and log it before Lambda's own deadline.
 const ANSWER_MARGIN: Duration = Duration::from_millis(500);
@@ -61,9 +62,11 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<Instant> {
     Some(Instant::now() + remaining)
 }
 
-/// Starts the function: init (configuration, clients, account) once, then one `handler` call per
-/// invocation, each bounded by that invocation's deadline.
+/// Starts the function named `function` (its binary's name, the metrics' `Function` dimension): init
+/// (configuration, clients, account, metrics) once, then one `handler` call per invocation, each bounded
+/// by that invocation's deadline and followed by its metrics.
 pub async fn serve<F, Fut, R, E>(
+    function: &'static str,
     serves: Serves,
     handler: F,
 ) -> std::result::Result<(), lambda_runtime::Error>
@@ -74,15 +77,21 @@ where
     E: Into<lambda_runtime::Diagnostic> + std::fmt::Debug,
 {
     let app: &'static App = Box::leak(Box::new(crate::app::init(serves).await?));
+    let metrics = &*Box::leak(Box::new(
+        Metrics::install(function)
+            .inspect_err(|error| tracing::error!(error = %error, "init failed"))?,
+    ));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        match deadline_of(&event.context) {
+        let answer = match deadline_of(&event.context) {
             Some(deadline) => with_deadline(deadline, handler(app, event.payload)).await,
             None => {
                 tracing::warn!("the invocation arrived after its deadline; running it without one");
                 handler(app, event.payload).await
             }
-        }
+        };
+        metrics.flush(&event.context.request_id, app.iam.iam_retries());
+        answer
     }))
     .await
 }

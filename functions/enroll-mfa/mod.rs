@@ -2,13 +2,14 @@
 //! consecutive codes (`{"code1", "code2"}`).
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use provisioning::mfa::{MfaView, enable, reissue};
+use provisioning::mfa::{MfaStatus, MfaView, enable, reissue};
 use provisioning::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::App;
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::metrics::{Done, count};
 use crate::runtime::within_deadline;
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,10 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
     match within_deadline(run(app, &request)).await {
         Ok(view) => {
             tracing::info!(request_id = request.request_id(), status = ?view.status, "mfa enrolment step done");
+            // Issuing the device again leaves it pending: only the step with the two codes enables it.
+            if view.status == MfaStatus::Enabled {
+                count(Done::MfaEnrolment);
+            }
             json_response(
                 200,
                 &EnrollResponse {

@@ -1,6 +1,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     functions::runtime::serve(
+        env!("CARGO_BIN_NAME"),
         functions::app::Serves::SelfService,
         |app, event| async move {
             Ok::<_, lambda_runtime::Error>(functions::issue_key::handle(app, event).await)

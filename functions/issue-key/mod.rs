@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::metrics::{Done, count};
 use crate::runtime::within_deadline;
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +48,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
                     access_key_id = %deletion.access_key_id,
                     "inactive access key deleted"
                 );
+                count(Done::KeyDeleted);
                 json_response(200, &deletion)
             }
             Err(error) => error_response(&error, request.request_id()),
@@ -62,6 +64,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
                 deleted = ?rotation.deleted_access_key_id,
                 "access key issued"
             );
+            count(Done::KeyIssued);
             json_response(201, &rotation)
         }
         Err(error) => error_response(&error, request.request_id()),

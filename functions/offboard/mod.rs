@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::events::{EventBridgeRequest, EventReply, Reply, failed, publish};
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::metrics::{Done, count};
 use crate::runtime::within_deadline;
 
 /// A DELETE (either route) carries no body; anything in one is refused rather than ignored.
@@ -43,6 +44,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         return match within_deadline(run_revocation(app, &request, role)).await {
             Ok((result, requested_by)) => {
                 tracing::info!(request_id, requested_by, user = %result.user.name, role = %result.role.name, outcome = ?result.outcome, "revocation done");
+                count(Done::Revocation);
                 json_response(200, &result)
             }
             Err(error) => error_response(&error, request_id),
@@ -51,6 +53,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
     match within_deadline(run(app, &request)).await {
         Ok((result, requested_by)) => {
             tracing::info!(request_id, user = %result.user.name, outcome = ?result.outcome, "offboarding done");
+            count(Done::Offboarding);
             publish(app, &user_offboarded(request_id, &requested_by, &result)).await;
             json_response(200, &result)
         }
@@ -121,6 +124,7 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
     match outcome {
         Ok((result, requested_by)) => {
             tracing::info!(correlation_id = %request.id, source = %request.source, user = %result.user.name, outcome = ?result.outcome, "offboarded from an event");
+            count(Done::Offboarding);
             let event = user_offboarded(&request.id, &requested_by, &result);
             publish(app, &event).await;
             EventReply {

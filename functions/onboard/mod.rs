@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::events::{EventBridgeRequest, EventReply, Reply, failed, publish};
 use crate::http::{HttpApiRequest, error_response, json_response};
+use crate::metrics::{Done, count};
 use crate::runtime::within_deadline;
 
 /// The binary's entry point: API Gateway and EventBridge events each get their own answer.
@@ -33,6 +34,7 @@ pub async fn handle(app: &App, event: Value) -> ApiGatewayV2httpResponse {
         Ok((result, requested_by)) => {
             let status = if result.created_secret { 201 } else { 200 };
             tracing::info!(request_id, user = %result.user.name, status, "onboarded");
+            count(Done::Onboarding);
             publish(app, &user_onboarded(request_id, &requested_by, &result)).await;
             json_response(status, &result)
         }
@@ -68,6 +70,7 @@ pub async fn handle_event(app: &App, event: Value) -> EventReply {
     match outcome {
         Ok((result, requested_by)) => {
             tracing::info!(correlation_id = %request.id, source = %request.source, user = %result.user.name, "onboarded from an event");
+            count(Done::Onboarding);
             let event = user_onboarded(&request.id, &requested_by, &result);
             publish(app, &event).await;
             EventReply {

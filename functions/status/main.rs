@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let public: &'static Option<Public> = Box::leak(Box::new(public));
     functions::runtime::serve(
+        env!("CARGO_BIN_NAME"),
         functions::app::Serves::SelfService,
         move |app, event| async move {
             Ok::<_, lambda_runtime::Error>(

@@ -10,6 +10,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::Value;
+use test_support::proxy::{Fault, FaultKind, FaultProxy, When};
 use test_support::{ACCOUNT, Moto, TEST_ELIGIBILITY};
 use tokio::sync::mpsc;
 
@@ -67,6 +68,38 @@ fn event_file(name: &str) -> Value {
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event"))
         .expect("sample event is JSON")
+}
+
+/// The Embedded Metric Format lines among a function's output: CloudWatch's metrics, as it extracts them.
+fn emf_lines(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect()
+}
+
+/// The value `metric` has in an `IamOnboarding` EMF line whose dimensions are exactly `dimensions`, each
+/// with its value; `None` when no line says so.
+fn metric(logs: &str, metric: &str, dimensions: &[(&str, &str)]) -> Option<Value> {
+    emf_lines(logs).into_iter().find_map(|line| {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        let names: Vec<&str> = directive["Dimensions"][0]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let declared = directive["Metrics"]
+            .as_array()?
+            .iter()
+            .any(|m| m["Name"] == metric && m["Unit"] == "Count");
+        let wanted: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
+        let same_set = names.len() == wanted.len() && wanted.iter().all(|n| names.contains(n));
+        (directive["Namespace"] == "IamOnboarding"
+            && declared
+            && same_set
+            && dimensions.iter().all(|(name, value)| line[*name] == *value))
+        .then(|| line[metric].clone())
+    })
 }
 
 fn lambda_command(binary: &str, moto: &Moto, runtime_api: &str) -> tokio::process::Command {
@@ -156,9 +189,38 @@ async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
     for line in logs.lines() {
         let entry: Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON log line: {line}"));
-        assert!(entry.get("level").is_some(), "{line}");
+        assert!(
+            entry.get("level").is_some() || entry.get("_aws").is_some(),
+            "a log line or a metrics line: {line}"
+        );
     }
     assert!(logs.contains("\"onboarded\""), "{logs}");
+    // The invocation's log lines name its Lambda request id; start-up's come before there is one.
+    let invocation: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_none())
+        .skip_while(|line| line["fields"]["message"] != "onboarded")
+        .collect();
+    assert!(!invocation.is_empty(), "{logs}");
+    for line in &invocation {
+        assert_eq!(line["spans"][0]["requestId"], "req-1", "{line}");
+    }
+    assert_eq!(
+        metric(&logs, "Onboardings", &[("Function", "onboard")]),
+        Some(Value::from(1)),
+        "{logs}"
+    );
+    let emf = emf_lines(&logs);
+    assert!(
+        emf.iter()
+            .all(|line| line["cold_start"] == true && line["request_id"] == "req-1"),
+        "the first invocation is the cold start: {emf:?}"
+    );
+    assert_eq!(
+        metric(&logs, "InternalErrors", &[("Function", "onboard")]),
+        None
+    );
     assert!(
         !logs.contains(secret),
         "the secret never reaches a log line"
@@ -174,6 +236,82 @@ async fn the_onboard_binary_serves_a_sample_event_through_the_runtime_api() {
             .access_key_metadata()
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_counted_by_its_code() {
+    let moto = Moto::start();
+    let (path, response, logs) = invoke_once(
+        env!("CARGO_BIN_EXE_onboard"),
+        &moto,
+        event_file("onboard-bad-username.json"),
+    )
+    .await;
+    assert_eq!(path, "req-1/response", "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("{}")).unwrap();
+    let code = body["error"]["code"].as_str().expect("an error code");
+    assert!(
+        response["statusCode"]
+            .as_u64()
+            .is_some_and(|s| (400..500).contains(&s))
+    );
+    assert_eq!(
+        metric(
+            &logs,
+            "Refusals",
+            &[("Function", "onboard"), ("Code", code)]
+        ),
+        Some(Value::from(1)),
+        "{logs}"
+    );
+    assert_eq!(
+        metric(&logs, "Onboardings", &[("Function", "onboard")]),
+        None
+    );
+    assert_eq!(
+        metric(&logs, "InternalErrors", &[("Function", "onboard")]),
+        None
+    );
+}
+
+/// IAM refusing the function's own calls (a permission missing from its role) answers 500 `internal`,
+/// which only the `InternalErrors` metric tells an operator about; throttling the SDK got past is
+/// counted as `IamRetries`.
+#[tokio::test]
+async fn an_internal_error_and_iam_retries_are_counted() {
+    let moto = Moto::start();
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    proxy.inject(Fault::on(
+        "iam:GetUser",
+        FaultKind::Throttling,
+        When::First(2),
+    ));
+    proxy.inject(Fault::on(
+        "iam:CreateUser",
+        FaultKind::AccessDenied,
+        When::Always,
+    ));
+    let (path, response, logs) = invoke_configured(
+        env!("CARGO_BIN_EXE_onboard"),
+        &moto,
+        event_file("onboard-self-service.json"),
+        |command| {
+            command.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        },
+    )
+    .await;
+    assert_eq!(path, "req-1/response", "{response}");
+    assert_eq!(response["statusCode"], 500, "{response}");
+    assert_eq!(
+        metric(&logs, "InternalErrors", &[("Function", "onboard")]),
+        Some(Value::from(1)),
+        "{logs}"
+    );
+    assert_eq!(
+        metric(&logs, "IamRetries", &[("Function", "onboard")]),
+        Some(Value::from(2)),
+        "{logs}"
     );
 }
 

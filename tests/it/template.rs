@@ -1719,8 +1719,31 @@ fn a_user_changing_function_without_reserved_concurrency_is_refused() {
 fn requests_arrive_only_on_the_stacks_bus_whose_policy_names_the_senders() {
     let template = real_template();
     let scenario = Scenario::new(&template);
+    let functions: BTreeSet<&str> = of_type(&template, "AWS::Serverless::Function")
+        .map(|(id, _)| id)
+        .collect();
+    // The rules that invoke a function carry requests; the one that keeps the Onboarding Failed events
+    // the functions publish (OnboardingFailedRule) only writes to a log group.
+    let invokes_a_function = |rule: &Yaml| {
+        property(rule, "Targets")
+            .and_then(Yaml::as_sequence)
+            .is_some_and(|targets| {
+                targets.iter().any(|target| {
+                    target
+                        .get("Arn")
+                        .and_then(intrinsic)
+                        .is_some_and(|(function, argument)| {
+                            function == "Fn::GetAtt"
+                                && argument
+                                    .as_str()
+                                    .and_then(|attribute| attribute.strip_suffix(".Arn"))
+                                    .is_some_and(|id| functions.contains(id))
+                        })
+                })
+            })
+    };
     let rules: Vec<_> = of_type(&template, "AWS::Events::Rule")
-        .filter(|(_, rule)| property(rule, "EventPattern").is_some())
+        .filter(|(_, rule)| property(rule, "EventPattern").is_some() && invokes_a_function(rule))
         .collect();
     assert_eq!(rules.len(), 2, "the onboarding and offboarding rules");
     for (id, rule) in rules {

@@ -1,4 +1,4 @@
-//! The IAM and STS clients, the SDK settings every function uses, and the count of IAM calls.
+//! The IAM and STS clients, the SDK settings every function uses, and the counts of IAM calls and retries.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use super::errors::aws_error;
@@ -27,6 +31,9 @@ pub struct Iam {
     pub(super) sts: aws_sdk_sts::Client,
     pub(super) sdk_config: SdkConfig,
     calls: Arc<AtomicUsize>,
+    /// IAM attempts repeated after a failure (the SDK's retries and the wait for a new principal): the
+    /// functions report them as a metric, a sign of throttling before it becomes an error.
+    pub(super) retries: Arc<AtomicUsize>,
     hub: aws_sdk_iam::Client,
     spokes: Arc<Spokes>,
     /// The spoke account `iam` acts in; `None`: the hub.
@@ -46,10 +53,13 @@ struct Spokes {
     left_out: BTreeMap<String, String>,
 }
 
-/// Counts IAM operations (not retry attempts): the drift check reports it, and its cost must grow with
-/// pages of results, not with users.
+/// Counts IAM operations (the drift check reports them, and its cost must grow with pages of results, not
+/// with users) and, apart, the SDK's retry attempts.
 #[derive(Debug)]
-struct CountCalls(Arc<AtomicUsize>);
+struct CountCalls {
+    calls: Arc<AtomicUsize>,
+    retries: Arc<AtomicUsize>,
+}
 
 impl Intercept for CountCalls {
     fn name(&self) -> &'static str {
@@ -61,7 +71,22 @@ impl Intercept for CountCalls {
         _context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> std::result::Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|attempts| attempts.attempts() > 1)
+        {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 }
@@ -117,8 +142,12 @@ pub async fn load_sdk_config() -> SdkConfig {
 impl Iam {
     pub fn new(sdk_config: &SdkConfig) -> Self {
         let calls = Arc::new(AtomicUsize::new(0));
+        let retries = Arc::new(AtomicUsize::new(0));
         let iam_config = aws_sdk_iam::config::Builder::from(sdk_config)
-            .interceptor(CountCalls(calls.clone()))
+            .interceptor(CountCalls {
+                calls: calls.clone(),
+                retries: retries.clone(),
+            })
             .build();
         let iam = aws_sdk_iam::Client::from_conf(iam_config);
         Iam {
@@ -127,6 +156,7 @@ impl Iam {
             sts: aws_sdk_sts::Client::new(sdk_config),
             sdk_config: sdk_config.clone(),
             calls,
+            retries,
             spokes: Arc::default(),
             acting_in: None,
         }
@@ -267,7 +297,10 @@ impl Iam {
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .build();
         let iam_config = aws_sdk_iam::config::Builder::from(&spoke_config)
-            .interceptor(CountCalls(self.calls.clone()))
+            .interceptor(CountCalls {
+                calls: self.calls.clone(),
+                retries: self.retries.clone(),
+            })
             .build();
         Ok(aws_sdk_iam::Client::from_conf(iam_config))
     }
@@ -336,6 +369,12 @@ impl Iam {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// IAM attempts repeated after a failure through this client (and every client made from it) since
+    /// it was built.
+    pub fn iam_retries(&self) -> usize {
+        self.retries.load(Ordering::Relaxed)
+    }
+
     pub async fn account(&self) -> Result<Account> {
         let identity = self
             .sts
@@ -369,6 +408,7 @@ impl Iam {
             sts: aws_sdk_sts::Client::new(&sdk_config),
             sdk_config,
             calls: Default::default(),
+            retries: Default::default(),
             spokes: Arc::default(),
             acting_in: None,
         }

@@ -1,6 +1,7 @@
 //! What IAM's own answers call for: documents to decode, "already gone" that counts as done, and the
 //! retry while a new principal propagates. The mapping of any SDK failure is `crate::sdk_error`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
@@ -35,8 +36,10 @@ where
 }
 
 /// Retries a call that IAM refuses with "Invalid principal in policy": a user created a moment ago is not
-/// yet visible to the policy validator. Any other outcome is returned at once.
+/// yet visible to the policy validator. Any other outcome is returned at once. Each retry is added to
+/// `retries`.
 pub(crate) async fn retry_while_principal_propagates<T, E, R, F, Fut>(
+    retries: &AtomicUsize,
     mut call: F,
 ) -> std::result::Result<T, SdkError<E, R>>
 where
@@ -54,6 +57,7 @@ where
                         "IAM does not see a new principal yet; retrying"
                     );
                     tokio::time::sleep(Duration::from_secs(*seconds)).await;
+                    retries.fetch_add(1, Ordering::Relaxed);
                 }
                 None => return Err(error),
             },

@@ -50,6 +50,7 @@ async fn a_new_principal_is_retried_until_iam_sees_it() {
         .await
         .expect("succeeds once the user propagated");
     assert_eq!(rule.num_calls(), 4);
+    assert_eq!(iam.iam_retries(), 3, "each retry is counted");
     assert_eq!(
         started.elapsed(),
         Duration::from_secs(1 + 2 + 4),

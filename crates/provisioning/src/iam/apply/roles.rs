@@ -104,7 +104,7 @@ impl Iam {
         };
         let document = trust_policy.to_string();
         let tags = sdk_tags("CreateRole", tags)?;
-        let created = retry_while_principal_propagates(|| {
+        let created = retry_while_principal_propagates(&self.retries, || {
             self.iam
                 .create_role()
                 .role_name(name)
@@ -146,7 +146,7 @@ impl Iam {
     }
 
     pub(crate) async fn update_trust_policy(&self, role: &str, document: &str) -> Result<()> {
-        retry_while_principal_propagates(|| {
+        retry_while_principal_propagates(&self.retries, || {
             self.iam
                 .update_assume_role_policy()
                 .role_name(role)
