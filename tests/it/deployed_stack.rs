@@ -2397,6 +2397,9 @@ fn attacks(kind: &str) -> Option<&'static [&'static str]> {
             "s3:PutBucketVersioning",
             "s3:DeleteBucket",
         ],
+        "AWS::CloudWatch::Dashboard" => &["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"],
+        // On "*": CloudWatch Logs has no resource type for its resource policies.
+        "AWS::Logs::ResourcePolicy" => &["logs:PutResourcePolicy", "logs:DeleteResourcePolicy"],
         // Part of the resource they belong to (a role's inline policy), attacked there.
         "AWS::IAM::Policy" => &[],
         _ => return None,

@@ -288,6 +288,11 @@ def resource_arns(client, resources, account):
             arns[name] = client("iam").get_role(RoleName=physical)["Role"]["Arn"]
         elif kind == "AWS::S3::Bucket":
             arns[name] = f"arn:aws:s3:::{physical}"
+        elif kind == "AWS::CloudWatch::Dashboard":
+            arns[name] = f"arn:aws:cloudwatch::{account}:dashboard/{physical}"
+        elif kind == "AWS::Logs::ResourcePolicy":
+            # CloudWatch Logs authorizes a resource policy's changes on "*" only.
+            arns[name] = "*"
         elif kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy", "AWS::StepFunctions::StateMachine"):
             arns[name] = physical
     return arns
